@@ -1,0 +1,469 @@
+#include "dicom/dcmtk_decoder.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <mutex>
+
+#include <dcmtk/config/osconfig.h>  // Must come first among DCMTK headers.
+#include <dcmtk/dcmdata/dcdict.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
+#include <fmt/format.h>
+
+#include "dicom/openjpeg_codec.h"
+#include "imaging/render.h"
+
+namespace eden::dicom {
+namespace {
+
+using imaging::Lut;
+using imaging::Photometric;
+
+void InitialiseDcmtkOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Per-file problems are reported as typed errors; DCMTK's own log lines would only repeat
+    // them on stderr (and could carry attribute values).
+    OFLog::configure(OFLogger::OFF_LOG_LEVEL);
+    DJDecoderRegistration::registerCodecs();    // JPEG baseline, extended, lossless (8/12/16).
+    DJLSDecoderRegistration::registerCodecs();  // JPEG-LS lossless and near-lossless.
+    DcmRLEDecoderRegistration::registerCodecs();
+  });
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+  size_t start = 0;
+  while (start < s.size() && s[start] == ' ') ++start;
+  return s.substr(start);
+}
+
+std::string GetString(DcmItem& item, const DcmTagKey& tag) {
+  OFString value;
+  if (item.findAndGetOFStringArray(tag, value).bad()) return {};
+  return Trim(value.c_str());
+}
+
+/// Parses an IS/US-like text strictly: digits only (after trimming).
+std::optional<uint32_t> ParseCount(const std::string& text) {
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(std::stoul(text));
+}
+
+/// Reads a US or SS value as a signed number according to the element's VR.
+std::optional<int32_t> GetUsOrSs(DcmItem& item, const DcmTagKey& tag, bool pixel_signed) {
+  DcmElement* el = nullptr;
+  if (item.findAndGetElement(tag, el).bad() || el == nullptr || el->getLength() == 0) return std::nullopt;
+  if (el->ident() == EVR_SS) {
+    Sint16 v = 0;
+    if (el->getSint16(v).good()) return v;
+    return std::nullopt;
+  }
+  Uint16 v = 0;
+  if (el->getUint16(v).bad()) return std::nullopt;
+  return pixel_signed ? static_cast<int32_t>(static_cast<int16_t>(v)) : static_cast<int32_t>(v);
+}
+
+/// Reads a LUT (descriptor + data) from `item`. PS3.3 C.11.1.1: entries 0 means 65536; the
+/// first mapped value is signed when the input is signed.
+Result<Lut> ReadLut(DcmItem& item, const DcmTagKey& descriptor_tag, const DcmTagKey& data_tag,
+                    bool input_signed) {
+  Uint16 d[3] = {0, 0, 0};
+  for (unsigned long i = 0; i < 3; ++i) {
+    if (item.findAndGetUint16(descriptor_tag, d[i], i).bad()) {
+      return Fail(ErrorCode::kMalformed, "LUT descriptor does not have three values");
+    }
+  }
+  const size_t entries = d[0] == 0 ? 65536u : d[0];
+  Lut lut;
+  lut.first_mapped = input_signed ? static_cast<int16_t>(d[1]) : static_cast<int32_t>(d[1]);
+  lut.bits = d[2];
+  if (lut.bits < 1 || lut.bits > 16) {
+    return Fail(ErrorCode::kMalformed, fmt::format("LUT with {} bits per entry", lut.bits));
+  }
+  const Uint16* data = nullptr;
+  unsigned long count = 0;
+  if (item.findAndGetUint16Array(data_tag, data, &count).bad() || data == nullptr) {
+    return Fail(ErrorCode::kMalformed, "LUT without data");
+  }
+  if (count >= entries) {
+    lut.data.assign(data, data + entries);
+  } else if (lut.bits <= 8 && count * 2 >= entries) {
+    // 8-bit entries packed two to a 16-bit word (low byte first).
+    lut.data.resize(entries);
+    for (size_t i = 0; i < entries; ++i) lut.data[i] = (data[i / 2] >> (8 * (i % 2))) & 0xFF;
+  } else {
+    return Fail(ErrorCode::kMalformed,
+                fmt::format("LUT descriptor says {} entries, data has {}", entries, count));
+  }
+  return lut;
+}
+
+bool IsJpeg2000(E_TransferSyntax xfer) {
+  return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 ||
+         xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
+}
+
+class DcmtkObject final : public DicomObject {
+ public:
+  DcmtkObject(std::unique_ptr<DcmFileFormat> file, DicomInfo info, E_TransferSyntax xfer,
+              DecodeLimits limits)
+      : file_(std::move(file)), info_(std::move(info)), xfer_(xfer), limits_(limits) {}
+
+  const DicomInfo& info() const override { return info_; }
+
+  Result<DecodedFrame> DecodeFrame(uint32_t index) override {
+    if (index >= info_.number_of_frames) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("frame {} requested, the image has {}", index + 1, info_.number_of_frames));
+    }
+    DcmDataset& ds = *file_->getDataset();
+    DcmElement* element = nullptr;
+    if (ds.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
+      return Fail(ErrorCode::kNoPixelData, "no pixel data");
+    }
+    auto* pixel = static_cast<DcmPixelData*>(element);
+    if (info_.format.bits_allocated == 1) return DecodeBitFrame(*pixel, index);
+    if (IsJpeg2000(xfer_)) return DecodeJpeg2000Frame(*pixel, index);
+    return DecodeWithDcmtk(ds, *pixel, index);
+  }
+
+ private:
+  Result<DecodedFrame> DecodeWithDcmtk(DcmDataset& ds, DcmPixelData& pixel, uint32_t index) {
+    const imaging::PixelFormat& f = info_.format;
+    const size_t expected = imaging::ExpectedFrameBytes(f, info_.display.photometric);
+    const bool encapsulated = DcmXfer(xfer_).isEncapsulated();
+    if (!encapsulated) {
+      const uint64_t need = uint64_t{index + 1} * expected;
+      if (pixel.getLength() < need) {
+        return Fail(ErrorCode::kTruncated,
+                    fmt::format("pixel data has {} bytes, frame {} needs {}", pixel.getLength(), index + 1, need));
+      }
+    }
+    DecodedFrame out;
+    out.format = f;
+    out.photometric = info_.display.photometric;
+    if (!encapsulated) {
+      // Native data: copy the frame's bytes, swapped to little endian where the file is big
+      // endian (getPartialValue swaps by the element's VR). DCMTK's own frame-size helper
+      // assumes 3 samples a pixel, which is wrong for uncompressed YBR_FULL_422.
+      out.bytes.resize(expected + (expected & 1u));
+      const OFCondition cond = pixel.getPartialValue(out.bytes.data(), static_cast<Uint32>(uint64_t{index} * expected),
+                                                     static_cast<Uint32>(out.bytes.size()), nullptr, EBO_LittleEndian);
+      if (cond.bad()) {
+        return Fail(ErrorCode::kTruncated, fmt::format("cannot read frame {}: {}", index + 1, cond.text()));
+      }
+      out.bytes.resize(expected);
+      return out;
+    }
+    // A codec may return more than the file's layout suggests (4:2:2 JPEG comes back
+    // upsampled), so give encapsulated frames room for full-resolution samples.
+    Uint32 frame_size = 0;
+    if (pixel.getUncompressedFrameSize(&ds, frame_size).bad()) frame_size = 0;
+    frame_size = static_cast<Uint32>(std::max<size_t>({frame_size, expected, f.FrameBytes()}));
+    out.bytes.resize(frame_size + (frame_size & 1u));
+    Uint32 start_fragment = 0;
+    OFString colour_model;
+    OFCondition cond = pixel.getUncompressedFrame(&ds, index, start_fragment, out.bytes.data(),
+                                                  static_cast<Uint32>(out.bytes.size()), colour_model);
+    if (cond.bad()) {
+      return Fail(ErrorCode::kCorruptPixelData, fmt::format("cannot decode frame {}: {}", index + 1, cond.text()));
+    }
+    {
+      // Codecs report the colour model of what they produced (a JPEG decoder converts YCbCr to
+      // RGB) and update Planar Configuration (RLE produces colour-by-plane).
+      if (!colour_model.empty()) out.photometric = imaging::ParsePhotometric(colour_model.c_str());
+      // Decoders always return full-resolution chroma.
+      if (out.photometric == Photometric::kYbrFull422) out.photometric = Photometric::kYbrFull;
+      Uint16 planar = 0;
+      if (f.samples_per_pixel > 1 && ds.findAndGetUint16(DCM_PlanarConfiguration, planar).good()) {
+        out.format.planar = planar == 1;
+      }
+    }
+    out.bytes.resize(std::min<size_t>(out.bytes.size(), imaging::ExpectedFrameBytes(out.format, out.photometric)));
+    return out;
+  }
+
+  Result<DecodedFrame> DecodeBitFrame(DcmPixelData& pixel, uint32_t index) {
+    const imaging::PixelFormat& f = info_.format;
+    const size_t pixels = size_t{f.rows} * f.cols;
+    const Uint8* data = nullptr;
+    if (DcmXfer(xfer_).isEncapsulated() || pixel.getUint8Array(const_cast<Uint8*&>(data)).bad() || data == nullptr) {
+      return Fail(ErrorCode::kUnsupported, "1-bit pixel data must be uncompressed");
+    }
+    const uint64_t first_bit = uint64_t{index} * pixels;
+    if ((first_bit + pixels + 7) / 8 > pixel.getLength()) {
+      return Fail(ErrorCode::kTruncated, "1-bit pixel data shorter than its frames");
+    }
+    DecodedFrame out;
+    out.format = f;
+    out.format.bits_allocated = 8;
+    out.format.bits_stored = 1;
+    out.format.high_bit = 0;
+    out.format.is_signed = false;
+    out.photometric = info_.display.photometric;
+    out.bytes.resize(pixels);
+    for (size_t i = 0; i < pixels; ++i) {
+      const uint64_t bit = first_bit + i;
+      out.bytes[i] = (data[bit / 8] >> (bit % 8)) & 1u;  // PS3.5 8.1.1: least significant bit first.
+    }
+    return out;
+  }
+
+  Result<DecodedFrame> DecodeJpeg2000Frame(DcmPixelData& pixel, uint32_t index) {
+    DcmPixelSequence* seq = nullptr;
+    const DcmRepresentationParameter* param = nullptr;
+    if (pixel.getEncapsulatedRepresentation(xfer_, param, seq).bad() || seq == nullptr) {
+      return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 pixel data is not encapsulated");
+    }
+    std::vector<std::span<const uint8_t>> fragments;
+    std::vector<uint32_t> offsets;
+    const unsigned long items = seq->card();
+    for (unsigned long i = 0; i < items; ++i) {
+      DcmPixelItem* item = nullptr;
+      if (seq->getItem(item, i).bad() || item == nullptr) break;
+      Uint8* bytes = nullptr;
+      const Uint32 length = item->getLength();
+      if (length > 0 && (item->getUint8Array(bytes).bad() || bytes == nullptr)) {
+        return Fail(ErrorCode::kCorruptPixelData, "unreadable JPEG 2000 fragment");
+      }
+      if (i == 0) {  // Basic Offset Table.
+        for (Uint32 k = 0; k + 4 <= length; k += 4) {
+          uint32_t off;
+          std::memcpy(&off, bytes + k, 4);
+          offsets.push_back(off);
+        }
+        continue;
+      }
+      fragments.emplace_back(bytes, length);
+    }
+    auto codestream = AssembleFrame(fragments, offsets, index, info_.number_of_frames);
+    if (!codestream) return Fail(codestream.error());
+    auto decoded = DecodeJpeg2000(*codestream, info_.format, limits_.max_frame_bytes);
+    if (!decoded) return Fail(decoded.error().WithContext(fmt::format("frame {}", index + 1)));
+    DecodedFrame out;
+    out.bytes = std::move(decoded->bytes);
+    out.format = decoded->format;
+    out.photometric = info_.display.photometric;
+    // YBR_ICT / YBR_RCT codestreams carry the colour transform; OpenJPEG undoes it, so what it
+    // returns is RGB (PS3.5 8.2.4). ParsePhotometric already maps both to RGB.
+    return out;
+  }
+
+  /// The bytes of frame `index` from an encapsulated sequence (PS3.5 A.4): one frame = all
+  /// fragments; one fragment per frame; or split by the Basic Offset Table.
+  static Result<std::vector<uint8_t>> AssembleFrame(const std::vector<std::span<const uint8_t>>& fragments,
+                                                    const std::vector<uint32_t>& offsets, uint32_t index,
+                                                    uint32_t frames) {
+    std::vector<uint8_t> out;
+    auto append = [&out](std::span<const uint8_t> s) { out.insert(out.end(), s.begin(), s.end()); };
+    if (fragments.empty()) return Fail(ErrorCode::kCorruptPixelData, "no pixel data fragments");
+    if (frames == 1) {
+      for (const auto& f : fragments) append(f);
+      return out;
+    }
+    if (fragments.size() == frames) {
+      append(fragments[index]);
+      return out;
+    }
+    if (offsets.size() == frames) {
+      // Offsets count bytes from the first fragment's item tag: 8 bytes of header per item.
+      uint64_t position = 0;
+      const uint64_t begin = offsets[index];
+      const uint64_t end = index + 1 < frames ? offsets[index + 1] : UINT64_MAX;
+      for (const auto& f : fragments) {
+        if (position >= begin && position < end) append(f);
+        position += f.size() + 8;
+      }
+      if (!out.empty()) return out;
+    }
+    return Fail(ErrorCode::kCorruptPixelData,
+                fmt::format("cannot locate frame {} among {} fragments", index + 1, fragments.size()));
+  }
+
+  std::unique_ptr<DcmFileFormat> file_;
+  DicomInfo info_;
+  E_TransferSyntax xfer_;
+  DecodeLimits limits_;
+};
+
+/// True if a known data element's header ends at `pos` (8- or 12-byte header, either byte
+/// order): then the parse stopped because that element's value runs past the end of the
+/// bytes, i.e. the file is truncated. An unknown tag there means mis-encoded data instead.
+bool KnownElementEndsAt(std::span<const uint8_t> bytes, size_t pos) {
+  for (size_t header : {size_t{8}, size_t{12}}) {
+    if (pos < header || pos > bytes.size()) continue;
+    const uint8_t* p = bytes.data() + pos - header;
+    const uint16_t le_group = static_cast<uint16_t>(p[0] | (p[1] << 8));
+    const uint16_t le_elem = static_cast<uint16_t>(p[2] | (p[3] << 8));
+    const uint16_t be_group = static_cast<uint16_t>((p[0] << 8) | p[1]);
+    const uint16_t be_elem = static_cast<uint16_t>((p[2] << 8) | p[3]);
+    const DcmDataDictionary& dict = dcmDataDict.rdlock();
+    const bool known = dict.findEntry(DcmTagKey(le_group, le_elem), nullptr) != nullptr ||
+                       dict.findEntry(DcmTagKey(be_group, be_elem), nullptr) != nullptr;
+    dcmDataDict.rdunlock();
+    if (known) return true;
+  }
+  return false;
+}
+
+Error ClassifyReadFailure(const OFCondition& cond, bool part10, std::span<const uint8_t> bytes, size_t stop) {
+  if (!part10) return Error(ErrorCode::kNotDicom, fmt::format("not a DICOM file ({})", cond.text()));
+  if (cond == EC_StreamNotifyClient || cond == EC_EndOfStream || stop >= bytes.size() ||
+      KnownElementEndsAt(bytes, stop)) {
+    return Error(ErrorCode::kTruncated, fmt::format("file ends inside a data element ({} bytes)", bytes.size()));
+  }
+  return Error(ErrorCode::kMalformed, fmt::format("unreadable data set at byte {}: {}", stop, cond.text()));
+}
+
+Result<DicomInfo> ReadInfo(DcmDataset& ds, E_TransferSyntax xfer, const DecodeLimits& limits) {
+  DicomInfo info;
+  DcmXfer x(xfer);
+  info.transfer_syntax_uid = x.getXferID();
+  info.transfer_syntax_name = x.getXferName();
+  info.sop_class_uid = GetString(ds, DCM_SOPClassUID);
+  info.modality = GetString(ds, DCM_Modality);
+
+  Uint16 rows = 0, cols = 0, spp = 1, alloc = 0, stored = 0, high = 0, rep = 0, planar = 0;
+  if (ds.findAndGetUint16(DCM_Rows, rows).bad() || ds.findAndGetUint16(DCM_Columns, cols).bad() ||
+      ds.findAndGetUint16(DCM_BitsAllocated, alloc).bad()) {
+    return Fail(ErrorCode::kMalformed, "pixel data without Rows, Columns or Bits Allocated");
+  }
+  ds.findAndGetUint16(DCM_SamplesPerPixel, spp);
+  if (ds.findAndGetUint16(DCM_BitsStored, stored).bad()) stored = alloc;
+  if (ds.findAndGetUint16(DCM_HighBit, high).bad()) high = static_cast<Uint16>(stored - 1);
+  ds.findAndGetUint16(DCM_PixelRepresentation, rep);
+  ds.findAndGetUint16(DCM_PlanarConfiguration, planar);
+  if (rows == 0 || cols == 0 || rows > limits.max_dimension || cols > limits.max_dimension) {
+    return Fail(ErrorCode::kMalformed, fmt::format("image size {}x{} out of range", cols, rows));
+  }
+  if (spp != 1 && spp != 3) return Fail(ErrorCode::kUnsupported, fmt::format("{} samples per pixel", spp));
+  if (alloc != 1 && alloc != 8 && alloc != 16 && alloc != 32) {
+    return Fail(ErrorCode::kUnsupported, fmt::format("bits allocated {}", alloc));
+  }
+  if (stored == 0 || stored > alloc || high >= alloc || high + 1 < stored) {
+    return Fail(ErrorCode::kMalformed, fmt::format("bits allocated {}, stored {}, high bit {} are inconsistent",
+                                                   alloc, stored, high));
+  }
+  info.format = {rows, cols, spp, alloc, stored, high, rep == 1, planar == 1};
+  if (uint64_t{rows} * cols * spp * std::max<Uint16>(alloc, 8) / 8 > limits.max_frame_bytes) {
+    return Fail(ErrorCode::kTooLarge, fmt::format("a {}x{} frame exceeds the decode limit", cols, rows));
+  }
+
+  const std::string frames_text = GetString(ds, DCM_NumberOfFrames);
+  if (!frames_text.empty()) {
+    auto frames = ParseCount(frames_text);
+    if (!frames) return Fail(ErrorCode::kMalformed, fmt::format("Number of Frames '{}' is not an integer", frames_text));
+    info.number_of_frames = std::max<uint32_t>(1, *frames);
+  }
+
+  info.photometric = GetString(ds, DCM_PhotometricInterpretation);
+  if (info.photometric.empty()) info.photometric = spp == 1 ? "MONOCHROME2" : "RGB";
+  imaging::DisplayAttributes& d = info.display;
+  d.photometric = imaging::ParsePhotometric(info.photometric);
+  if (d.photometric == Photometric::kOther) {
+    return Fail(ErrorCode::kUnsupported, fmt::format("photometric interpretation {}", info.photometric));
+  }
+
+  Float64 value = 0;
+  if (ds.findAndGetFloat64(DCM_RescaleSlope, value).good() && value != 0.0) d.rescale_slope = value;
+  if (ds.findAndGetFloat64(DCM_RescaleIntercept, value).good()) d.rescale_intercept = value;
+  const bool is_signed = rep == 1;
+  DcmSequenceOfItems* seq = nullptr;
+  if (ds.findAndGetSequence(DCM_ModalityLUTSequence, seq).good() && seq && seq->card() > 0) {
+    auto lut = ReadLut(*seq->getItem(0), DCM_LUTDescriptor, DCM_LUTData, is_signed);
+    if (!lut) return Fail(lut.error().WithContext("Modality LUT"));
+    d.modality_lut = std::move(*lut);
+  }
+
+  // Windows: Window Center and Width are paired by position; VOI LUT Function applies to all.
+  const std::string function_text = GetString(ds, DCM_VOILUTFunction);
+  const imaging::VoiFunction function =
+      imaging::ParseVoiFunction(function_text).value_or(imaging::VoiFunction::kLinear);
+  DcmElement* centres = nullptr;
+  if (ds.findAndGetElement(DCM_WindowCenter, centres).good() && centres) {
+    const unsigned long count = centres->getVM();
+    for (unsigned long i = 0; i < count; ++i) {
+      Float64 c = 0, w = 0;
+      if (ds.findAndGetFloat64(DCM_WindowCenter, c, i).bad() || ds.findAndGetFloat64(DCM_WindowWidth, w, i).bad()) {
+        continue;
+      }
+      d.windows.push_back({c, w, function});
+    }
+  }
+  // The VOI LUT's input is the Modality LUT's output: signed if the rescale can go negative.
+  const bool voi_input_signed = is_signed || d.rescale_intercept < 0;
+  if (ds.findAndGetSequence(DCM_VOILUTSequence, seq).good() && seq) {
+    for (unsigned long i = 0; i < seq->card(); ++i) {
+      auto lut = ReadLut(*seq->getItem(i), DCM_LUTDescriptor, DCM_LUTData, voi_input_signed);
+      if (lut) d.voi_luts.push_back(std::move(*lut));
+    }
+  }
+  d.padding_value = GetUsOrSs(ds, DCM_PixelPaddingValue, is_signed);
+  d.padding_range_limit = GetUsOrSs(ds, DCM_PixelPaddingRangeLimit, is_signed);
+
+  if (d.photometric == Photometric::kPaletteColor) {
+    if (ds.tagExists(DCM_SegmentedRedPaletteColorLookupTableData)) {
+      return Fail(ErrorCode::kUnsupported, "segmented palette colour lookup tables");
+    }
+    auto r = ReadLut(ds, DCM_RedPaletteColorLookupTableDescriptor, DCM_RedPaletteColorLookupTableData, is_signed);
+    auto g = ReadLut(ds, DCM_GreenPaletteColorLookupTableDescriptor, DCM_GreenPaletteColorLookupTableData, is_signed);
+    auto b = ReadLut(ds, DCM_BluePaletteColorLookupTableDescriptor, DCM_BluePaletteColorLookupTableData, is_signed);
+    if (!r || !g || !b) return Fail(ErrorCode::kMalformed, "PALETTE COLOR image with unreadable palette tables");
+    d.palette_red = std::move(*r);
+    d.palette_green = std::move(*g);
+    d.palette_blue = std::move(*b);
+  }
+  return info;
+}
+
+}  // namespace
+
+DcmtkDecoder::DcmtkDecoder(DecodeLimits limits) : limits_(limits) { InitialiseDcmtkOnce(); }
+
+Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t> bytes) const {
+  if (!dcmDataDict.isDictionaryLoaded()) {
+    return Fail(ErrorCode::kInternal, "DCMTK data dictionary not loaded (is libdcmtk installed? DCMDICTPATH?)");
+  }
+  if (bytes.size() < 8) return Fail(ErrorCode::kNotDicom, fmt::format("{} bytes is too short for DICOM", bytes.size()));
+  const bool part10 = LooksLikePart10(bytes);
+
+  DcmInputBufferStream in;
+  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  in.setEos();
+  auto file = std::make_unique<DcmFileFormat>();
+  file->transferInit();
+  const OFCondition cond = file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+  file->transferEnd();
+  if (cond.bad()) return Fail(ClassifyReadFailure(cond, part10, bytes, static_cast<size_t>(in.tell())));
+
+  DcmDataset& ds = *file->getDataset();
+  const E_TransferSyntax xfer = ds.getOriginalXfer();
+  if (!ds.tagExists(DCM_PixelData)) {
+    if (!part10 && !ds.tagExists(DCM_SOPClassUID)) return Fail(ErrorCode::kNotDicom, "not a DICOM file");
+    if (ds.tagExists(DCM_FloatPixelData) || ds.tagExists(DCM_DoubleFloatPixelData)) {
+      return Fail(ErrorCode::kUnsupported, "float pixel data");
+    }
+    const std::string modality = GetString(ds, DCM_Modality);
+    const std::string sop = GetString(ds, DCM_SOPClassUID);
+    const char* sop_name = sop.empty() ? nullptr : dcmFindNameOfUID(sop.c_str());
+    return Fail(ErrorCode::kNoPixelData,
+                fmt::format("no pixel data ({})", sop_name ? sop_name : (modality.empty() ? "unknown object" : modality)));
+  }
+  auto info = ReadInfo(ds, xfer, limits_);
+  if (!info) return Fail(info.error());
+  return std::unique_ptr<DicomObject>(std::make_unique<DcmtkObject>(std::move(file), std::move(*info), xfer, limits_));
+}
+
+}  // namespace eden::dicom

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "imaging/types.h"
+
+namespace eden::dicom {
+
+/// What the data set says about itself and its pixels (no PHI: no names, ids or dates).
+struct DicomInfo {
+  std::string transfer_syntax_uid;
+  std::string transfer_syntax_name;
+  std::string sop_class_uid;
+  std::string modality;
+  std::string photometric;        ///< As written in the file.
+  uint32_t number_of_frames = 1;
+  imaging::PixelFormat format;    ///< As written in the file.
+  imaging::DisplayAttributes display;
+};
+
+/// One decoded frame. Its format and photometric may differ from the file's: a JPEG decoder
+/// that converted YCbCr to RGB reports RGB, 1-bit data is unpacked to one byte per pixel.
+struct DecodedFrame {
+  std::vector<uint8_t> bytes;
+  imaging::PixelFormat format;
+  imaging::Photometric photometric = imaging::Photometric::kMonochrome2;
+
+  imaging::FrameView View() const { return {bytes, format}; }
+};
+
+/// A parsed DICOM object whose frames are decoded on demand, one at a time, so a 500-frame CT
+/// never needs all its frames in memory.
+/// @par Thread-safety One object per thread; distinct objects may be used concurrently.
+class DicomObject {
+ public:
+  virtual ~DicomObject() = default;
+  virtual const DicomInfo& info() const = 0;
+  /// Decodes frame `index` (0-based).
+  virtual Result<DecodedFrame> DecodeFrame(uint32_t index) = 0;
+};
+
+/// Limits that keep hostile input from exhausting memory.
+struct DecodeLimits {
+  uint64_t max_frame_bytes = uint64_t{1} << 30;  ///< One decoded frame, 1 GiB.
+  uint32_t max_dimension = 65535;                ///< Rows and columns.
+};
+
+/// Parses DICOM bytes held in memory (Part 10 with or without preamble, or a bare data set).
+/// Failures are typed: kNotDicom, kTruncated, kMalformed, kNoPixelData, kUnsupported,
+/// kCorruptPixelData, kTooLarge.
+/// @par Thread-safety Open may be called concurrently from many threads.
+class DicomDecoder {
+ public:
+  virtual ~DicomDecoder() = default;
+  virtual Result<std::unique_ptr<DicomObject>> Open(std::span<const uint8_t> bytes) const = 0;
+};
+
+/// True if `bytes` look like DICOM Part 10: a 128-byte preamble followed by "DICM".
+bool LooksLikePart10(std::span<const uint8_t> bytes);
+
+}  // namespace eden::dicom

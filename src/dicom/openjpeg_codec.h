@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/result.h"
+#include "imaging/types.h"
+
+namespace eden::dicom {
+
+struct Jpeg2000Frame {
+  std::vector<uint8_t> bytes;
+  imaging::PixelFormat format;  ///< Precision and signedness as the codestream says.
+};
+
+/// Decodes one JPEG 2000 codestream (raw J2K or JP2) with OpenJPEG. The codestream's size and
+/// component count must match `expected` (the DICOM attributes); its precision and signedness
+/// win over the DICOM ones, which real files get wrong (PS3.5 8.2.4 says they must agree).
+/// Output cells are `expected.bits_allocated` wide, components interleaved.
+/// @par Thread-safety Safe to call concurrently.
+Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const imaging::PixelFormat& expected,
+                                     uint64_t max_bytes);
+
+}  // namespace eden::dicom

@@ -1,0 +1,104 @@
+#include "imaging/resize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+namespace eden::imaging {
+namespace {
+
+double Sinc(double x) {
+  if (x == 0.0) return 1.0;
+  const double px = std::numbers::pi * x;
+  return std::sin(px) / px;
+}
+
+double Lanczos3(double x) { return (x > -3.0 && x < 3.0) ? Sinc(x) * Sinc(x / 3.0) : 0.0; }
+
+/// Precomputed filter taps for one axis: for each output index, the first input index and the
+/// normalised weights.
+struct Taps {
+  std::vector<uint32_t> first;
+  std::vector<uint32_t> count;
+  std::vector<float> weights;  // count.max() per output, row-major.
+  uint32_t stride = 0;
+};
+
+Taps ComputeTaps(uint32_t in_size, uint32_t out_size) {
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double support = 3.0 * std::max(1.0, scale);
+  Taps t;
+  t.stride = static_cast<uint32_t>(std::ceil(support)) * 2 + 1;
+  t.first.resize(out_size);
+  t.count.resize(out_size);
+  t.weights.assign(size_t{out_size} * t.stride, 0.0f);
+  const double filter_scale = 1.0 / std::max(1.0, scale);
+  for (uint32_t o = 0; o < out_size; ++o) {
+    const double centre = (o + 0.5) * scale;
+    const int64_t lo = std::max<int64_t>(0, static_cast<int64_t>(centre - support + 0.5));
+    const int64_t hi = std::min<int64_t>(in_size, static_cast<int64_t>(centre + support + 0.5));
+    double total = 0.0;
+    std::vector<double> w;
+    for (int64_t i = lo; i < hi && w.size() < t.stride; ++i) {
+      w.push_back(Lanczos3((i - centre + 0.5) * filter_scale));
+      total += w.back();
+    }
+    t.first[o] = static_cast<uint32_t>(lo);
+    t.count[o] = static_cast<uint32_t>(w.size());
+    for (size_t k = 0; k < w.size(); ++k) {
+      t.weights[size_t{o} * t.stride + k] = static_cast<float>(total != 0.0 ? w[k] / total : 0.0);
+    }
+  }
+  return t;
+}
+
+uint8_t Clamp8(float v) {
+  if (!(v > 0.0f)) return 0;
+  if (v >= 255.0f) return 255;
+  return static_cast<uint8_t>(v + 0.5f);
+}
+
+}  // namespace
+
+Image8 DownscaleToFit(const Image8& image, uint32_t max_side) {
+  const uint32_t longer = std::max(image.width, image.height);
+  if (max_side == 0 || longer <= max_side) return image;
+  const double ratio = static_cast<double>(max_side) / longer;
+  const uint32_t out_w = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(image.width * ratio)));
+  const uint32_t out_h = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(image.height * ratio)));
+  const uint32_t ch = image.channels;
+
+  // Horizontal pass into float rows, then vertical pass into bytes.
+  const Taps tx = ComputeTaps(image.width, out_w);
+  std::vector<float> mid(size_t{out_w} * image.height * ch);
+  for (uint32_t y = 0; y < image.height; ++y) {
+    const uint8_t* row = image.pixels.data() + size_t{y} * image.width * ch;
+    float* out_row = mid.data() + size_t{y} * out_w * ch;
+    for (uint32_t x = 0; x < out_w; ++x) {
+      const float* w = tx.weights.data() + size_t{x} * tx.stride;
+      for (uint32_t c = 0; c < ch; ++c) {
+        float acc = 0.0f;
+        for (uint32_t k = 0; k < tx.count[x]; ++k) acc += w[k] * row[(size_t{tx.first[x]} + k) * ch + c];
+        out_row[size_t{x} * ch + c] = acc;
+      }
+    }
+  }
+  const Taps ty = ComputeTaps(image.height, out_h);
+  Image8 out{out_w, out_h, image.channels, std::vector<uint8_t>(size_t{out_w} * out_h * ch)};
+  const size_t row_len = size_t{out_w} * ch;
+  std::vector<float> acc(row_len);
+  for (uint32_t y = 0; y < out_h; ++y) {
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    const float* w = ty.weights.data() + size_t{y} * ty.stride;
+    for (uint32_t k = 0; k < ty.count[y]; ++k) {
+      const float* src = mid.data() + (size_t{ty.first[y]} + k) * row_len;
+      for (size_t i = 0; i < row_len; ++i) acc[i] += w[k] * src[i];
+    }
+    uint8_t* dst = out.pixels.data() + size_t{y} * row_len;
+    for (size_t i = 0; i < row_len; ++i) dst[i] = Clamp8(acc[i]);
+  }
+  return out;
+}
+
+}  // namespace eden::imaging

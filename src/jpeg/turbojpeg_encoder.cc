@@ -1,0 +1,56 @@
+#include <turbojpeg.h>
+
+#include <fmt/format.h>
+
+#include "jpeg/encoder.h"
+
+namespace eden::jpeg {
+namespace {
+
+class TurboJpegEncoder final : public JpegEncoder {
+ public:
+  TurboJpegEncoder() : handle_(tjInitCompress()) {}
+  ~TurboJpegEncoder() override {
+    if (handle_) tjDestroy(handle_);
+  }
+  TurboJpegEncoder(const TurboJpegEncoder&) = delete;
+  TurboJpegEncoder& operator=(const TurboJpegEncoder&) = delete;
+
+  Result<std::vector<uint8_t>> Encode(const imaging::Image8& image, const EncodeOptions& options) override {
+    if (!handle_) return Fail(ErrorCode::kInternal, "libjpeg-turbo failed to initialise");
+    if (options.quality < 1 || options.quality > 100) {
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("JPEG quality {} outside 1..100", options.quality));
+    }
+    if (image.channels != 1 && image.channels != 3) {
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("{} channels", image.channels));
+    }
+    if (image.width == 0 || image.height == 0 || image.width > 65500 || image.height > 65500 ||
+        image.pixels.size() < size_t{image.width} * image.height * image.channels) {
+      return Fail(ErrorCode::kInvalidArgument, "image size not encodable as JPEG");
+    }
+    const int format = image.channels == 1 ? TJPF_GRAY : TJPF_RGB;
+    const int subsampling = image.channels == 1 ? TJSAMP_GRAY : (options.quality >= 90 ? TJSAMP_444 : TJSAMP_420);
+    unsigned char* out = nullptr;
+    unsigned long size = 0;
+    const int rc = tjCompress2(handle_, image.pixels.data(), static_cast<int>(image.width), 0,
+                               static_cast<int>(image.height), format, &out, &size, subsampling, options.quality,
+                               0);
+    if (rc != 0) {
+      const std::string message = tjGetErrorStr2(handle_);
+      if (out) tjFree(out);
+      return Fail(ErrorCode::kInternal, fmt::format("JPEG encoding failed: {}", message));
+    }
+    std::vector<uint8_t> bytes(out, out + size);
+    tjFree(out);
+    return bytes;
+  }
+
+ private:
+  tjhandle handle_;
+};
+
+}  // namespace
+
+std::unique_ptr<JpegEncoder> MakeTurboJpegEncoder() { return std::make_unique<TurboJpegEncoder>(); }
+
+}  // namespace eden::jpeg
