@@ -165,6 +165,14 @@ class DcmtkObject final : public DicomObject {
         return Fail(ErrorCode::kTruncated, fmt::format("cannot read frame {}: {}", index + 1, cond.text()));
       }
       out.bytes.resize(expected);
+      if (f.bits_allocated == 32 && DcmXfer(xfer_).isBigEndian() && pixel.getVR() == EVR_OW) {
+        // getPartialValue swapped 16-bit words (OW); 32-bit samples also need their halves
+        // exchanged to be little endian.
+        for (size_t i = 0; i + 4 <= out.bytes.size(); i += 4) {
+          std::swap(out.bytes[i], out.bytes[i + 2]);
+          std::swap(out.bytes[i + 1], out.bytes[i + 3]);
+        }
+      }
       return out;
     }
     // A codec may return more than the file's layout suggests (4:2:2 JPEG comes back
@@ -298,30 +306,12 @@ class DcmtkObject final : public DicomObject {
   DecodeLimits limits_;
 };
 
-/// True if a known data element's header ends at `pos` (8- or 12-byte header, either byte
-/// order): then the parse stopped because that element's value runs past the end of the
-/// bytes, i.e. the file is truncated. An unknown tag there means mis-encoded data instead.
-bool KnownElementEndsAt(std::span<const uint8_t> bytes, size_t pos) {
-  for (size_t header : {size_t{8}, size_t{12}}) {
-    if (pos < header || pos > bytes.size()) continue;
-    const uint8_t* p = bytes.data() + pos - header;
-    const uint16_t le_group = static_cast<uint16_t>(p[0] | (p[1] << 8));
-    const uint16_t le_elem = static_cast<uint16_t>(p[2] | (p[3] << 8));
-    const uint16_t be_group = static_cast<uint16_t>((p[0] << 8) | p[1]);
-    const uint16_t be_elem = static_cast<uint16_t>((p[2] << 8) | p[3]);
-    const DcmDataDictionary& dict = dcmDataDict.rdlock();
-    const bool known = dict.findEntry(DcmTagKey(le_group, le_elem), nullptr) != nullptr ||
-                       dict.findEntry(DcmTagKey(be_group, be_elem), nullptr) != nullptr;
-    dcmDataDict.rdunlock();
-    if (known) return true;
-  }
-  return false;
-}
-
+/// `stop` is where the parser gave up. A parser that consumed every byte and still wanted more
+/// read a truncated file; one that stopped early met an element it could not accept (DCMTK
+/// checks a value's length against the bytes left before reading it).
 Error ClassifyReadFailure(const OFCondition& cond, bool part10, std::span<const uint8_t> bytes, size_t stop) {
   if (!part10) return Error(ErrorCode::kNotDicom, fmt::format("not a DICOM file ({})", cond.text()));
-  if (cond == EC_StreamNotifyClient || cond == EC_EndOfStream || stop >= bytes.size() ||
-      KnownElementEndsAt(bytes, stop)) {
+  if (cond == EC_StreamNotifyClient || cond == EC_EndOfStream || stop >= bytes.size()) {
     return Error(ErrorCode::kTruncated, fmt::format("file ends inside a data element ({} bytes)", bytes.size()));
   }
   return Error(ErrorCode::kMalformed, fmt::format("unreadable data set at byte {}: {}", stop, cond.text()));

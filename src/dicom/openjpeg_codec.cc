@@ -124,7 +124,9 @@ Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const 
   out.format = expected;
   out.format.bits_stored = static_cast<uint16_t>(precision);
   out.format.high_bit = static_cast<uint16_t>(precision - 1);
-  out.format.is_signed = image->comps[0].sgnd != 0;
+  // Real files mark a signed image (CT in HU) as unsigned in the codestream; pydicom and DCMTK
+  // then trust Pixel Representation. Treat the samples as signed when either says so.
+  out.format.is_signed = expected.is_signed || image->comps[0].sgnd != 0;
   out.format.planar = false;
   const size_t pixels = size_t{width} * height;
   const size_t spp = image->numcomps;

@@ -15,8 +15,9 @@ struct Jpeg2000Frame {
 };
 
 /// Decodes one JPEG 2000 codestream (raw J2K or JP2) with OpenJPEG. The codestream's size and
-/// component count must match `expected` (the DICOM attributes); its precision and signedness
-/// win over the DICOM ones, which real files get wrong (PS3.5 8.2.4 says they must agree).
+/// component count must match `expected` (the DICOM attributes); its precision wins over Bits
+/// Stored, and the samples are signed if either the codestream or Pixel Representation says so
+/// (real files get one or the other wrong; PS3.5 8.2.4 says they must agree).
 /// Output cells are `expected.bits_allocated` wide, components interleaved.
 /// @par Thread-safety Safe to call concurrently.
 Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const imaging::PixelFormat& expected,
