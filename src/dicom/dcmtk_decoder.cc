@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstring>
 #include <mutex>
+#include <new>
+#include <string_view>
 
 #include <dcmtk/config/osconfig.h>  // Must come first among DCMTK headers.
 #include <dcmtk/dcmdata/dcdict.h>
@@ -11,7 +13,6 @@
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
-#include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
@@ -19,7 +20,52 @@
 #include <fmt/format.h>
 
 #include "dicom/openjpeg_codec.h"
+#include "dicom/preflight.h"
+#include "dicom/rle_codec.h"
 #include "imaging/render.h"
+
+namespace eden::dicom {
+namespace {
+
+/// Largest allocation DCMTK may make with `new (std::nothrow)` on this thread; 0 = no limit.
+/// Set only while DCMTK parses an input (see ScopedAllocationCap).
+thread_local size_t t_nothrow_allocation_cap = 0;
+
+/// Defence in depth behind PreflightCheck: DCMTK allocates a value's declared length before it
+/// reads the value, with `new (std::nothrow)`. While a buffer is parsed, no single value can be
+/// longer than the buffer (or, deflated, than the frame limit), so larger requests fail cleanly
+/// (DCMTK reports "memory exhausted") instead of reserving gigabytes.
+class ScopedAllocationCap {
+ public:
+  explicit ScopedAllocationCap(size_t cap) { t_nothrow_allocation_cap = cap; }
+  ~ScopedAllocationCap() { t_nothrow_allocation_cap = 0; }
+  ScopedAllocationCap(const ScopedAllocationCap&) = delete;
+  ScopedAllocationCap& operator=(const ScopedAllocationCap&) = delete;
+};
+
+}  // namespace
+}  // namespace eden::dicom
+
+// Replacements of the nothrow allocation functions ([new.delete.single], [new.delete.array]).
+// They defer to the ordinary operator new, so delete/delete[] still match under sanitizers.
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  const size_t cap = eden::dicom::t_nothrow_allocation_cap;
+  if (cap != 0 && size > cap) return nullptr;
+  try {
+    return ::operator new(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+  const size_t cap = eden::dicom::t_nothrow_allocation_cap;
+  if (cap != 0 && size > cap) return nullptr;
+  try {
+    return ::operator new[](size);
+  } catch (...) {
+    return nullptr;
+  }
+}
 
 namespace eden::dicom {
 namespace {
@@ -35,7 +81,7 @@ void InitialiseDcmtkOnce() {
     OFLog::configure(OFLogger::OFF_LOG_LEVEL);
     DJDecoderRegistration::registerCodecs();    // JPEG baseline, extended, lossless (8/12/16).
     DJLSDecoderRegistration::registerCodecs();  // JPEG-LS lossless and near-lossless.
-    DcmRLEDecoderRegistration::registerCodecs();
+    // RLE is decoded by rle_codec.cc: DCMTK 3.6.7's RLE decoder crashes on malformed segments.
   });
 }
 
@@ -110,6 +156,14 @@ Result<Lut> ReadLut(DcmItem& item, const DcmTagKey& descriptor_tag, const DcmTag
   return lut;
 }
 
+/// True if the meta header names the deflated transfer syntax (a cheap byte search in the
+/// meta group, before DCMTK parses anything).
+bool IsDeflated(std::span<const uint8_t> bytes) {
+  static constexpr std::string_view kDeflated = "1.2.840.10008.1.2.1.99";
+  const std::string_view head(reinterpret_cast<const char*>(bytes.data()), std::min<size_t>(bytes.size(), 1024));
+  return head.find(kDeflated) != std::string_view::npos;
+}
+
 bool IsJpeg2000(E_TransferSyntax xfer) {
   return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 ||
          xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
@@ -133,9 +187,11 @@ class DcmtkObject final : public DicomObject {
     if (ds.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
       return Fail(ErrorCode::kNoPixelData, "no pixel data");
     }
-    auto* pixel = static_cast<DcmPixelData*>(element);
+    // A hostile file can give (7FE0,0010) another VR (OV, OL...): then it is not a DcmPixelData.
+    auto* pixel = dynamic_cast<DcmPixelData*>(element);
+    if (pixel == nullptr) return Fail(ErrorCode::kMalformed, "Pixel Data has an impossible VR");
     if (info_.format.bits_allocated == 1) return DecodeBitFrame(*pixel, index);
-    if (IsJpeg2000(xfer_)) return DecodeJpeg2000Frame(*pixel, index);
+    if (IsJpeg2000(xfer_) || xfer_ == EXS_RLELossless) return DecodeFragmentsFrame(*pixel, index);
     return DecodeWithDcmtk(ds, *pixel, index);
   }
 
@@ -229,11 +285,13 @@ class DcmtkObject final : public DicomObject {
     return out;
   }
 
-  Result<DecodedFrame> DecodeJpeg2000Frame(DcmPixelData& pixel, uint32_t index) {
+  /// Frames whose codec is ours (RLE) or OpenJPEG (JPEG 2000): gather the frame's fragments,
+  /// then decode them.
+  Result<DecodedFrame> DecodeFragmentsFrame(DcmPixelData& pixel, uint32_t index) {
     DcmPixelSequence* seq = nullptr;
     const DcmRepresentationParameter* param = nullptr;
     if (pixel.getEncapsulatedRepresentation(xfer_, param, seq).bad() || seq == nullptr) {
-      return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 pixel data is not encapsulated");
+      return Fail(ErrorCode::kCorruptPixelData, "compressed pixel data is not encapsulated");
     }
     std::vector<std::span<const uint8_t>> fragments;
     std::vector<uint32_t> offsets;
@@ -244,7 +302,7 @@ class DcmtkObject final : public DicomObject {
       Uint8* bytes = nullptr;
       const Uint32 length = item->getLength();
       if (length > 0 && (item->getUint8Array(bytes).bad() || bytes == nullptr)) {
-        return Fail(ErrorCode::kCorruptPixelData, "unreadable JPEG 2000 fragment");
+        return Fail(ErrorCode::kCorruptPixelData, "unreadable pixel data fragment");
       }
       if (i == 0) {  // Basic Offset Table.
         for (Uint32 k = 0; k + 4 <= length; k += 4) {
@@ -258,6 +316,16 @@ class DcmtkObject final : public DicomObject {
     }
     auto codestream = AssembleFrame(fragments, offsets, index, info_.number_of_frames);
     if (!codestream) return Fail(codestream.error());
+    if (xfer_ == EXS_RLELossless) {
+      auto samples = DecodeRleFrame(*codestream, info_.format);
+      if (!samples) return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
+      DecodedFrame out;
+      out.bytes = std::move(*samples);
+      out.format = info_.format;
+      out.format.planar = false;
+      out.photometric = info_.display.photometric;
+      return out;
+    }
     auto decoded = DecodeJpeg2000(*codestream, info_.format, limits_.max_frame_bytes);
     if (!decoded) return Fail(decoded.error().WithContext(fmt::format("frame {}", index + 1)));
     DecodedFrame out;
@@ -428,14 +496,26 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
   }
   if (bytes.size() < 8) return Fail(ErrorCode::kNotDicom, fmt::format("{} bytes is too short for DICOM", bytes.size()));
   const bool part10 = LooksLikePart10(bytes);
+  if (auto ok = PreflightCheck(bytes); !ok) {
+    // A file that is not DICOM at all fails here too; call it that rather than "truncated".
+    if (!part10 && ok.error().code() != ErrorCode::kNotDicom) {
+      return Fail(ErrorCode::kNotDicom, fmt::format("not a DICOM file ({})", ok.error().message()));
+    }
+    return Fail(ok.error());
+  }
 
   DcmInputBufferStream in;
   in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
   in.setEos();
   auto file = std::make_unique<DcmFileFormat>();
-  file->transferInit();
-  const OFCondition cond = file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-  file->transferEnd();
+  OFCondition cond;
+  {
+    // Deflated data sets inflate to more than their size; allow up to the frame limit there.
+    const ScopedAllocationCap cap(std::max<size_t>(bytes.size() + 4096, IsDeflated(bytes) ? limits_.max_frame_bytes : 0));
+    file->transferInit();
+    cond = file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+    file->transferEnd();
+  }
   if (cond.bad()) return Fail(ClassifyReadFailure(cond, part10, bytes, static_cast<size_t>(in.tell())));
 
   DcmDataset& ds = *file->getDataset();

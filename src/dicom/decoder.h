@@ -46,7 +46,8 @@ class DicomObject {
 
 /// Limits that keep hostile input from exhausting memory.
 struct DecodeLimits {
-  uint64_t max_frame_bytes = uint64_t{1} << 30;  ///< One decoded frame, 1 GiB.
+  uint64_t max_frame_bytes = uint64_t{256} << 20;  ///< One decoded frame: 256 MiB (a 16-bit
+                                                  ///< 8192x8192 RGB frame is 384 MiB).
   uint32_t max_dimension = 65535;                ///< Rows and columns.
 };
 

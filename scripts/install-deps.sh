@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package eden's build, tests, benchmarks and demo need.
+# Idempotent: installs only what is missing; runs apt-get update only then.
+set -euo pipefail
+
+PACKAGES=(
+  # Toolchain
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev git ca-certificates
+  # Libraries (each confined to one adapter module)
+  libdcmtk-dev dcmtk libopenjp2-7-dev libturbojpeg0-dev libfmt-dev libexpected-dev
+  libcli11-dev nlohmann-json3-dev
+  # Tests and benchmarks
+  libgtest-dev libgmock-dev googletest
+  python3-pydicom python3-numpy python3-pil python3-gdcm libgdcm-tools
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
