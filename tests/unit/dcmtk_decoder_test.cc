@@ -1,0 +1,118 @@
+// The decoder on real files of Debian's pydicom test set: attributes, frames, typed errors.
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "dicom/dcmtk_decoder.h"
+
+namespace eden::dicom {
+namespace {
+
+std::vector<uint8_t> ReadCorpus(const std::string& name) {
+  std::ifstream in(std::string(PYDICOM_TEST_FILES) + "/" + name, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+ErrorCode OpenError(const DcmtkDecoder& d, const std::vector<uint8_t>& bytes) {
+  auto r = d.Open(bytes);
+  return r ? ErrorCode::kInternal : r.error().code();
+}
+
+TEST(DcmtkDecoder, ReadsAttributesOfARealCt) {
+  const DcmtkDecoder decoder;
+  auto object = decoder.Open(ReadCorpus("CT_small.dcm"));
+  ASSERT_TRUE(object.has_value()) << object.error().ToString();
+  const DicomInfo& info = (*object)->info();
+  EXPECT_EQ(info.transfer_syntax_uid, "1.2.840.10008.1.2.1");
+  EXPECT_EQ(info.modality, "CT");
+  EXPECT_EQ(info.format.rows, 128u);
+  EXPECT_EQ(info.format.cols, 128u);
+  EXPECT_EQ(info.format.bits_allocated, 16);
+  EXPECT_TRUE(info.format.is_signed);
+  EXPECT_EQ(info.number_of_frames, 1u);
+  auto frame = (*object)->DecodeFrame(0);
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->bytes.size(), 128u * 128u * 2u);
+  EXPECT_FALSE((*object)->DecodeFrame(1).has_value());
+}
+
+TEST(DcmtkDecoder, BigEndianAndLittleEndianGiveTheSameSamples) {
+  const DcmtkDecoder decoder;
+  auto le = decoder.Open(ReadCorpus("MR_small.dcm"));
+  auto be = decoder.Open(ReadCorpus("MR_small_bigendian.dcm"));
+  ASSERT_TRUE(le && be);
+  auto a = (*le)->DecodeFrame(0);
+  auto b = (*be)->DecodeFrame(0);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->bytes, b->bytes);
+}
+
+TEST(DcmtkDecoder, CompressedSyntaxesDecodeToTheUncompressedSamples) {
+  const DcmtkDecoder decoder;
+  auto reference = decoder.Open(ReadCorpus("MR_small.dcm"));
+  ASSERT_TRUE(reference);
+  auto expected = (*reference)->DecodeFrame(0);
+  ASSERT_TRUE(expected);
+  for (const char* name : {"MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm"}) {
+    auto object = decoder.Open(ReadCorpus(name));
+    ASSERT_TRUE(object) << name << ": " << object.error().ToString();
+    auto frame = (*object)->DecodeFrame(0);
+    ASSERT_TRUE(frame) << name << ": " << frame.error().ToString();
+    EXPECT_EQ(frame->bytes, expected->bytes) << name;
+  }
+}
+
+TEST(DcmtkDecoder, MultiFrameFramesDiffer) {
+  const DcmtkDecoder decoder;
+  auto object = decoder.Open(ReadCorpus("SC_rgb_rle_2frame.dcm"));
+  ASSERT_TRUE(object);
+  EXPECT_EQ((*object)->info().number_of_frames, 2u);
+  auto f0 = (*object)->DecodeFrame(0);
+  auto f1 = (*object)->DecodeFrame(1);
+  ASSERT_TRUE(f0 && f1);
+  EXPECT_NE(f0->bytes, f1->bytes);
+}
+
+TEST(DcmtkDecoder, TypedErrors) {
+  const DcmtkDecoder decoder;
+  EXPECT_EQ(OpenError(decoder, {}), ErrorCode::kNotDicom);
+  EXPECT_EQ(OpenError(decoder, ReadCorpus("README.txt")), ErrorCode::kNotDicom);
+  EXPECT_EQ(OpenError(decoder, ReadCorpus("MR_truncated.dcm")), ErrorCode::kTruncated);
+  EXPECT_EQ(OpenError(decoder, ReadCorpus("reportsi.dcm")), ErrorCode::kNoPixelData);
+  EXPECT_EQ(OpenError(decoder, ReadCorpus("waveform_ecg.dcm")), ErrorCode::kNoPixelData);
+  EXPECT_EQ(OpenError(decoder, ReadCorpus("badVR.dcm")), ErrorCode::kMalformed);
+  auto html = std::string("<html><body>404 Not Found</body></html>");
+  EXPECT_EQ(OpenError(decoder, std::vector<uint8_t>(html.begin(), html.end())), ErrorCode::kNotDicom);
+}
+
+TEST(DcmtkDecoder, FrameLimitRejectsHugeImagesBeforeDecoding) {
+  const DcmtkDecoder decoder(DecodeLimits{1024, 65535});
+  auto r = decoder.Open(ReadCorpus("CT_small.dcm"));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kTooLarge);
+}
+
+TEST(DcmtkDecoder, ConcurrentOpensAgree) {
+  const DcmtkDecoder decoder;
+  const auto bytes = ReadCorpus("JPEG2000.dcm");
+  std::vector<std::vector<uint8_t>> results(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < results.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        auto object = decoder.Open(bytes);
+        if (!object) return;
+        auto frame = (*object)->DecodeFrame(0);
+        if (frame) results[t] = frame->bytes;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_FALSE(results[0].empty());
+  for (const auto& r : results) EXPECT_EQ(r, results[0]);
+}
+
+}  // namespace
+}  // namespace eden::dicom
