@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "dicom/openjpeg_codec.h"
+#include "dicom/jpeg_markers.h"
 #include "dicom/preflight.h"
 #include "dicom/rle_codec.h"
 #include "imaging/render.h"
@@ -164,6 +165,13 @@ bool IsDeflated(std::span<const uint8_t> bytes) {
   return head.find(kDeflated) != std::string_view::npos;
 }
 
+/// Transfer syntaxes decoded by DCMTK's dcmjpeg (JPEG processes 1-14, 1.2.840.10008.1.2.4.50-70).
+bool IsDcmtkJpeg(E_TransferSyntax xfer) {
+  const std::string_view uid = DcmXfer(xfer).getXferID();
+  return uid.rfind("1.2.840.10008.1.2.4.5", 0) == 0 || uid.rfind("1.2.840.10008.1.2.4.6", 0) == 0 ||
+         uid == "1.2.840.10008.1.2.4.70";
+}
+
 bool IsJpeg2000(E_TransferSyntax xfer) {
   return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 ||
          xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
@@ -231,6 +239,13 @@ class DcmtkObject final : public DicomObject {
       }
       return out;
     }
+    if (IsDcmtkJpeg(xfer_)) {
+      auto compressed = FrameBytes(pixel, index);
+      if (!compressed) return Fail(compressed.error());
+      if (auto ok = CheckJpegMarkers(*compressed); !ok) {
+        return Fail(ok.error().WithContext(fmt::format("frame {}", index + 1)));
+      }
+    }
     // A codec may return more than the file's layout suggests (4:2:2 JPEG comes back
     // upsampled), so give encapsulated frames room for full-resolution samples.
     Uint32 frame_size = 0;
@@ -288,6 +303,31 @@ class DcmtkObject final : public DicomObject {
   /// Frames whose codec is ours (RLE) or OpenJPEG (JPEG 2000): gather the frame's fragments,
   /// then decode them.
   Result<DecodedFrame> DecodeFragmentsFrame(DcmPixelData& pixel, uint32_t index) {
+    auto codestream = FrameBytes(pixel, index);
+    if (!codestream) return Fail(codestream.error());
+    if (xfer_ == EXS_RLELossless) {
+      auto samples = DecodeRleFrame(*codestream, info_.format);
+      if (!samples) return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
+      DecodedFrame out;
+      out.bytes = std::move(*samples);
+      out.format = info_.format;
+      out.format.planar = false;
+      out.photometric = info_.display.photometric;
+      return out;
+    }
+    auto decoded = DecodeJpeg2000(*codestream, info_.format, limits_.max_frame_bytes);
+    if (!decoded) return Fail(decoded.error().WithContext(fmt::format("frame {}", index + 1)));
+    DecodedFrame out;
+    out.bytes = std::move(decoded->bytes);
+    out.format = decoded->format;
+    out.photometric = info_.display.photometric;
+    // YBR_ICT / YBR_RCT codestreams carry the colour transform; OpenJPEG undoes it, so what it
+    // returns is RGB (PS3.5 8.2.4). ParsePhotometric already maps both to RGB.
+    return out;
+  }
+
+  /// The compressed bytes of frame `index`: its fragments, concatenated.
+  Result<std::vector<uint8_t>> FrameBytes(DcmPixelData& pixel, uint32_t index) {
     DcmPixelSequence* seq = nullptr;
     const DcmRepresentationParameter* param = nullptr;
     if (pixel.getEncapsulatedRepresentation(xfer_, param, seq).bad() || seq == nullptr) {
@@ -314,27 +354,7 @@ class DcmtkObject final : public DicomObject {
       }
       fragments.emplace_back(bytes, length);
     }
-    auto codestream = AssembleFrame(fragments, offsets, index, info_.number_of_frames);
-    if (!codestream) return Fail(codestream.error());
-    if (xfer_ == EXS_RLELossless) {
-      auto samples = DecodeRleFrame(*codestream, info_.format);
-      if (!samples) return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
-      DecodedFrame out;
-      out.bytes = std::move(*samples);
-      out.format = info_.format;
-      out.format.planar = false;
-      out.photometric = info_.display.photometric;
-      return out;
-    }
-    auto decoded = DecodeJpeg2000(*codestream, info_.format, limits_.max_frame_bytes);
-    if (!decoded) return Fail(decoded.error().WithContext(fmt::format("frame {}", index + 1)));
-    DecodedFrame out;
-    out.bytes = std::move(decoded->bytes);
-    out.format = decoded->format;
-    out.photometric = info_.display.photometric;
-    // YBR_ICT / YBR_RCT codestreams carry the colour transform; OpenJPEG undoes it, so what it
-    // returns is RGB (PS3.5 8.2.4). ParsePhotometric already maps both to RGB.
-    return out;
+    return AssembleFrame(fragments, offsets, index, info_.number_of_frames);
   }
 
   /// The bytes of frame `index` from an encapsulated sequence (PS3.5 A.4): one frame = all
