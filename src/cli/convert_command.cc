@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/mapped_file.h"
 #include "convert/converter.h"
 #include "dicom/dcmtk_decoder.h"
 #include "jpeg/encoder.h"
@@ -24,19 +25,6 @@ struct Job {
   fs::path input;
   fs::path output_stem;  ///< Output path without extension.
 };
-
-Result<std::vector<uint8_t>> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ErrorCode::kIo, fmt::format("cannot open {}", path.string()));
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0);
-  std::vector<uint8_t> bytes(static_cast<size_t>(std::max<std::streamoff>(size, 0)));
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
-    return Fail(ErrorCode::kIo, fmt::format("cannot read {}", path.string()));
-  }
-  return bytes;
-}
 
 /// Writes to a temporary name, then renames: a reader never sees half a file.
 Status WriteFileAtomically(const fs::path& path, const std::vector<uint8_t>& bytes) {
@@ -191,8 +179,9 @@ int RunConvert(const ConvertArgs& args) {
     convert::Converter converter(decoder, jpeg::MakeTurboJpegEncoder());
     for (size_t i = next++; i < jobs->size(); i = next++) {
       const Job& job = (*jobs)[i];
-      auto bytes = ReadFile(job.input);
-      Result<convert::Conversion> c = bytes ? converter.Convert(*bytes, options) : Result<convert::Conversion>(Fail(bytes.error()));
+      auto file = MappedFile::Open(job.input);
+      Result<convert::Conversion> c =
+          file ? converter.Convert(file->bytes(), options) : Result<convert::Conversion>(Fail(file.error()));
       std::vector<std::string> outputs;
       std::optional<Error> write_error;
       if (c) {

@@ -52,8 +52,7 @@ Result<Conversion> Converter::Convert(std::span<const uint8_t> dicom_bytes, cons
     out.frame = index;
     auto image = imaging::RenderFrame(frame->View(), display, options.render, &out.render);
     if (!image) return Fail(image.error().WithContext(fmt::format("frame {}", index + 1)));
-    frame->bytes.clear();
-    frame->bytes.shrink_to_fit();  // Keep the peak low on large multi-frame objects.
+    *frame = dicom::DecodedFrame{};  // Release the samples now: keeps the peak low on large frames.
     if (options.max_size > 0) *image = imaging::DownscaleToFit(*image, options.max_size);
     result.times.render_ms += MsSince(t0);
 

@@ -177,11 +177,20 @@ bool IsJpeg2000(E_TransferSyntax xfer) {
          xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
 }
 
+/// Uncompressed pixel data inside the caller's buffer.
+struct NativePixels {
+  std::span<const uint8_t> bytes;
+  bool big_endian = false;
+  bool vr_ow = false;
+};
+
 class DcmtkObject final : public DicomObject {
  public:
-  DcmtkObject(std::unique_ptr<DcmFileFormat> file, DicomInfo info, E_TransferSyntax xfer,
-              DecodeLimits limits)
-      : file_(std::move(file)), info_(std::move(info)), xfer_(xfer), limits_(limits) {}
+  /// `native`: where the uncompressed pixel data lies in the caller's buffer, when DCMTK was
+  /// stopped before it (the zero-copy path); nullopt when DCMTK holds the pixel data.
+  DcmtkObject(std::unique_ptr<DcmFileFormat> file, DicomInfo info, E_TransferSyntax xfer, DecodeLimits limits,
+              std::optional<NativePixels> native)
+      : file_(std::move(file)), info_(std::move(info)), xfer_(xfer), limits_(limits), native_(native) {}
 
   const DicomInfo& info() const override { return info_; }
 
@@ -190,6 +199,7 @@ class DcmtkObject final : public DicomObject {
       return Fail(ErrorCode::kInvalidArgument,
                   fmt::format("frame {} requested, the image has {}", index + 1, info_.number_of_frames));
     }
+    if (native_) return DecodeNativeFrame(*native_, index);
     DcmDataset& ds = *file_->getDataset();
     DcmElement* element = nullptr;
     if (ds.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
@@ -204,6 +214,37 @@ class DcmtkObject final : public DicomObject {
   }
 
  private:
+  /// Uncompressed pixel data read straight from the input: a view for little endian, a
+  /// byte-swapped copy for big endian (16-bit words for OW, then 32-bit halves).
+  Result<DecodedFrame> DecodeNativeFrame(const NativePixels& native, uint32_t index) const {
+    const imaging::PixelFormat& f = info_.format;
+    if (f.bits_allocated == 1) return UnpackBitFrame(native.bytes, index);
+    const size_t expected = imaging::ExpectedFrameBytes(f, info_.display.photometric);
+    const uint64_t begin = uint64_t{index} * expected;
+    if (begin + expected > native.bytes.size()) {
+      return Fail(ErrorCode::kTruncated, fmt::format("pixel data has {} bytes, frame {} needs {}",
+                                                     native.bytes.size(), index + 1, begin + expected));
+    }
+    DecodedFrame out;
+    out.format = f;
+    out.photometric = info_.display.photometric;
+    const auto slice = native.bytes.subspan(static_cast<size_t>(begin), expected);
+    if (!native.big_endian || !native.vr_ow) {
+      out.bytes = slice;
+      return out;
+    }
+    std::vector<uint8_t> swapped(slice.begin(), slice.end());
+    for (size_t i = 0; i + 1 < swapped.size(); i += 2) std::swap(swapped[i], swapped[i + 1]);
+    if (f.bits_allocated == 32) {
+      for (size_t i = 0; i + 4 <= swapped.size(); i += 4) {
+        std::swap(swapped[i], swapped[i + 2]);
+        std::swap(swapped[i + 1], swapped[i + 3]);
+      }
+    }
+    out.Own(std::move(swapped));
+    return out;
+  }
+
   Result<DecodedFrame> DecodeWithDcmtk(DcmDataset& ds, DcmPixelData& pixel, uint32_t index) {
     const imaging::PixelFormat& f = info_.format;
     const size_t expected = imaging::ExpectedFrameBytes(f, info_.display.photometric);
@@ -222,21 +263,22 @@ class DcmtkObject final : public DicomObject {
       // Native data: copy the frame's bytes, swapped to little endian where the file is big
       // endian (getPartialValue swaps by the element's VR). DCMTK's own frame-size helper
       // assumes 3 samples a pixel, which is wrong for uncompressed YBR_FULL_422.
-      out.bytes.resize(expected + (expected & 1u));
-      const OFCondition cond = pixel.getPartialValue(out.bytes.data(), static_cast<Uint32>(uint64_t{index} * expected),
-                                                     static_cast<Uint32>(out.bytes.size()), nullptr, EBO_LittleEndian);
+      std::vector<uint8_t> samples(expected + (expected & 1u));
+      const OFCondition cond = pixel.getPartialValue(samples.data(), static_cast<Uint32>(uint64_t{index} * expected),
+                                                     static_cast<Uint32>(samples.size()), nullptr, EBO_LittleEndian);
       if (cond.bad()) {
         return Fail(ErrorCode::kTruncated, fmt::format("cannot read frame {}: {}", index + 1, cond.text()));
       }
-      out.bytes.resize(expected);
+      samples.resize(expected);
       if (f.bits_allocated == 32 && DcmXfer(xfer_).isBigEndian() && pixel.getVR() == EVR_OW) {
         // getPartialValue swapped 16-bit words (OW); 32-bit samples also need their halves
         // exchanged to be little endian.
-        for (size_t i = 0; i + 4 <= out.bytes.size(); i += 4) {
-          std::swap(out.bytes[i], out.bytes[i + 2]);
-          std::swap(out.bytes[i + 1], out.bytes[i + 3]);
+        for (size_t i = 0; i + 4 <= samples.size(); i += 4) {
+          std::swap(samples[i], samples[i + 2]);
+          std::swap(samples[i + 1], samples[i + 3]);
         }
       }
+      out.Own(std::move(samples));
       return out;
     }
     if (IsDcmtkJpeg(xfer_)) {
@@ -251,11 +293,11 @@ class DcmtkObject final : public DicomObject {
     Uint32 frame_size = 0;
     if (pixel.getUncompressedFrameSize(&ds, frame_size).bad()) frame_size = 0;
     frame_size = static_cast<Uint32>(std::max<size_t>({frame_size, expected, f.FrameBytes()}));
-    out.bytes.resize(frame_size + (frame_size & 1u));
+    std::vector<uint8_t> samples(frame_size + (frame_size & 1u));
     Uint32 start_fragment = 0;
     OFString colour_model;
-    OFCondition cond = pixel.getUncompressedFrame(&ds, index, start_fragment, out.bytes.data(),
-                                                  static_cast<Uint32>(out.bytes.size()), colour_model);
+    OFCondition cond = pixel.getUncompressedFrame(&ds, index, start_fragment, samples.data(),
+                                                  static_cast<Uint32>(samples.size()), colour_model);
     if (cond.bad()) {
       return Fail(ErrorCode::kCorruptPixelData, fmt::format("cannot decode frame {}: {}", index + 1, cond.text()));
     }
@@ -270,19 +312,26 @@ class DcmtkObject final : public DicomObject {
         out.format.planar = planar == 1;
       }
     }
-    out.bytes.resize(std::min<size_t>(out.bytes.size(), imaging::ExpectedFrameBytes(out.format, out.photometric)));
+    samples.resize(std::min<size_t>(samples.size(), imaging::ExpectedFrameBytes(out.format, out.photometric)));
+    out.Own(std::move(samples));
     return out;
   }
 
-  Result<DecodedFrame> DecodeBitFrame(DcmPixelData& pixel, uint32_t index) {
-    const imaging::PixelFormat& f = info_.format;
-    const size_t pixels = size_t{f.rows} * f.cols;
-    const Uint8* data = nullptr;
-    if (DcmXfer(xfer_).isEncapsulated() || pixel.getUint8Array(const_cast<Uint8*&>(data)).bad() || data == nullptr) {
+  Result<DecodedFrame> DecodeBitFrame(DcmPixelData& pixel, uint32_t index) const {
+    Uint8* data = nullptr;
+    if (DcmXfer(xfer_).isEncapsulated() || pixel.getUint8Array(data).bad() || data == nullptr) {
       return Fail(ErrorCode::kUnsupported, "1-bit pixel data must be uncompressed");
     }
+    return UnpackBitFrame(std::span<const uint8_t>(data, pixel.getLength()), index);
+  }
+
+  /// 1-bit frames are packed end to end, least significant bit first (PS3.5 8.1.1); unpack one
+  /// to a byte per pixel (0 or 1).
+  Result<DecodedFrame> UnpackBitFrame(std::span<const uint8_t> data, uint32_t index) const {
+    const imaging::PixelFormat& f = info_.format;
+    const size_t pixels = size_t{f.rows} * f.cols;
     const uint64_t first_bit = uint64_t{index} * pixels;
-    if ((first_bit + pixels + 7) / 8 > pixel.getLength()) {
+    if ((first_bit + pixels + 7) / 8 > data.size()) {
       return Fail(ErrorCode::kTruncated, "1-bit pixel data shorter than its frames");
     }
     DecodedFrame out;
@@ -292,11 +341,12 @@ class DcmtkObject final : public DicomObject {
     out.format.high_bit = 0;
     out.format.is_signed = false;
     out.photometric = info_.display.photometric;
-    out.bytes.resize(pixels);
+    std::vector<uint8_t> samples(pixels);
     for (size_t i = 0; i < pixels; ++i) {
       const uint64_t bit = first_bit + i;
-      out.bytes[i] = (data[bit / 8] >> (bit % 8)) & 1u;  // PS3.5 8.1.1: least significant bit first.
+      samples[i] = (data[bit / 8] >> (bit % 8)) & 1u;
     }
+    out.Own(std::move(samples));
     return out;
   }
 
@@ -309,7 +359,7 @@ class DcmtkObject final : public DicomObject {
       auto samples = DecodeRleFrame(*codestream, info_.format);
       if (!samples) return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
       DecodedFrame out;
-      out.bytes = std::move(*samples);
+      out.Own(std::move(*samples));
       out.format = info_.format;
       out.format.planar = false;
       out.photometric = info_.display.photometric;
@@ -318,7 +368,7 @@ class DcmtkObject final : public DicomObject {
     auto decoded = DecodeJpeg2000(*codestream, info_.format, limits_.max_frame_bytes);
     if (!decoded) return Fail(decoded.error().WithContext(fmt::format("frame {}", index + 1)));
     DecodedFrame out;
-    out.bytes = std::move(decoded->bytes);
+    out.Own(std::move(decoded->bytes));
     out.format = decoded->format;
     out.photometric = info_.display.photometric;
     // YBR_ICT / YBR_RCT codestreams carry the colour transform; OpenJPEG undoes it, so what it
@@ -392,6 +442,7 @@ class DcmtkObject final : public DicomObject {
   DicomInfo info_;
   E_TransferSyntax xfer_;
   DecodeLimits limits_;
+  std::optional<NativePixels> native_;
 };
 
 /// `stop` is where the parser gave up. A parser that consumed every byte and still wanted more
@@ -516,12 +567,21 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
   }
   if (bytes.size() < 8) return Fail(ErrorCode::kNotDicom, fmt::format("{} bytes is too short for DICOM", bytes.size()));
   const bool part10 = LooksLikePart10(bytes);
-  if (auto ok = PreflightCheck(bytes); !ok) {
+  auto preflight = PreflightCheck(bytes);
+  if (!preflight) {
     // A file that is not DICOM at all fails here too; call it that rather than "truncated".
-    if (!part10 && ok.error().code() != ErrorCode::kNotDicom) {
-      return Fail(ErrorCode::kNotDicom, fmt::format("not a DICOM file ({})", ok.error().message()));
+    if (!part10 && preflight.error().code() != ErrorCode::kNotDicom) {
+      return Fail(ErrorCode::kNotDicom, fmt::format("not a DICOM file ({})", preflight.error().message()));
     }
-    return Fail(ok.error());
+    return Fail(preflight.error());
+  }
+  // Uncompressed pixel data of defined length: DCMTK parses up to it, and frames are read from
+  // `bytes` directly (no copy of a 15 MB radiograph into DCMTK and out again).
+  std::optional<NativePixels> native;
+  if (preflight->pixel_data && preflight->pixel_data->length != 0xFFFFFFFFu && !preflight->deflated) {
+    const auto& loc = *preflight->pixel_data;
+    native = NativePixels{bytes.subspan(loc.offset, static_cast<size_t>(loc.length)), preflight->big_endian,
+                          loc.vr_ow};
   }
 
   DcmInputBufferStream in;
@@ -533,14 +593,15 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
     // Deflated data sets inflate to more than their size; allow up to the frame limit there.
     const ScopedAllocationCap cap(std::max<size_t>(bytes.size() + 4096, IsDeflated(bytes) ? limits_.max_frame_bytes : 0));
     file->transferInit();
-    cond = file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+    cond = native ? file->readUntilTag(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData)
+                  : file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
     file->transferEnd();
   }
   if (cond.bad()) return Fail(ClassifyReadFailure(cond, part10, bytes, static_cast<size_t>(in.tell())));
 
   DcmDataset& ds = *file->getDataset();
   const E_TransferSyntax xfer = ds.getOriginalXfer();
-  if (!ds.tagExists(DCM_PixelData)) {
+  if (!native && !ds.tagExists(DCM_PixelData)) {
     if (!part10 && !ds.tagExists(DCM_SOPClassUID)) return Fail(ErrorCode::kNotDicom, "not a DICOM file");
     if (ds.tagExists(DCM_FloatPixelData) || ds.tagExists(DCM_DoubleFloatPixelData)) {
       return Fail(ErrorCode::kUnsupported, "float pixel data");
@@ -553,7 +614,9 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
   }
   auto info = ReadInfo(ds, xfer, limits_);
   if (!info) return Fail(info.error());
-  return std::unique_ptr<DicomObject>(std::make_unique<DcmtkObject>(std::move(file), std::move(*info), xfer, limits_));
+  if (native && DcmXfer(xfer).isEncapsulated()) native.reset();  // Cannot happen for a defined length; be safe.
+  return std::unique_ptr<DicomObject>(
+      std::make_unique<DcmtkObject>(std::move(file), std::move(*info), xfer, limits_, native));
 }
 
 }  // namespace eden::dicom

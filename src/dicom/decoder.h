@@ -25,11 +25,26 @@ struct DicomInfo {
 
 /// One decoded frame. Its format and photometric may differ from the file's: a JPEG decoder
 /// that converted YCbCr to RGB reports RGB, 1-bit data is unpacked to one byte per pixel.
+/// `bytes` points either into `storage` or, for uncompressed little-endian data, straight into
+/// the buffer given to DicomDecoder::Open (no copy): that buffer must outlive the frame.
+/// Move-only, so `bytes` never points into another frame's storage.
 struct DecodedFrame {
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> storage;
+  std::span<const uint8_t> bytes;
   imaging::PixelFormat format;
   imaging::Photometric photometric = imaging::Photometric::kMonochrome2;
 
+  DecodedFrame() = default;
+  DecodedFrame(DecodedFrame&&) noexcept = default;
+  DecodedFrame& operator=(DecodedFrame&&) noexcept = default;
+  DecodedFrame(const DecodedFrame&) = delete;
+  DecodedFrame& operator=(const DecodedFrame&) = delete;
+
+  /// Takes ownership of decoded samples.
+  void Own(std::vector<uint8_t> samples) {
+    storage = std::move(samples);
+    bytes = storage;
+  }
   imaging::FrameView View() const { return {bytes, format}; }
 };
 
@@ -52,6 +67,7 @@ struct DecodeLimits {
 };
 
 /// Parses DICOM bytes held in memory (Part 10 with or without preamble, or a bare data set).
+/// The returned object refers to `bytes`: keep them alive while using it and its frames.
 /// Failures are typed: kNotDicom, kTruncated, kMalformed, kNoPixelData, kUnsupported,
 /// kCorruptPixelData, kTooLarge.
 /// @par Thread-safety Open may be called concurrently from many threads.

@@ -97,6 +97,10 @@ class Walker {
         header = 8;
       }
       pos += header;
+      if (depth == 0 && group == 0x7FE0 && element == 0x0010) {
+        const bool ow = enc.explicit_vr ? (b_[pos - header + 4] == 'O' && b_[pos - header + 5] == 'W') : true;
+        pixel_data_ = PixelDataLocation{pos, length, ow};
+      }
       if (length == kUndefined) {
         // Sequence or encapsulated pixel data: items until the sequence delimiter.
         // CP-246: an undefined-length UN sequence is encoded implicit VR little endian.
@@ -163,14 +167,17 @@ class Walker {
     return pos;
   }
 
+  const std::optional<PixelDataLocation>& pixel_data() const { return pixel_data_; }
+
  private:
   std::span<const uint8_t> b_;
   int max_depth_;
+  std::optional<PixelDataLocation> pixel_data_;
 };
 
 }  // namespace
 
-Status PreflightCheck(std::span<const uint8_t> bytes, int max_depth) {
+Result<PreflightInfo> PreflightCheck(std::span<const uint8_t> bytes, int max_depth) {
   Walker walker(bytes, max_depth);
   size_t pos = 0;
   Encoding enc;
@@ -193,7 +200,7 @@ Status PreflightCheck(std::span<const uint8_t> bytes, int max_depth) {
       }
       pos += header + length;
     }
-    if (transfer_syntax == "1.2.840.10008.1.2.1.99" || transfer_syntax == "1.2.840.10008.1.2.1.99 ") return {};
+    if (transfer_syntax == "1.2.840.10008.1.2.1.99") return PreflightInfo{true, false, true, std::nullopt};
     enc.explicit_vr = transfer_syntax != "1.2.840.10008.1.2";
     enc.big_endian = transfer_syntax == "1.2.840.10008.1.2.2";
     if (transfer_syntax.empty() && pos + 6 <= bytes.size()) {
@@ -205,14 +212,17 @@ Status PreflightCheck(std::span<const uint8_t> bytes, int max_depth) {
     if (bytes.size() < 8) return Fail(ErrorCode::kNotDicom, "too short for DICOM");
     enc.explicit_vr = IsUpper(bytes[4]) && IsUpper(bytes[5]);
     auto little = walker.WalkDataSet(0, bytes.size(), enc, 0, false);
-    if (little) return {};
+    if (little) return PreflightInfo{enc.explicit_vr, false, false, walker.pixel_data()};
     enc.big_endian = true;
-    if (walker.WalkDataSet(0, bytes.size(), enc, 0, false)) return {};
+    Walker big_walker(bytes, max_depth);
+    if (big_walker.WalkDataSet(0, bytes.size(), enc, 0, false)) {
+      return PreflightInfo{enc.explicit_vr, true, false, big_walker.pixel_data()};
+    }
     return Fail(little.error());
   }
   auto walked = walker.WalkDataSet(pos, bytes.size(), enc, 0, false);
   if (!walked) return Fail(walked.error());
-  return {};
+  return PreflightInfo{enc.explicit_vr, enc.big_endian, false, walker.pixel_data()};
 }
 
 }  // namespace eden::dicom

@@ -1,11 +1,27 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "core/result.h"
 
 namespace eden::dicom {
+
+/// Where the top-level Pixel Data element's value lies in the input, and how it is encoded.
+struct PixelDataLocation {
+  size_t offset = 0;             ///< First byte of the value.
+  uint64_t length = 0;           ///< Value length; 0xFFFFFFFF for encapsulated data.
+  bool vr_ow = false;            ///< VR OW (16-bit words: swapped in big endian); else OB.
+};
+
+/// What the walk learned about the data set's encoding.
+struct PreflightInfo {
+  bool explicit_vr = true;
+  bool big_endian = false;
+  bool deflated = false;         ///< Deflated data set: nothing after the meta header was walked.
+  std::optional<PixelDataLocation> pixel_data;  ///< Top level only (not icon images).
+};
 
 /// Walks the element structure of DICOM bytes (meta group, data set, nested sequences and
 /// items, encapsulated fragments) without decoding any value, and checks that every declared
@@ -15,6 +31,6 @@ namespace eden::dicom {
 /// that says explicit VR over an implicit-VR data set, nesting deeper than `max_depth`).
 /// Deflated data sets are checked up to the deflated part only.
 /// @par Thread-safety Pure function.
-Status PreflightCheck(std::span<const uint8_t> bytes, int max_depth = 32);
+Result<PreflightInfo> PreflightCheck(std::span<const uint8_t> bytes, int max_depth = 32);
 
 }  // namespace eden::dicom

@@ -30,18 +30,15 @@ class TurboJpegEncoder final : public JpegEncoder {
     }
     const int format = image.channels == 1 ? TJPF_GRAY : TJPF_RGB;
     const int subsampling = image.channels == 1 ? TJSAMP_GRAY : (options.quality >= 90 ? TJSAMP_444 : TJSAMP_420);
-    unsigned char* out = nullptr;
-    unsigned long size = 0;
+    // Encode straight into our buffer, sized for the worst case (no realloc, no copy).
+    unsigned long size = tjBufSize(static_cast<int>(image.width), static_cast<int>(image.height), subsampling);
+    std::vector<uint8_t> bytes(size);
+    unsigned char* out = bytes.data();
     const int rc = tjCompress2(handle_, image.pixels.data(), static_cast<int>(image.width), 0,
                                static_cast<int>(image.height), format, &out, &size, subsampling, options.quality,
-                               0);
-    if (rc != 0) {
-      const std::string message = tjGetErrorStr2(handle_);
-      if (out) tjFree(out);
-      return Fail(ErrorCode::kInternal, fmt::format("JPEG encoding failed: {}", message));
-    }
-    std::vector<uint8_t> bytes(out, out + size);
-    tjFree(out);
+                               TJFLAG_NOREALLOC);
+    if (rc != 0) return Fail(ErrorCode::kInternal, fmt::format("JPEG encoding failed: {}", tjGetErrorStr2(handle_)));
+    bytes.resize(size);
     return bytes;
   }
 
