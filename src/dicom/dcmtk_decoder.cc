@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "dicom/openjpeg_codec.h"
+#include "dicom/jpeg_lossless_codec.h"
 #include "dicom/jpeg_markers.h"
 #include "dicom/preflight.h"
 #include "dicom/rle_codec.h"
@@ -172,6 +173,8 @@ bool IsDcmtkJpeg(E_TransferSyntax xfer) {
          uid == "1.2.840.10008.1.2.4.70";
 }
 
+bool IsJpegLossless(E_TransferSyntax xfer) { return xfer == EXS_JPEGProcess14 || xfer == EXS_JPEGProcess14SV1; }
+
 bool IsJpeg2000(E_TransferSyntax xfer) {
   return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 ||
          xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
@@ -286,6 +289,18 @@ class DcmtkObject final : public DicomObject {
       if (!compressed) return Fail(compressed.error());
       if (auto ok = CheckJpegMarkers(*compressed); !ok) {
         return Fail(ok.error().WithContext(fmt::format("frame {}", index + 1)));
+      }
+      if (IsJpegLossless(xfer_)) {
+        // Our faster process-14 decoder; anything it does not handle goes to DCMTK below.
+        auto samples = DecodeJpegLosslessFrame(*compressed, f);
+        if (samples) {
+          out.Own(std::move(*samples));
+          out.format.planar = false;
+          return out;
+        }
+        if (samples.error().code() != ErrorCode::kUnsupported) {
+          return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
+        }
       }
     }
     // A codec may return more than the file's layout suggests (4:2:2 JPEG comes back

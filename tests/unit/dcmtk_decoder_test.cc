@@ -129,3 +129,25 @@ TEST(DcmtkDecoder, ConcurrentOpensAgree) {
 
 }  // namespace
 }  // namespace eden::dicom
+
+namespace eden::dicom {
+namespace {
+
+TEST(DcmtkDecoder, JpegLosslessDecodesToTheSameSamplesAsRle) {
+  // Two lossless encodings of one image in the pydicom set: GDCM's JPEG process 14 SV1 (our
+  // decoder) and RLE (our RLE decoder) must give identical samples.
+  const DcmtkDecoder decoder;
+  const auto jpeg_bytes = ReadCorpus("SC_rgb_jpeg_gdcm.dcm");
+  const auto rle_bytes = ReadCorpus("SC_rgb_rle.dcm");
+  auto jpeg = decoder.Open(jpeg_bytes);
+  auto rle = decoder.Open(rle_bytes);
+  ASSERT_TRUE(jpeg && rle);
+  auto a = (*jpeg)->DecodeFrame(0);
+  auto b = (*rle)->DecodeFrame(0);
+  ASSERT_TRUE(a && b) << (a ? "" : a.error().ToString());
+  EXPECT_FALSE(a->format.planar);
+  EXPECT_EQ(Bytes(*a), Bytes(*b));
+}
+
+}  // namespace
+}  // namespace eden::dicom
