@@ -25,3 +25,18 @@ TEST(JpegMarkers, HeaderContinuingPastTheFragmentIsLeftToTheCodec) {
 
 }  // namespace
 }  // namespace eden::dicom
+
+namespace eden::dicom {
+namespace {
+
+TEST(JpegMarkers, RejectsATemMarkerThatDcmtksScanWouldSpinOn) {
+  // SOI, then a SOS segment the scan skips by its length, then 0xFF01 (TEM) where the scan
+  // lands: DCMTK 3.6.7 would loop forever here.
+  std::vector<uint8_t> j = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x03, 0x00, 0xFF, 0x01, 0x00, 0x00, 0x00};
+  auto r = CheckJpegMarkers(j);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kCorruptPixelData);
+}
+
+}  // namespace
+}  // namespace eden::dicom
