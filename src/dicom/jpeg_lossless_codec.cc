@@ -34,6 +34,8 @@ Status BuildTable(const uint8_t* counts, const uint8_t* symbols, size_t total, H
     t.valptr[length] = static_cast<int32_t>(k);
     t.mincode[length] = code;
     for (int i = 0; i < counts[length - 1]; ++i, ++k, ++code) {
+      // Over-subscribed (more codes than the length allows): reject before writing a table entry.
+      if (code >= (1 << length)) return Fail(ErrorCode::kCorruptPixelData, "JPEG Huffman table is over-subscribed");
       if (length <= kLookupBits) {
         const int shift = kLookupBits - length;
         for (int fill = 0; fill < (1 << shift); ++fill) {
