@@ -1,8 +1,13 @@
 // eden: turns a PACS into training data for vision-language models.
 // The composition root: parse the command line, build the adapters, run one command.
+#include <cstdio>
+#include <cstdlib>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/convert_command.h"
+#include "cli/run_command.h"
+#include "config/settings.h"
 #include "cli/version.h"
 
 int main(int argc, char** argv) {
@@ -12,6 +17,16 @@ int main(int argc, char** argv) {
 
   eden::cli::ConvertArgs convert_args;
   eden::cli::AddConvertCommand(app, convert_args);
+  eden::config::RunSettings run_settings;
+  eden::cli::AddRunCommand(app, run_settings);
+  eden::cli::AddConfigCommand(app, run_settings);
+  app.set_config("--config", "", "TOML or INI file with option values (below flags and the environment)");
+
+  // A .env in the working directory (or EDEN_ENV_FILE) fills variables the environment lacks:
+  // flags > environment > .env > --config file > defaults.
+  const char* env_file = std::getenv("EDEN_ENV_FILE");
+  const auto dotenv = eden::config::LoadDotEnv(env_file ? env_file : ".env");
+  for (const auto& problem : dotenv.errors) std::fprintf(stderr, "eden: %s\n", problem.c_str());
 
   try {
     app.parse(argc, argv);
@@ -20,5 +35,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;  // Usage errors exit 2, as configuration errors do.
   }
   if (app.got_subcommand("convert")) return eden::cli::RunConvert(convert_args);
+  if (app.got_subcommand("run")) return eden::cli::RunRun(run_settings);
+  if (app.got_subcommand("config")) return eden::cli::RunConfigShow(run_settings);
   return 2;
 }

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "pipeline/run.h"
+
+namespace eden::cli {
+
+/// Prints the seed's console blocks: statistics, pages, phases, progress (a live bar on a
+/// terminal, a line every 10% or 5 s otherwise), failures as they happen. Never prints report
+/// text, patient data or secrets: instance ids, counts and error codes only.
+class ConsoleObserver final : public pipeline::RunObserver {
+ public:
+  ConsoleObserver(std::FILE* out, bool bar, bool quiet) : out_(out), bar_(bar), quiet_(quiet) {}
+  void OnSelectionStats(const source::SelectionStats& s) override;
+  void OnPage(int page, size_t rows_so_far) override;
+  void OnResume(size_t total, size_t already_stored) override;
+  void OnPhase(const std::string& name, size_t items) override;
+  void OnOutcome(const pipeline::InstanceOutcome& o, size_t done, size_t total) override;
+
+ private:
+  std::FILE* out_;
+  bool bar_, quiet_;
+  size_t stored_ = 0, failed_ = 0;
+  uint64_t bytes_ = 0;
+  std::chrono::steady_clock::time_point phase_start_{}, last_line_{};
+  int last_decile_ = -1;
+};
+
+/// The closing block: timings, counts, locations, failures. And the JSON form.
+void PrintSummary(std::FILE* out, const pipeline::RunSummary& s);
+std::string SummaryJson(const pipeline::RunSummary& s);
+
+}  // namespace eden::cli

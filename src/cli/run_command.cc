@@ -1,0 +1,130 @@
+#include "cli/run_command.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/console_observer.h"
+#include "cli/default_query.h"
+#include "config/cli_options.h"
+#include "convert/converter.h"
+#include "dicom/dcmtk_decoder.h"
+#include "fetch/curl_fetcher.h"
+#include "jpeg/encoder.h"
+#include "pipeline/run.h"
+#include "source/pg_pacs_source.h"
+#include "storage/local_object_store.h"
+
+namespace eden::cli {
+namespace fs = std::filesystem;
+
+void AddRunCommand(CLI::App& app, config::RunSettings& settings) {
+  CLI::App* run = app.add_subcommand("run", "Select studies, download, convert, and write the dataset");
+  config::AddRunOptions(*run, settings);
+}
+
+void AddConfigCommand(CLI::App& app, config::RunSettings& settings) {
+  CLI::App* cfg = app.add_subcommand("config", "Inspect the configuration");
+  CLI::App* show = cfg->add_subcommand("show", "Print the effective settings (secrets redacted)");
+  config::AddRunOptions(*show, settings);
+  cfg->require_subcommand(1);
+}
+
+int RunConfigShow(const config::RunSettings& settings) {
+  fmt::print("{}", config::Show(settings));
+  const auto problems = config::Validate(settings);
+  for (const auto& p : problems) fmt::print(stderr, "problem: {}\n", p);
+  return problems.empty() ? 0 : 2;
+}
+
+int RunRun(const config::RunSettings& s) {
+  // 1. Validate everything, report every problem at once.
+  auto problems = config::Validate(s);
+  std::optional<imaging::Window> window;
+  if (!s.convert.window.empty() && s.convert.window.find('/') != std::string::npos) {
+    auto w = convert::ParseWindow(s.convert.window);
+    if (!w) {
+      problems.push_back(w.error().message());
+    } else {
+      window = *w;
+    }
+  }
+  if (!problems.empty()) {
+    fmt::print(stderr, "eden run: configuration problems:\n");
+    for (const auto& p : problems) fmt::print(stderr, "  - {}\n", p);
+    return 2;
+  }
+
+  // 2. Plain options for the pipeline.
+  pipeline::RunOptions options;
+  options.selection.base_sql = kDefaultQuery;
+  if (!s.selection.query_file.empty()) {
+    std::ifstream in(s.selection.query_file);
+    options.selection.base_sql.assign(std::istreambuf_iterator<char>(in), {});
+    options.query_name = s.selection.query_file;
+  }
+  if (!s.selection.all_studies) options.selection.studies = s.selection.studies;
+  else options.selection.studies.reset();
+  options.selection.seed = s.selection.seed;
+  if (!s.selection.modality.empty()) options.selection.modality = s.selection.modality;
+  if (!s.selection.body_part.empty()) options.selection.body_part = s.selection.body_part;
+  options.page_size = s.selection.page_size;
+  options.fresh = s.output.fresh;
+  options.journal_path = s.output.journal.empty() ? fs::path(s.output.destination) / ".eden" / "journal.sqlite"
+                                                  : fs::path(s.output.journal);
+  options.executor.download_concurrency = static_cast<unsigned>(s.fetch.download_concurrency);
+  options.executor.cpu_workers = static_cast<unsigned>(s.convert.threads);
+  options.convert.quality = s.convert.quality;
+  options.convert.max_size = static_cast<uint32_t>(s.convert.max_size);
+  options.convert.render.window = window;
+  options.layout.prefix = s.output.prefix;
+  options.layout.csv_name = s.output.csv_name;
+
+  fetch::FetchOptions fetch_options;
+  fetch_options.connect_timeout_ms = s.fetch.connect_timeout_s * 1000L;
+  fetch_options.total_timeout_ms = s.fetch.timeout_s * 1000L;
+  fetch_options.max_attempts = s.fetch.retries + 1;
+  fetch_options.max_bytes = uint64_t(s.fetch.max_download_mb) << 20;
+  fetch_options.ca_file = s.fetch.ca_file;
+
+  // 3. The adapters.
+  fetch::InitialiseCurlOnce();
+  const dicom::DcmtkDecoder decoder;
+  storage::LocalObjectStore store{fs::path(s.output.destination)};
+  pipeline::StageFactories factories;
+  factories.make_fetcher = [&] { return fetch::MakeCurlFetcher(fetch_options); };
+  factories.make_converter = [&] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
+  auto connect = [&]() -> Result<std::unique_ptr<source::PacsSource>> {
+    if (s.database.name.empty() || s.database.user.empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "the database name and user are needed to select studies (SOURCE_DATABASE_NAME, SOURCE_DATABASE_USER)");
+    }
+    return source::ConnectPg({s.database.host, s.database.port, s.database.name, s.database.user, s.database.password,
+                              s.database.sslmode, s.fetch.connect_timeout_s});
+  };
+
+  // 4. Run.
+  const bool tty = ::isatty(STDOUT_FILENO) != 0;
+  const bool bar = s.report.progress == "bar" || (s.report.progress == "auto" && tty);
+  ConsoleObserver observer(stdout, bar, s.report.progress == "none");
+  fmt::print("eden run: output {}, prefix {}\n", s.output.destination, s.output.prefix);
+  auto summary = pipeline::Run(options, connect, store, factories, observer);
+  if (!summary) {
+    const Error& e = summary.error();
+    fmt::print(stderr, "eden run: {}\n", e.message());
+    if (e.code() == ErrorCode::kInvalidArgument) return 2;
+    return e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kTimeout ? 3 : 1;
+  }
+  PrintSummary(stdout, *summary);
+  if (!s.report.summary_json.empty()) {
+    std::ofstream(s.report.summary_json) << SummaryJson(*summary) << "\n";
+  }
+  return summary->exit_code;
+}
+
+}  // namespace eden::cli

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "config/settings.h"
+
+namespace eden::config {
+
+/// Declares every `eden run` option on `cmd`, bound to `s`, with its environment name and
+/// default; CLI11 applies flags > environment > --config file > default.
+void AddRunOptions(CLI::App& cmd, RunSettings& s);
+
+}  // namespace eden::config

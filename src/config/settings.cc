@@ -1,0 +1,115 @@
+#include "config/settings.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace eden::config {
+namespace {
+
+std::string Trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+std::vector<std::string> Validate(const RunSettings& s) {
+  std::vector<std::string> p;
+  if (s.database.port < 1 || s.database.port > 65535) p.push_back(fmt::format("--db-port {} is not a TCP port", s.database.port));
+  if (!s.selection.all_studies && s.selection.studies < 1) p.push_back("--studies must be at least 1 (or use --all-studies)");
+  if (s.selection.page_size < 1 || s.selection.page_size > 10000) p.push_back("--page-size must be between 1 and 10000");
+  if (!s.selection.query_file.empty()) {
+    std::ifstream in(s.selection.query_file);
+    if (!in) p.push_back(fmt::format("--query {}: cannot read the file", s.selection.query_file));
+  }
+  if (s.output.destination.empty()) p.push_back("--output must not be empty");
+  if (s.output.destination.rfind("gs://", 0) == 0) {
+    p.push_back("--output gs://... needs the GCS destination, which this build does not have yet (issue 5)");
+  }
+  if (!s.broker.empty()) p.push_back("--broker / REDIS_URL: the Celery executor is not in this build yet (issue 4); unset it to run in-process");
+  if (s.fetch.download_concurrency < 1 || s.fetch.download_concurrency > 256) {
+    p.push_back("--download-concurrency must be between 1 and 256");
+  }
+  if (s.fetch.connect_timeout_s < 1 || s.fetch.timeout_s < 1) p.push_back("timeouts must be at least 1 second");
+  if (s.fetch.retries < 0 || s.fetch.retries > 20) p.push_back("--retries must be between 0 and 20");
+  if (s.fetch.max_download_mb < 1) p.push_back("--max-download-mb must be at least 1");
+  if (s.convert.quality < 1 || s.convert.quality > 100) p.push_back("--quality must be between 1 and 100");
+  if (s.convert.max_size < 0) p.push_back("--max-size must not be negative");
+  if (s.convert.threads < 0) p.push_back("--threads must not be negative");
+  if (!s.convert.window.empty() && s.convert.window.find('/') == std::string::npos) {
+    p.push_back(fmt::format("--window '{}' is not CENTER/WIDTH", s.convert.window));
+  }
+  const std::string level = s.report.log_level;
+  if (level != "DEBUG" && level != "INFO" && level != "WARNING" && level != "ERROR" && level != "CRITICAL") {
+    p.push_back(fmt::format("LOGGING_LEVEL / --log-level '{}' is not DEBUG, INFO, WARNING or ERROR", level));
+  }
+  const std::string pr = s.report.progress;
+  if (pr != "auto" && pr != "bar" && pr != "plain" && pr != "none") p.push_back("--progress must be auto, bar, plain or none");
+  return p;
+}
+
+std::string Show(const RunSettings& s) {
+  auto secret = [](const std::string& v) { return v.empty() ? std::string("(unset)") : std::string("********"); };
+  auto val = [](const std::string& v) { return v.empty() ? std::string("(unset)") : v; };
+  std::string out;
+  out += fmt::format("database.host = {}\ndatabase.port = {}\ndatabase.name = {}\ndatabase.user = {}\n", s.database.host,
+                     s.database.port, val(s.database.name), val(s.database.user));
+  out += fmt::format("database.password = {}\ndatabase.sslmode = {}\n", secret(s.database.password), s.database.sslmode);
+  out += fmt::format("selection.studies = {}\nselection.seed = {}\nselection.modality = {}\nselection.body_part = {}\n",
+                     s.selection.all_studies ? "all" : std::to_string(s.selection.studies), s.selection.seed,
+                     val(s.selection.modality), val(s.selection.body_part));
+  out += fmt::format("selection.query = {}\nselection.page_size = {}\n",
+                     s.selection.query_file.empty() ? "(built-in queries/dicom_reports.sql)" : s.selection.query_file,
+                     s.selection.page_size);
+  out += fmt::format("output.destination = {}\noutput.prefix = {}\noutput.csv_name = {}\noutput.journal = {}\n",
+                     s.output.destination, s.output.prefix, s.output.csv_name,
+                     s.output.journal.empty() ? "(<destination>/.eden/journal.sqlite)" : s.output.journal);
+  out += fmt::format("output.gcs_bucket = {}\noutput.gcs_credentials = {}\nbroker = {}\n", val(s.output.gcs_bucket),
+                     val(s.output.gcs_credentials), s.broker.empty() ? "(unset)" : "********");
+  out += fmt::format("fetch.download_concurrency = {}\nfetch.connect_timeout_s = {}\nfetch.timeout_s = {}\n",
+                     s.fetch.download_concurrency, s.fetch.connect_timeout_s, s.fetch.timeout_s);
+  out += fmt::format("fetch.retries = {}\nfetch.max_download_mb = {}\nfetch.ca_file = {}\n", s.fetch.retries,
+                     s.fetch.max_download_mb, val(s.fetch.ca_file));
+  out += fmt::format("convert.quality = {}\nconvert.max_size = {}\nconvert.window = {}\nconvert.threads = {}\n",
+                     s.convert.quality, s.convert.max_size, val(s.convert.window), s.convert.threads);
+  out += fmt::format("report.log_level = {}\nreport.progress = {}\nreport.summary_json = {}\n", s.report.log_level,
+                     s.report.progress, val(s.report.summary_json));
+  return out;
+}
+
+DotEnvResult LoadDotEnv(const std::string& path) {
+  DotEnvResult result;
+  std::ifstream in(path);
+  if (!in) return result;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    std::string t = Trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (t.rfind("export ", 0) == 0) t = Trim(t.substr(7));
+    const auto eq = t.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      result.errors.push_back(fmt::format("{}:{}: expected KEY=VALUE", path, number));
+      continue;
+    }
+    const std::string key = Trim(t.substr(0, eq));
+    std::string value = Trim(t.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    } else if (const auto hash = value.find(" #"); hash != std::string::npos) {
+      value = Trim(value.substr(0, hash));  // Inline comment after an unquoted value.
+    }
+    if (std::getenv(key.c_str()) == nullptr) {
+      ::setenv(key.c_str(), value.c_str(), 0);
+      ++result.set;
+    }
+  }
+  return result;
+}
+
+}  // namespace eden::config

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace eden::config {
+
+/// `eden run` settings. Precedence: flags > environment > .env file > --config file > defaults.
+/// Environment names are the seed's (SOURCE_DATABASE_*, REDIS_URL, GCS_*, LOGGING_LEVEL) plus
+/// EDEN_* for the rest.
+struct DatabaseSettings {
+  std::string host = "127.0.0.1";  ///< SOURCE_DATABASE_HOST
+  int port = 5432;                 ///< SOURCE_DATABASE_PORT
+  std::string name;                ///< SOURCE_DATABASE_NAME
+  std::string user;                ///< SOURCE_DATABASE_USER
+  std::string password;            ///< SOURCE_DATABASE_PASS (never printed)
+  std::string sslmode = "prefer";  ///< SOURCE_DATABASE_SSLMODE
+};
+
+struct SelectionSettings {
+  int studies = 8;            ///< Random sample size.
+  bool all_studies = false;   ///< Every study instead of a sample.
+  std::string seed = "eden";  ///< Same seed, same sample.
+  std::string modality;       ///< Exact modality filter (empty: none).
+  std::string body_part;      ///< ILIKE body part filter (empty: none), e.g. %CHEST%.
+  std::string query_file;     ///< A .sql returning the row contract (empty: the built-in query).
+  int page_size = 25;
+};
+
+struct OutputSettings {
+  std::string destination = "./eden-output";          ///< Folder (or gs://bucket/prefix, issue 5).
+  std::string prefix = "eden-dataset-vlms/sample-test";
+  std::string csv_name = "dicom-reports-extracted-sample.csv";
+  std::string journal;                                 ///< Empty: <destination>/.eden/journal.sqlite
+  bool fresh = false;
+  std::string gcs_bucket;                              ///< GCS_BUCKET_NAME (issue 5)
+  std::string gcs_credentials;                         ///< GCS_CREDENTIALS_PATH (issue 5)
+};
+
+struct FetchSettings {
+  int download_concurrency = 8;
+  int connect_timeout_s = 10;
+  int timeout_s = 300;
+  int retries = 3;               ///< Retries after the first attempt.
+  int max_download_mb = 2048;
+  std::string ca_file;
+};
+
+struct ConvertSettings {
+  int quality = 100;
+  int max_size = 0;
+  std::string window;  ///< "C/W"
+  int threads = 0;     ///< CPU workers; 0 = one per core.
+};
+
+struct ReportSettings {
+  std::string summary_json;
+  std::string log_level = "INFO";  ///< LOGGING_LEVEL: DEBUG, INFO, WARNING, ERROR
+  std::string progress = "auto";   ///< auto | bar | plain | none
+};
+
+struct RunSettings {
+  DatabaseSettings database;
+  SelectionSettings selection;
+  OutputSettings output;
+  FetchSettings fetch;
+  ConvertSettings convert;
+  ReportSettings report;
+  std::string broker;  ///< REDIS_URL (issue 4)
+};
+
+/// Every problem with the settings, each a sentence; empty when they are usable.
+std::vector<std::string> Validate(const RunSettings& s);
+
+/// The effective settings as `key = value` lines, secrets replaced by "********".
+std::string Show(const RunSettings& s);
+
+/// Reads KEY=VALUE lines (comments, blank lines, `export`, single/double quotes allowed) and
+/// sets each variable not already in the environment. Missing file: nothing happens.
+/// Returns the number of variables set, or the line that could not be parsed.
+struct DotEnvResult {
+  int set = 0;
+  std::vector<std::string> errors;
+};
+DotEnvResult LoadDotEnv(const std::string& path);
+
+}  // namespace eden::config

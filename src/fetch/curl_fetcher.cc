@@ -1,0 +1,147 @@
+#include "fetch/curl_fetcher.h"
+
+#include <curl/curl.h>
+
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace eden::fetch {
+namespace {
+
+struct Body {
+  std::vector<uint8_t> bytes;
+  uint64_t max_bytes = 0;
+  bool too_large = false;
+};
+
+size_t OnData(char* data, size_t size, size_t count, void* user) {
+  auto* body = static_cast<Body*>(user);
+  const size_t n = size * count;
+  if (body->bytes.size() + n > body->max_bytes) {
+    body->too_large = true;
+    return 0;  // Aborts the transfer.
+  }
+  body->bytes.insert(body->bytes.end(), data, data + n);
+  return n;
+}
+
+/// URLs in messages lose their query string and credentials: signed URLs carry secrets.
+std::string Redact(const std::string& url) {
+  std::string out = url.substr(0, url.find('?'));
+  const auto scheme = out.find("://");
+  const auto at = out.find('@');
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) out.erase(scheme + 3, at - scheme - 2);
+  return out;
+}
+
+class CurlFetcher final : public Fetcher {
+ public:
+  CurlFetcher(FetchOptions options, Sleeper sleeper)
+      : options_(std::move(options)), sleeper_(std::move(sleeper)), handle_(curl_easy_init()), rng_(std::random_device{}()) {
+    if (!sleeper_) sleeper_ = [](long ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
+  }
+  ~CurlFetcher() override {
+    if (handle_) curl_easy_cleanup(handle_);
+  }
+  CurlFetcher(const CurlFetcher&) = delete;
+  CurlFetcher& operator=(const CurlFetcher&) = delete;
+
+  Result<std::vector<uint8_t>> Fetch(const std::string& url) override {
+    if (!handle_) return Fail(ErrorCode::kInternal, "curl_easy_init failed");
+    const bool is_file = url.rfind("file://", 0) == 0;
+    if (!is_file && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("unsupported URL scheme: {}", Redact(url)));
+    }
+    for (int attempt = 1;; ++attempt) {
+      auto result = FetchOnce(url, is_file);
+      if (result || !result.error().IsTransient() || attempt >= options_.max_attempts) {
+        if (!result && result.error().IsTransient()) {
+          return Fail(result.error().WithContext(fmt::format("after {} attempts", attempt)));
+        }
+        return result;
+      }
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      sleeper_(BackoffDelayMs(attempt, options_.backoff_initial_ms, options_.backoff_max_ms, unit(rng_)));
+    }
+  }
+
+ private:
+  Result<std::vector<uint8_t>> FetchOnce(const std::string& url, bool is_file) {
+    Body body;
+    body.max_bytes = options_.max_bytes;
+    CURL* h = handle_;
+    curl_easy_reset(h);  // Keeps the connection cache: connections are reused across calls.
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnData);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");  // A redirect never reaches a local file.
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, options_.total_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_timeout_s);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_bytes));
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "eden-etl/0.1");
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // gzip/deflate if the server offers it.
+    const CURLcode rc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (body.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+      return Fail(ErrorCode::kTooLarge, fmt::format("{} is larger than {} bytes", Redact(url), options_.max_bytes));
+    }
+    if (rc != CURLE_OK) {
+      const std::string what = curl_easy_strerror(rc);
+      switch (rc) {
+        case CURLE_OPERATION_TIMEDOUT:
+          return Fail(ErrorCode::kTimeout, fmt::format("{}: {}", Redact(url), what));
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+          return Fail(ErrorCode::kUnavailable, fmt::format("{}: {}", Redact(url), what));
+        case CURLE_FILE_COULDNT_READ_FILE:
+          return Fail(ErrorCode::kNotFound, fmt::format("{}: {}", Redact(url), what));
+        default:
+          return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: {}", Redact(url), what));
+      }
+    }
+    if (!is_file) {
+      if (status == 404 || status == 410) return Fail(ErrorCode::kNotFound, fmt::format("{}: HTTP {}", Redact(url), status));
+      if (IsRetryableHttpStatus(status)) return Fail(ErrorCode::kUnavailable, fmt::format("{}: HTTP {}", Redact(url), status));
+      if (status < 200 || status > 299) return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: HTTP {}", Redact(url), status));
+    }
+    return std::move(body.bytes);
+  }
+
+  FetchOptions options_;
+  Sleeper sleeper_;
+  CURL* handle_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace
+
+void InitialiseCurlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::unique_ptr<Fetcher> MakeCurlFetcher(const FetchOptions& options, Sleeper sleeper) {
+  InitialiseCurlOnce();
+  return std::make_unique<CurlFetcher>(options, std::move(sleeper));
+}
+
+}  // namespace eden::fetch

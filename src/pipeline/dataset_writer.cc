@@ -1,0 +1,122 @@
+#include "pipeline/dataset_writer.h"
+
+#include <fmt/format.h>
+
+namespace eden::pipeline {
+namespace {
+
+std::string Opt(const std::optional<std::string>& v) { return v.value_or(""); }
+std::string Opt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : ""; }
+
+}  // namespace
+
+std::string CsvField(const std::string& value) {
+  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+const std::vector<std::pair<std::string, std::string>>& CsvColumns() {
+  static const std::vector<std::pair<std::string, std::string>> kColumns = {
+      {"study_id", "PACS study id"},
+      {"series_number", "Series Number"},
+      {"instance_id", "PACS instance id; names the .dcm and .jpg objects"},
+      {"instance_number", "Instance Number"},
+      {"file_path", "path of the file in the source system"},
+      {"file_url", "where the DICOM file was downloaded from"},
+      {"report_value", "the study's report text (fields joined by a blank line)"},
+      {"field_created_at", "when the newest report field was created"},
+      {"downloaded", "True if the DICOM file was downloaded and stored"},
+      {"local_file_path", "where the DICOM file is in this dataset (relative to the dataset prefix)"},
+      {"status", "stored (DICOM and JPEG) or failed"},
+      {"error", "why it failed: code: message"},
+      {"dicom_uri", "URI of the stored DICOM object"},
+      {"jpg_uri", "URI of the JPEG object"},
+      {"rows", "image rows"},
+      {"columns", "image columns"},
+      {"modality", "Modality (0008,0060) of the file"},
+      {"photometric_interpretation", "Photometric Interpretation of the file"},
+      {"transfer_syntax", "Transfer Syntax UID of the file"},
+      {"window", "VOI used: source (file_window, file_voi_lut, min_max...) and centre/width"},
+      {"dicom_sha256", "SHA-256 of the DICOM object"},
+      {"jpg_sha256", "SHA-256 of the JPEG object"},
+  };
+  return kColumns;
+}
+
+std::string BuildCsv(const std::vector<JournalEntry>& entries) {
+  std::string out;
+  for (size_t i = 0; i < CsvColumns().size(); ++i) out += (i ? "," : "") + CsvColumns()[i].first;
+  out += "\r\n";
+  for (const auto& e : entries) {
+    const auto& r = e.row;
+    const auto& o = e.outcome;
+    const bool failed = e.state != "stored";
+    const std::string error = o.error_code.empty() ? "" : o.error_code + ": " + o.error_message;
+    const std::string local = o.downloaded ? "dicom-files/" + r.instance_id + ".dcm" : "";
+    const std::vector<std::string> fields = {
+        r.study_id, Opt(r.series_number), r.instance_id, Opt(r.instance_number), Opt(r.file_path), Opt(r.file_url),
+        Opt(r.report_value), Opt(r.field_created_at), o.downloaded ? "True" : "False", local,
+        failed ? (e.state == "pending" ? "pending" : "failed") : "stored", error, o.dicom_uri, o.jpg_uri,
+        o.rows ? std::to_string(o.rows) : "", o.columns ? std::to_string(o.columns) : "", o.modality, o.photometric,
+        o.transfer_syntax, o.window, o.dicom_sha256, o.jpg_sha256};
+    for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + CsvField(fields[i]);
+    out += "\r\n";
+  }
+  return out;
+}
+
+std::string BuildDatasetReadme(const std::vector<JournalEntry>& entries, const std::map<std::string, std::string>& meta,
+                               const DatasetLayout& layout) {
+  size_t stored = 0, failed = 0, with_report = 0;
+  std::map<std::string, size_t> studies, modalities, errors;
+  for (const auto& e : entries) {
+    studies[e.row.study_id]++;
+    if (e.state == "stored") {
+      ++stored;
+      modalities[e.outcome.modality.empty() ? "(none)" : e.outcome.modality]++;
+    } else {
+      ++failed;
+      errors[e.outcome.error_code.empty() ? "pending" : e.outcome.error_code]++;
+    }
+    if (e.row.report_value && !e.row.report_value->empty()) ++with_report;
+  }
+  auto get = [&](const char* k) { return meta.count(k) ? meta.at(k) : std::string("-"); };
+  std::string md;
+  md += "# DICOM images and reports for vision-language models\n\n";
+  md += "Made by eden-etl. Each row of the CSV joins one DICOM instance, its JPEG rendering and the\n"
+        "report text of its study.\n\n";
+  md += "## Contents\n\n";
+  md += fmt::format("| | |\n|---|---|\n| studies | {} |\n| instances | {} |\n| stored (DICOM + JPEG) | {} |\n"
+                    "| failed | {} |\n| instances whose study has a report | {} |\n\n",
+                    studies.size(), entries.size(), stored, failed, with_report);
+  md += "| modality | images |\n|---|---|\n";
+  for (const auto& [m, n] : modalities) md += fmt::format("| {} | {} |\n", m, n);
+  if (!errors.empty()) {
+    md += "\n| failure | instances |\n|---|---|\n";
+    for (const auto& [e, n] : errors) md += fmt::format("| {} | {} |\n", e, n);
+  }
+  md += "\n## Selection\n\n";
+  md += fmt::format("- query: `{}`\n- studies: {} (random sample with seed `{}`)\n- modality filter: {}\n"
+                    "- body part filter: {}\n- selected at: {}\n\n",
+                    get("query"), get("studies"), get("seed"), get("modality"), get("body_part"), get("frozen_at"));
+  md += "## Conversion\n\n";
+  md += fmt::format(
+      "DICOM display pipeline (PS3.3 C.11.2): Modality LUT (rescale or LUT sequence) -> VOI (the file's first "
+      "window or VOI LUT; else a min-max window over the frame, pixel padding excluded) -> MONOCHROME1 inverted -> "
+      "8 bits; colour converted to RGB. First frame of multi-frame objects. JPEG quality {}; {}.\n\n",
+      get("quality"), get("max_size") == "0" ? "original size" : "longer side at most " + get("max_size") + " px");
+  md += "## Layout\n\n";
+  md += fmt::format("- `{}` (this CSV)\n- `{}`\n- `{}`\n- `{}` (this file)\n\n", layout.CsvKey(),
+                    layout.DicomKey("<instance_id>"), layout.JpegKey("<instance_id>"), layout.ReadmeKey());
+  md += "## CSV columns\n\nRFC 4180 (fields with commas, quotes or newlines are quoted), UTF-8, CRLF.\n\n";
+  md += "| column | meaning |\n|---|---|\n";
+  for (const auto& [name, meaning] : CsvColumns()) md += fmt::format("| `{}` | {} |\n", name, meaning);
+  return md;
+}
+
+}  // namespace eden::pipeline

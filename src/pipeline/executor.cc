@@ -1,0 +1,46 @@
+#include "pipeline/executor.h"
+
+#include <atomic>
+#include <thread>
+
+#include "pipeline/bounded_queue.h"
+
+namespace eden::pipeline {
+
+void RunInProcess(const std::vector<source::InstanceRow>& rows, const ExecutorOptions& options,
+                  const StageFactories& factories, storage::ObjectStore& store, const DatasetLayout& layout,
+                  const convert::ConvertOptions& convert_options,
+                  const std::function<void(InstanceOutcome&&)>& on_outcome) {
+  if (rows.empty()) return;
+  const unsigned cpu = options.cpu_workers ? options.cpu_workers : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned downloaders = std::max(1u, std::min<unsigned>(options.download_concurrency, rows.size()));
+  BoundedQueue<Fetched> fetched(cpu * 2);
+  BoundedQueue<InstanceOutcome> outcomes(rows.size());
+  std::atomic<size_t> next{0};
+  std::atomic<unsigned> downloaders_left{downloaders};
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < downloaders; ++i) {
+    threads.emplace_back([&] {
+      auto fetcher = factories.make_fetcher();
+      for (size_t k = next++; k < rows.size(); k = next++) fetched.Push(FetchInstance(rows[k], *fetcher));
+      if (--downloaders_left == 0) fetched.Close();
+    });
+  }
+  for (unsigned i = 0; i < cpu; ++i) {
+    threads.emplace_back([&] {
+      auto converter = factories.make_converter();
+      while (auto f = fetched.Pop()) {
+        outcomes.Push(ConvertAndStore(std::move(*f), *converter, store, layout, convert_options));
+      }
+    });
+  }
+  for (size_t done = 0; done < rows.size(); ++done) {
+    auto o = outcomes.Pop();
+    if (!o) break;
+    on_outcome(std::move(*o));
+  }
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace eden::pipeline

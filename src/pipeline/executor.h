@@ -1,0 +1,31 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "pipeline/instance_task.h"
+
+namespace eden::pipeline {
+
+struct ExecutorOptions {
+  unsigned download_concurrency = 8;  ///< Downloads in flight (I/O bound).
+  unsigned cpu_workers = 0;           ///< Convert + store threads; 0 = one per core.
+};
+
+/// Makes the per-thread tools (each thread owns its fetcher and converter).
+struct StageFactories {
+  std::function<std::unique_ptr<fetch::Fetcher>()> make_fetcher;
+  std::function<std::unique_ptr<convert::Converter>()> make_converter;
+};
+
+/// Runs every row through FetchInstance (download pool) and ConvertAndStore (CPU pool), with a
+/// bounded queue between them so at most download_concurrency + 2 x cpu_workers DICOM files are
+/// in memory, however many rows there are. `on_outcome` runs on the calling thread, once per
+/// row, in completion order.
+void RunInProcess(const std::vector<source::InstanceRow>& rows, const ExecutorOptions& options,
+                  const StageFactories& factories, storage::ObjectStore& store, const DatasetLayout& layout,
+                  const convert::ConvertOptions& convert_options,
+                  const std::function<void(InstanceOutcome&&)>& on_outcome);
+
+}  // namespace eden::pipeline

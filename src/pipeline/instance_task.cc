@@ -1,0 +1,134 @@
+#include "pipeline/instance_task.h"
+
+#include <openssl/evp.h>
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "dicom/decoder.h"
+
+namespace eden::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+InstanceOutcome Failed(const std::string& id, const Error& e) {
+  InstanceOutcome o;
+  o.instance_id = id;
+  o.error_code = std::string(ErrorCodeName(e.code()));
+  o.error_message = e.message();
+  return o;
+}
+
+std::string WindowText(const imaging::RenderInfo& r) {
+  std::string s(imaging::VoiSourceName(r.source));
+  if (r.window) s += fmt::format(" {:g}/{:g} {}", r.window->center, r.window->width, imaging::VoiFunctionName(r.window->function));
+  return s;
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::span<const uint8_t> bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
+  Fetched f;
+  f.row = row;
+  if (!storage::IsSafeObjectName(row.instance_id)) {
+    f.error = Error(ErrorCode::kInvalidArgument, "instance_id is not a safe file name (empty, '/', '..', control characters)");
+    return f;
+  }
+  if (!row.file_url || row.file_url->empty()) {
+    f.error = Error(ErrorCode::kInvalidArgument, "file_url is NULL");
+    return f;
+  }
+  const auto t0 = Clock::now();
+  auto bytes = fetcher.Fetch(*row.file_url);
+  f.fetch_ms = MsSince(t0);
+  if (!bytes) {
+    f.error = bytes.error().WithContext("download");
+    return f;
+  }
+  if (!dicom::LooksLikePart10(*bytes)) {
+    f.error = Error(ErrorCode::kNotDicom, fmt::format("download: {} bytes that are not DICOM Part 10 (no DICM marker)", bytes->size()));
+    return f;
+  }
+  f.bytes = std::move(*bytes);
+  return f;
+}
+
+InstanceOutcome ConvertAndStore(Fetched fetched, convert::Converter& converter, storage::ObjectStore& store,
+                                const DatasetLayout& layout, const convert::ConvertOptions& options) {
+  const std::string& id = fetched.row.instance_id;
+  if (fetched.error) {
+    InstanceOutcome o = Failed(id, *fetched.error);
+    o.fetch_ms = fetched.fetch_ms;
+    return o;
+  }
+  InstanceOutcome o;
+  o.instance_id = id;
+  o.fetch_ms = fetched.fetch_ms;
+  o.dicom_key = layout.DicomKey(id);
+  o.dicom_sha256 = Sha256Hex(fetched.bytes);
+  o.dicom_bytes = fetched.bytes.size();
+  auto t0 = Clock::now();
+  if (auto ok = store.Put(o.dicom_key, fetched.bytes, "application/dicom"); !ok) {
+    InstanceOutcome f = Failed(id, ok.error().WithContext("store DICOM"));
+    f.fetch_ms = fetched.fetch_ms;
+    return f;
+  }
+  o.store_ms += MsSince(t0);
+  o.downloaded = true;
+  o.dicom_uri = store.Uri(o.dicom_key);
+
+  t0 = Clock::now();
+  convert::ConvertOptions first_frame = options;
+  first_frame.all_frames = false;
+  auto c = converter.Convert(fetched.bytes, first_frame);
+  o.convert_ms = MsSince(t0);
+  if (!c) {
+    o.error_code = std::string(ErrorCodeName(c.error().code()));
+    o.error_message = "convert: " + c.error().message();
+    return o;
+  }
+  const auto& frame = c->frames.front();
+  o.rows = c->info.format.rows;
+  o.columns = c->info.format.cols;
+  o.modality = c->info.modality;
+  o.photometric = c->info.photometric;
+  o.transfer_syntax = c->info.transfer_syntax_uid;
+  o.window = WindowText(frame.render);
+  o.jpg_key = layout.JpegKey(id);
+  o.jpg_sha256 = Sha256Hex(frame.jpeg);
+  o.jpg_bytes = frame.jpeg.size();
+  t0 = Clock::now();
+  if (auto ok = store.Put(o.jpg_key, frame.jpeg, "image/jpeg"); !ok) {
+    o.error_code = std::string(ErrorCodeName(ok.error().code()));
+    o.error_message = "store JPEG: " + ok.error().message();
+    return o;
+  }
+  o.store_ms += MsSince(t0);
+  o.jpg_uri = store.Uri(o.jpg_key);
+  o.stored = true;
+  return o;
+}
+
+InstanceOutcome ProcessInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher, convert::Converter& converter,
+                                storage::ObjectStore& store, const DatasetLayout& layout,
+                                const convert::ConvertOptions& options) {
+  return ConvertAndStore(FetchInstance(row, fetcher), converter, store, layout, options);
+}
+
+}  // namespace eden::pipeline

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "convert/converter.h"
+#include "core/result.h"
+#include "fetch/fetcher.h"
+#include "pipeline/layout.h"
+#include "pipeline/outcome.h"
+#include "source/pacs_source.h"
+#include "storage/object_store.h"
+
+namespace eden::pipeline {
+
+/// The downloaded bytes of one instance (or why there are none).
+struct Fetched {
+  source::InstanceRow row;
+  std::vector<uint8_t> bytes;
+  std::optional<Error> error;
+  double fetch_ms = 0;
+};
+
+/// Step 1: checks the row (safe instance id, a URL), downloads, checks the bytes are DICOM
+/// Part 10. Never throws; failures are in `error`.
+Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher);
+
+/// Step 2: stores the DICOM, converts it in memory, stores the JPEG, and reports. A DICOM that
+/// downloads but does not convert (an SR, a broken codestream) is kept, and the outcome says why
+/// there is no JPEG.
+InstanceOutcome ConvertAndStore(Fetched fetched, convert::Converter& converter, storage::ObjectStore& store,
+                                const DatasetLayout& layout, const convert::ConvertOptions& options);
+
+/// The whole per-instance job (both steps). The in-process executor runs the steps on separate
+/// pools; `eden worker` runs this. Same code, same outcome.
+InstanceOutcome ProcessInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher, convert::Converter& converter,
+                                storage::ObjectStore& store, const DatasetLayout& layout,
+                                const convert::ConvertOptions& options);
+
+/// Lower-case hex SHA-256.
+std::string Sha256Hex(std::span<const uint8_t> bytes);
+
+}  // namespace eden::pipeline

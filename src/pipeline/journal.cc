@@ -1,0 +1,257 @@
+#include "pipeline/journal.h"
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+namespace eden::pipeline {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS instances (
+  instance_id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  study_id TEXT NOT NULL, series_number INTEGER, instance_number INTEGER,
+  file_path TEXT, file_url TEXT, report_value TEXT, field_created_at TEXT, src_modality TEXT, body_part TEXT,
+  state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+  downloaded INTEGER NOT NULL DEFAULT 0, error_code TEXT, error_message TEXT,
+  dicom_key TEXT, jpg_key TEXT, dicom_uri TEXT, jpg_uri TEXT, dicom_sha256 TEXT, jpg_sha256 TEXT,
+  dicom_bytes INTEGER, jpg_bytes INTEGER, rows INTEGER, columns INTEGER, modality TEXT, photometric TEXT,
+  transfer_syntax TEXT, window TEXT, updated_at TEXT
+);
+CREATE INDEX IF NOT EXISTS instances_seq ON instances(seq);
+)sql";
+
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+
+void BindText(sqlite3_stmt* s, int i, const std::optional<std::string>& v) {
+  if (v) {
+    sqlite3_bind_text(s, i, v->c_str(), static_cast<int>(v->size()), SQLITE_TRANSIENT);
+  } else {
+    sqlite3_bind_null(s, i);
+  }
+}
+void BindInt(sqlite3_stmt* s, int i, const std::optional<int64_t>& v) {
+  if (v) {
+    sqlite3_bind_int64(s, i, *v);
+  } else {
+    sqlite3_bind_null(s, i);
+  }
+}
+std::optional<std::string> ColText(sqlite3_stmt* s, int i) {
+  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, i)), static_cast<size_t>(sqlite3_column_bytes(s, i)));
+}
+std::optional<int64_t> ColInt(sqlite3_stmt* s, int i) {
+  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(s, i);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Fail(ErrorCode::kIo, fmt::format("cannot open journal {}: {}", path.string(), message));
+  }
+  std::unique_ptr<Journal> j(new Journal(db));
+  sqlite3_busy_timeout(db, 5000);
+  // WAL + synchronous=NORMAL: a committed transaction survives a process kill; a power cut
+  // may lose the last few, which only means reprocessing them (idempotent).
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
+    if (auto ok = j->Exec(sql); !ok) return Fail(ok.error());
+  }
+  return j;
+}
+
+Journal::~Journal() { sqlite3_close(db_); }
+
+Status Journal::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = err ? err : "unknown";
+    sqlite3_free(err);
+    return Fail(ErrorCode::kIo, fmt::format("journal: {}", message));
+  }
+  return {};
+}
+
+Result<bool> Journal::IsFrozen() {
+  auto meta = Meta();
+  if (!meta) return Fail(meta.error());
+  return meta->count("frozen") > 0;
+}
+
+Status Journal::Reset() { return Exec("BEGIN; DELETE FROM instances; DELETE FROM meta; COMMIT;"); }
+
+Status Journal::Freeze(const std::vector<source::InstanceRow>& rows, const std::map<std::string, std::string>& meta) {
+  if (auto ok = Exec("BEGIN IMMEDIATE; DELETE FROM instances; DELETE FROM meta;"); !ok) return ok;
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_,
+                     "INSERT OR IGNORE INTO instances (instance_id, seq, study_id, series_number, instance_number, "
+                     "file_path, file_url, report_value, field_created_at, src_modality, body_part) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                     -1, &raw, nullptr);
+  Stmt insert(raw);
+  int64_t seq = 0;
+  for (const auto& r : rows) {
+    sqlite3_reset(insert.get());
+    BindText(insert.get(), 1, r.instance_id);
+    sqlite3_bind_int64(insert.get(), 2, seq++);
+    BindText(insert.get(), 3, r.study_id);
+    BindInt(insert.get(), 4, r.series_number);
+    BindInt(insert.get(), 5, r.instance_number);
+    BindText(insert.get(), 6, r.file_path);
+    BindText(insert.get(), 7, r.file_url);
+    BindText(insert.get(), 8, r.report_value);
+    BindText(insert.get(), 9, r.field_created_at);
+    BindText(insert.get(), 10, r.modality);
+    BindText(insert.get(), 11, r.body_part);
+    if (sqlite3_step(insert.get()) != SQLITE_DONE) {
+      const std::string message = sqlite3_errmsg(db_);
+      (void)Exec("ROLLBACK");
+      return Fail(ErrorCode::kIo, fmt::format("journal insert: {}", message));
+    }
+  }
+  sqlite3_prepare_v2(db_, "INSERT INTO meta (key, value) VALUES (?, ?)", -1, &raw, nullptr);
+  Stmt put(raw);
+  auto with_frozen = meta;
+  with_frozen["frozen"] = "1";
+  for (const auto& [k, v] : with_frozen) {
+    sqlite3_reset(put.get());
+    BindText(put.get(), 1, k);
+    BindText(put.get(), 2, v);
+    sqlite3_step(put.get());
+  }
+  return Exec("COMMIT");
+}
+
+Result<std::map<std::string, std::string>> Journal::Meta() {
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT key, value FROM meta", -1, &raw, nullptr);
+  Stmt s(raw);
+  std::map<std::string, std::string> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) out[ColText(s.get(), 0).value_or("")] = ColText(s.get(), 1).value_or("");
+  return out;
+}
+
+Result<std::vector<JournalEntry>> Journal::Select(const char* where) {
+  const std::string sql = fmt::format(
+      "SELECT seq, instance_id, study_id, series_number, instance_number, file_path, file_url, report_value, "
+      "field_created_at, src_modality, body_part, state, attempts, downloaded, error_code, error_message, dicom_key, "
+      "jpg_key, dicom_uri, jpg_uri, dicom_sha256, jpg_sha256, dicom_bytes, jpg_bytes, rows, columns, modality, "
+      "photometric, transfer_syntax, window FROM instances {} ORDER BY seq",
+      where);
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
+    return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  }
+  Stmt s(raw);
+  std::vector<JournalEntry> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) {
+    JournalEntry e;
+    sqlite3_stmt* q = s.get();
+    e.seq = sqlite3_column_int64(q, 0);
+    e.row.instance_id = ColText(q, 1).value_or("");
+    e.row.study_id = ColText(q, 2).value_or("");
+    e.row.series_number = ColInt(q, 3);
+    e.row.instance_number = ColInt(q, 4);
+    e.row.file_path = ColText(q, 5);
+    e.row.file_url = ColText(q, 6);
+    e.row.report_value = ColText(q, 7);
+    e.row.field_created_at = ColText(q, 8);
+    e.row.modality = ColText(q, 9);
+    e.row.body_part = ColText(q, 10);
+    e.state = ColText(q, 11).value_or("pending");
+    e.attempts = static_cast<int>(ColInt(q, 12).value_or(0));
+    InstanceOutcome& o = e.outcome;
+    o.instance_id = e.row.instance_id;
+    o.stored = e.state == "stored";
+    o.downloaded = ColInt(q, 13).value_or(0) != 0;
+    o.error_code = ColText(q, 14).value_or("");
+    o.error_message = ColText(q, 15).value_or("");
+    o.dicom_key = ColText(q, 16).value_or("");
+    o.jpg_key = ColText(q, 17).value_or("");
+    o.dicom_uri = ColText(q, 18).value_or("");
+    o.jpg_uri = ColText(q, 19).value_or("");
+    o.dicom_sha256 = ColText(q, 20).value_or("");
+    o.jpg_sha256 = ColText(q, 21).value_or("");
+    o.dicom_bytes = static_cast<uint64_t>(ColInt(q, 22).value_or(0));
+    o.jpg_bytes = static_cast<uint64_t>(ColInt(q, 23).value_or(0));
+    o.rows = static_cast<uint32_t>(ColInt(q, 24).value_or(0));
+    o.columns = static_cast<uint32_t>(ColInt(q, 25).value_or(0));
+    o.modality = ColText(q, 26).value_or("");
+    o.photometric = ColText(q, 27).value_or("");
+    o.transfer_syntax = ColText(q, 28).value_or("");
+    o.window = ColText(q, 29).value_or("");
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::vector<JournalEntry>> Journal::Pending() { return Select("WHERE state != 'stored'"); }
+Result<std::vector<JournalEntry>> Journal::All() { return Select(""); }
+
+Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
+  if (outcomes.empty()) return {};
+  if (auto ok = Exec("BEGIN IMMEDIATE"); !ok) return ok;
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_,
+                     "UPDATE instances SET state=?, attempts=attempts+1, downloaded=?, error_code=?, error_message=?, "
+                     "dicom_key=?, jpg_key=?, dicom_uri=?, jpg_uri=?, dicom_sha256=?, jpg_sha256=?, dicom_bytes=?, "
+                     "jpg_bytes=?, rows=?, columns=?, modality=?, photometric=?, transfer_syntax=?, window=?, "
+                     "updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?",
+                     -1, &raw, nullptr);
+  Stmt u(raw);
+  for (const auto& o : outcomes) {
+    sqlite3_reset(u.get());
+    auto text = [&](int i, const std::string& v) {
+      BindText(u.get(), i, v.empty() ? std::nullopt : std::optional<std::string>(v));
+    };
+    text(1, o.stored ? "stored" : "failed");
+    sqlite3_bind_int(u.get(), 2, o.downloaded ? 1 : 0);
+    text(3, o.error_code);
+    text(4, o.error_message);
+    text(5, o.dicom_key);
+    text(6, o.jpg_key);
+    text(7, o.dicom_uri);
+    text(8, o.jpg_uri);
+    text(9, o.dicom_sha256);
+    text(10, o.jpg_sha256);
+    sqlite3_bind_int64(u.get(), 11, static_cast<int64_t>(o.dicom_bytes));
+    sqlite3_bind_int64(u.get(), 12, static_cast<int64_t>(o.jpg_bytes));
+    sqlite3_bind_int64(u.get(), 13, o.rows);
+    sqlite3_bind_int64(u.get(), 14, o.columns);
+    text(15, o.modality);
+    text(16, o.photometric);
+    text(17, o.transfer_syntax);
+    text(18, o.window);
+    text(19, o.instance_id);
+    if (sqlite3_step(u.get()) != SQLITE_DONE) {
+      const std::string message = sqlite3_errmsg(db_);
+      (void)Exec("ROLLBACK");
+      return Fail(ErrorCode::kIo, fmt::format("journal update: {}", message));
+    }
+  }
+  return Exec("COMMIT");
+}
+
+Status Journal::Invalidate(const std::string& instance_id) {
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_, "UPDATE instances SET state='pending' WHERE instance_id=?", -1, &raw, nullptr);
+  Stmt s(raw);
+  BindText(s.get(), 1, instance_id);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return Fail(ErrorCode::kIo, "journal invalidate failed");
+  return {};
+}
+
+}  // namespace eden::pipeline

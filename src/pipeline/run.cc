@@ -1,0 +1,165 @@
+#include "pipeline/run.h"
+
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "pipeline/dataset_writer.h"
+#include "pipeline/journal.h"
+
+namespace eden::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string NowIso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+/// Freezes the sample: study selection, statistics, then every page of rows.
+Status Select(const RunOptions& options, source::PacsSource& source, Journal& journal, RunSummary& summary,
+              RunObserver& observer) {
+  auto studies = source.SelectStudies(options.selection);
+  if (!studies) return Fail(studies.error());
+  auto stats = source.Count(options.selection, *studies);
+  if (!stats) return Fail(stats.error());
+  summary.stats = *stats;
+  observer.OnSelectionStats(*stats);
+  std::vector<source::InstanceRow> rows;
+  std::optional<std::string> after;
+  for (int page = 1;; ++page) {
+    auto batch = source.Page(options.selection, *studies, after, options.page_size);
+    if (!batch) return Fail(batch.error());
+    if (batch->empty()) break;
+    after = batch->back().instance_id;
+    for (auto& r : *batch) rows.push_back(std::move(r));
+    observer.OnPage(page, rows.size());
+    if (static_cast<int>(batch->size()) < options.page_size) break;
+  }
+  const auto& s = options.selection;
+  return journal.Freeze(rows, {{"query", options.query_name},
+                               {"studies", s.studies ? std::to_string(*s.studies) : "all"},
+                               {"seed", s.seed},
+                               {"modality", s.modality.value_or("-")},
+                               {"body_part", s.body_part.value_or("-")},
+                               {"frozen_at", NowIso()},
+                               {"quality", std::to_string(options.convert.quality)},
+                               {"max_size", std::to_string(options.convert.max_size)}});
+}
+
+/// A stored entry counts only if both its objects are still there with their recorded sizes.
+Result<bool> StillStored(storage::ObjectStore& store, const JournalEntry& e) {
+  for (const auto& [key, size] : {std::pair{e.outcome.dicom_key, e.outcome.dicom_bytes},
+                                  std::pair{e.outcome.jpg_key, e.outcome.jpg_bytes}}) {
+    auto info = store.Stat(key);
+    if (!info) return Fail(info.error());
+    if (!*info || (*info)->size != size) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<RunSummary> Run(const RunOptions& options,
+                       const std::function<Result<std::unique_ptr<source::PacsSource>>()>& connect,
+                       storage::ObjectStore& store, const StageFactories& factories, RunObserver& observer) {
+  const auto start = Clock::now();
+  RunSummary summary;
+  auto journal = Journal::Open(options.journal_path);
+  if (!journal) return Fail(journal.error());
+  if (options.fresh) {
+    if (auto ok = (*journal)->Reset(); !ok) return Fail(ok.error());
+  }
+  auto frozen = (*journal)->IsFrozen();
+  if (!frozen) return Fail(frozen.error());
+  if (auto ok = store.CheckWritable(); !ok) return Fail(ok.error());
+
+  // 1. Selection: from the database the first time, from the journal after that.
+  auto t = Clock::now();
+  if (!*frozen) {
+    auto source = connect();
+    if (!source) return Fail(source.error());
+    if (auto ok = Select(options, **source, **journal, summary, observer); !ok) return Fail(ok.error());
+  } else {
+    summary.resumed = true;
+  }
+  summary.select_s = SecondsSince(t);
+
+  // 2. What is left to do: everything not stored, plus stored entries whose objects vanished.
+  auto all = (*journal)->All();
+  if (!all) return Fail(all.error());
+  summary.total = all->size();
+  std::vector<source::InstanceRow> pending;
+  for (const auto& e : *all) {
+    if (e.state == "stored") {
+      auto ok = StillStored(store, e);
+      if (!ok) return Fail(ok.error());
+      if (*ok) {
+        ++summary.already_stored;
+        continue;
+      }
+      (void)(*journal)->Invalidate(e.row.instance_id);
+    }
+    pending.push_back(e.row);
+  }
+  if (summary.resumed) observer.OnResume(summary.total, summary.already_stored);
+
+  // 3. Fetch, convert, store; outcomes go to the journal in small transactions.
+  t = Clock::now();
+  observer.OnPhase("extract", pending.size());
+  std::vector<InstanceOutcome> batch;
+  auto last_flush = Clock::now();
+  Status journal_status;
+  size_t done = 0;
+  RunInProcess(pending, options.executor, factories, store, options.layout, options.convert,
+               [&](InstanceOutcome&& o) {
+                 ++done;
+                 summary.dicom_bytes += o.downloaded ? o.dicom_bytes : 0;
+                 summary.jpg_bytes += o.stored ? o.jpg_bytes : 0;
+                 observer.OnOutcome(o, done, pending.size());
+                 batch.push_back(std::move(o));
+                 if (batch.size() >= 64 || SecondsSince(last_flush) > 0.5) {
+                   if (journal_status) journal_status = (*journal)->Record(batch);
+                   batch.clear();
+                   last_flush = Clock::now();
+                 }
+               });
+  if (journal_status) journal_status = (*journal)->Record(batch);
+  if (!journal_status) return Fail(journal_status.error());
+  summary.processed = pending.size();
+  summary.process_s = SecondsSince(t);
+
+  // 4. The CSV and README last: every object they name exists by now.
+  t = Clock::now();
+  observer.OnPhase("finalize", 2);
+  all = (*journal)->All();
+  if (!all) return Fail(all.error());
+  for (const auto& e : *all) {
+    if (e.state == "stored") {
+      ++summary.stored;
+    } else {
+      ++summary.failed;
+      summary.failures.push_back({e.row.instance_id, e.outcome.error_code + ": " + e.outcome.error_message});
+    }
+  }
+  auto meta = (*journal)->Meta();
+  if (!meta) return Fail(meta.error());
+  const std::string csv = BuildCsv(*all);
+  const std::string readme = BuildDatasetReadme(*all, *meta, options.layout);
+  auto as_bytes = [](const std::string& s) { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
+  if (auto ok = store.Put(options.layout.CsvKey(), as_bytes(csv), "text/csv"); !ok) return Fail(ok.error());
+  if (auto ok = store.Put(options.layout.ReadmeKey(), as_bytes(readme), "text/markdown"); !ok) return Fail(ok.error());
+  summary.csv_uri = store.Uri(options.layout.CsvKey());
+  summary.readme_uri = store.Uri(options.layout.ReadmeKey());
+  summary.finalize_s = SecondsSince(t);
+  summary.total_s = SecondsSince(start);
+  summary.exit_code = summary.failed > 0 ? 1 : 0;
+  return summary;
+}
+
+}  // namespace eden::pipeline

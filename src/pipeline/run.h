@@ -1,0 +1,69 @@
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "pipeline/executor.h"
+#include "source/pacs_source.h"
+
+namespace eden::pipeline {
+
+/// Everything `eden run` needs, as plain data (built from the configuration by the CLI).
+struct RunOptions {
+  source::Selection selection;
+  std::string query_name = "queries/dicom_reports.sql";  ///< For the dataset README.
+  int page_size = 25;
+  bool fresh = false;
+  std::filesystem::path journal_path;
+  ExecutorOptions executor;
+  convert::ConvertOptions convert;
+  DatasetLayout layout;
+};
+
+/// One failed instance, for the summary.
+struct Failure {
+  std::string instance_id;
+  std::string error;
+};
+
+/// What a run did, for the console and --summary-json.
+struct RunSummary {
+  source::SelectionStats stats;
+  bool resumed = false;     ///< The sample came from the journal, not the database.
+  size_t total = 0;         ///< Instances in the sample.
+  size_t already_stored = 0;  ///< Skipped: stored and verified by an earlier run.
+  size_t processed = 0;     ///< Attempted in this run.
+  size_t stored = 0;        ///< Stored after this run (all runs).
+  size_t failed = 0;
+  uint64_t dicom_bytes = 0, jpg_bytes = 0;  ///< Written in this run.
+  double select_s = 0, process_s = 0, finalize_s = 0, total_s = 0;
+  std::vector<Failure> failures;
+  std::string csv_uri, readme_uri, output_root;
+  int exit_code = 0;  ///< 0 all stored, 1 some failed.
+};
+
+/// How a run talks to whoever watches it (the console, a test).
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void OnSelectionStats(const source::SelectionStats& stats) = 0;
+  virtual void OnPage(int page, size_t rows_so_far) = 0;
+  virtual void OnResume(size_t total, size_t already_stored) = 0;
+  virtual void OnPhase(const std::string& name, size_t items) = 0;
+  virtual void OnOutcome(const InstanceOutcome& outcome, size_t done, size_t total) = 0;
+};
+
+/// The run: select (or resume the frozen sample), fetch -> convert -> store every pending
+/// instance, then write the CSV and README-dataset.md (last, so a reader never sees a CSV
+/// naming missing objects). `connect` is called only if the journal has no frozen sample.
+/// Errors: kUnavailable (database or destination unreachable: exit 3), kInvalidArgument, kIo.
+Result<RunSummary> Run(const RunOptions& options,
+                       const std::function<Result<std::unique_ptr<source::PacsSource>>()>& connect,
+                       storage::ObjectStore& store, const StageFactories& factories, RunObserver& observer);
+
+}  // namespace eden::pipeline

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <filesystem>
+
+#include "storage/object_store.h"
+
+namespace eden::storage {
+
+/// ObjectStore over a local folder: keys are paths below `root`. Put writes `<path>.tmp-<n>`,
+/// fsyncs it, then renames it into place, so a crash never leaves a partial object under the
+/// final name.
+class LocalObjectStore final : public ObjectStore {
+ public:
+  explicit LocalObjectStore(std::filesystem::path root);
+  Status Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) override;
+  Result<std::optional<ObjectInfo>> Stat(const std::string& key) override;
+  Result<std::vector<uint8_t>> Get(const std::string& key) override;
+  std::string Uri(const std::string& key) const override;
+  Status CheckWritable() override;
+
+  std::filesystem::path PathOf(const std::string& key) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace eden::storage

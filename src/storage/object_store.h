@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace eden::storage {
+
+/// What a store knows about an object.
+struct ObjectInfo {
+  uint64_t size = 0;
+};
+
+/// Where a dataset's objects go: a local folder, or a GCS bucket (issue 5). Keys are relative
+/// ("<prefix>/images-jpg/<id>.jpg"); a store never shows a half-written object.
+/// @par Thread-safety Implementations are safe to call from many threads.
+/// @par Idempotency Put of the same key and bytes twice leaves one object.
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+  virtual Status Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) = 0;
+  /// nullopt if the object does not exist.
+  virtual Result<std::optional<ObjectInfo>> Stat(const std::string& key) = 0;
+  virtual Result<std::vector<uint8_t>> Get(const std::string& key) = 0;
+  /// A URI naming the object for people and the CSV (file:///..., gs://...).
+  virtual std::string Uri(const std::string& key) const = 0;
+  /// Checks the destination is usable (exists, writable) before a run starts.
+  virtual Status CheckWritable() = 0;
+};
+
+/// True if `name` can be used as one path component of an object key: not empty, not "." or
+/// "..", no '/', '\\' or NUL, no control characters, at most 200 bytes.
+bool IsSafeObjectName(const std::string& name);
+
+}  // namespace eden::storage
