@@ -31,6 +31,13 @@ Status LocalObjectStore::CheckWritable() {
   if (::access(root_.c_str(), W_OK) != 0) {
     return Fail(ErrorCode::kUnavailable, fmt::format("{} is not writable: {}", root_.string(), std::strerror(errno)));
   }
+  // A killed run can leave temporary files (never final names); remove them.
+  for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().filename().string().find(".tmp-") != std::string::npos) {
+      fs::remove(it->path(), ec);
+    }
+  }
   return {};
 }
 

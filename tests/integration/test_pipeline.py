@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""Integration tests of `eden run` against a real PostgreSQL and a real Orthanc on loopback,
+started here by scripts/services.sh and loaded by scripts/load_demo_pacs.py.
+Prints one line per test and a closing 'N passed, N failed' line; exit 1 on any failure."""
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+ARGS = None
+ENV = {}
+LOADED = {}
+
+
+def sh(cmd, env=None, check=True, **kw):
+    return subprocess.run(cmd, env={**os.environ, **(env or {})}, check=check, text=True, capture_output=True, **kw)
+
+
+def eden(*args, env=None, cwd=None):
+    return subprocess.run([ARGS.eden, *args], env={**os.environ, **ENV, **(env or {})}, cwd=cwd, text=True,
+                          capture_output=True)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_csv(out):
+    path = os.path.join(out, "eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv")
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def psql_csv(sql):
+    r = sh(["psql", "-h", ENV["EDEN_PG_SOCKET"], "-p", ENV["SOURCE_DATABASE_PORT"], "-U", "eden", "-d", "pacs", "-q",
+            "-c", f"COPY ({sql}) TO STDOUT WITH CSV HEADER"])
+    return list(csv.DictReader(io.StringIO(r.stdout)))
+
+
+SEED_COLUMNS = ["study_id", "series_number", "instance_id", "instance_number", "file_path", "file_url",
+                "report_value", "field_created_at", "downloaded", "local_file_path"]
+
+
+# ---- tests -------------------------------------------------------------------------------------
+
+def test_full_run_checked_file_by_file(tmp):
+    out = os.path.join(tmp, "full")
+    r = eden("run", "--all-studies", "-o", out, "--progress", "plain", "--summary-json", os.path.join(tmp, "s.json"))
+    assert r.returncode == 1, f"exit {r.returncode} (4 bad rows expected): {r.stderr}"
+    rows = read_csv(out)
+    assert list(rows[0].keys())[:10] == SEED_COLUMNS, list(rows[0].keys())[:10]
+    expected = psql_csv(
+        "SELECT i.id::text AS instance_id, st.id::text AS study_id, i.file_url FROM pacs_instances i "
+        "JOIN pacs_series se ON se.id = i.series_id JOIN pacs_studies st ON st.id = se.study_id "
+        "WHERE NOT i.deleted AND NOT se.deleted AND NOT st.deleted")
+    assert sorted(r["instance_id"] for r in rows) == sorted(e["instance_id"] for e in expected), "CSV != database rows"
+    assert len({r["instance_id"] for r in rows}) == len(rows), "duplicate CSV rows"
+    reports = {e["study_id"]: e["report"] for e in psql_csv(
+        "SELECT study_id::text, string_agg(value, E'\\n\\n' ORDER BY created_at, id) AS report FROM pacs_report_fields "
+        "WHERE NOT deleted GROUP BY study_id")}
+    base = os.path.join(out, "eden-dataset-vlms/sample-test")
+    bad = LOADED["bad_rows"]
+    want_errors = {bad["null-url"]: "invalid_argument", bad["http-404"]: "not_found", bad["not-dicom"]: "not_dicom",
+                   bad["truncated"]: "truncated"}
+    stored = 0
+    for row in rows:
+        iid = row["instance_id"]
+        assert row["report_value"] == reports.get(row["study_id"], ""), f"{iid}: report differs"
+        assert "DELETED DRAFT" not in row["report_value"]
+        if iid in want_errors:
+            assert row["status"] == "failed" and row["error"].startswith(want_errors[iid]), f"{iid}: {row['error']}"
+            assert not os.path.exists(os.path.join(base, "images-jpg", iid + ".jpg"))
+            continue
+        assert row["status"] == "stored", f"{iid}: {row['error']}"
+        stored += 1
+        dcm = open(os.path.join(base, "dicom-files", iid + ".dcm"), "rb").read()
+        jpg = open(os.path.join(base, "images-jpg", iid + ".jpg"), "rb").read()
+        with urllib.request.urlopen(row["file_url"]) as resp:
+            original = resp.read()
+        assert sha256(dcm) == sha256(original) == row["dicom_sha256"], f"{iid}: DICOM bytes differ from the PACS"
+        assert sha256(jpg) == row["jpg_sha256"] and jpg[:2] == b"\xff\xd8", f"{iid}: JPEG hash"
+        assert row["downloaded"] == "True" and row["local_file_path"] == f"dicom-files/{iid}.dcm"
+        assert int(row["rows"]) > 0 and int(row["columns"]) > 0 and row["transfer_syntax"].startswith("1.2.840")
+    # Each JPEG is exactly what `eden convert` makes of the stored DICOM.
+    conv = os.path.join(tmp, "conv")
+    c = eden("convert", os.path.join(base, "dicom-files"), "-o", conv)
+    for row in rows:
+        if row["status"] == "stored":
+            a = open(os.path.join(conv, row["instance_id"] + ".jpg"), "rb").read()
+            assert sha256(a) == row["jpg_sha256"], f"{row['instance_id']}: JPEG differs from eden convert"
+    summary = json.load(open(os.path.join(tmp, "s.json")))
+    assert summary["instances"]["stored"] == stored and summary["instances"]["failed"] == 4, summary["instances"]
+    assert summary["exit_code"] == 1
+    readme = open(os.path.join(base, "README-dataset.md"), encoding="utf-8").read()
+    assert f"| stored (DICOM + JPEG) | {stored} |" in readme
+    leftovers = [f for _, _, fs in os.walk(out) for f in fs if ".tmp-" in f]
+    assert not leftovers, leftovers
+    # No report text or patient data in what eden prints.
+    assert "comma" not in r.stdout + r.stderr and "café" not in r.stdout + r.stderr
+
+
+def test_rerun_with_nothing_to_do(tmp):
+    out = os.path.join(tmp, "rerun")
+    first = eden("run", "--studies", "6", "--seed", "alpha", "-o", out, "--progress", "none")
+    assert first.returncode in (0, 1), first.stderr
+    csv1 = open(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv"), "rb").read()
+    mtimes = {f: os.path.getmtime(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(out, "eden-dataset-vlms"))
+              for f in fs if f.endswith((".dcm", ".jpg"))}
+    second = eden("run", "--studies", "6", "--seed", "alpha", "-o", out, "--progress", "none",
+                  "--summary-json", os.path.join(tmp, "s2.json"))
+    s2 = json.load(open(os.path.join(tmp, "s2.json")))
+    assert s2["resumed"] and s2["instances"]["already_stored"] == s2["instances"]["stored"], s2
+    assert s2["instances"]["processed"] == s2["instances"]["failed"], "only failed instances are retried"
+    csv2 = open(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv"), "rb").read()
+    assert csv1 == csv2, "CSV changed on a rerun with nothing to do"
+    for d, _, fs in os.walk(os.path.join(out, "eden-dataset-vlms")):
+        for f in fs:
+            if f in mtimes:
+                assert os.path.getmtime(os.path.join(d, f)) == mtimes[f], f"{f} was rewritten"
+    assert second.returncode == first.returncode
+
+
+def test_same_seed_same_sample(tmp):
+    def sample(seed, name):
+        out = os.path.join(tmp, name)
+        r = eden("run", "--studies", "5", "--seed", seed, "-o", out, "--progress", "none")
+        assert r.returncode in (0, 1), r.stderr
+        return sorted(r["study_id"] for r in read_csv(out))
+    a, b, c = sample("s1", "a"), sample("s1", "b"), sample("s2", "c")
+    assert a == b, "same seed gave another sample"
+    assert len(set(a)) == 5 and a != c, "a different seed should give another sample"
+
+
+def test_resume_after_kill_9(tmp):
+    port = str(ARGS.proxy_port)
+    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
+                              ENV["EDEN_ORTHANC_URL"], "40"])
+    try:
+        time.sleep(0.5)
+        query = os.path.join(tmp, "slow.sql")
+        base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
+        open(query, "w").write(
+            "SELECT study_id, series_number, instance_id, instance_number, file_path, "
+            f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}') AS file_url, "
+            f"report_value, field_created_at, modality, body_part FROM ({base_sql}) base")
+        out = os.path.join(tmp, "killed")
+        args = [ARGS.eden, "run", "--all-studies", "--query", query, "-o", out, "--progress", "none",
+                "--download-concurrency", "2", "--threads", "1"]
+        env = {**os.environ, **ENV}
+        journal = os.path.join(out, ".eden", "journal.sqlite")
+        kills = 0
+        for delay in (0.8, 1.2):
+            p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                kills += 1
+            p.wait()
+        assert kills >= 1, "the run finished before it could be killed"
+        done = sqlite3.connect(journal).execute("SELECT count(*) FROM instances WHERE state='stored'").fetchone()[0]
+        total = sqlite3.connect(journal).execute("SELECT count(*) FROM instances").fetchone()[0]
+        assert 0 < done < total, f"killed run stored {done} of {total}: not a mid-run kill"
+        final = subprocess.run(args, env=env, capture_output=True, text=True)
+        assert final.returncode == 1, final.stderr  # The 4 bad rows.
+        rows = read_csv(out)
+        assert len(rows) == total and len({r["instance_id"] for r in rows}) == total, "rows missing or duplicated"
+        base = os.path.join(out, "eden-dataset-vlms/sample-test")
+        for row in rows:
+            if row["status"] != "stored":
+                continue
+            assert sha256(open(os.path.join(base, "dicom-files", row["instance_id"] + ".dcm"), "rb").read()) == row["dicom_sha256"]
+            assert sha256(open(os.path.join(base, "images-jpg", row["instance_id"] + ".jpg"), "rb").read()) == row["jpg_sha256"]
+        assert sum(r["status"] == "stored" for r in rows) == total - 4
+        leftovers = [f for _, _, fs in os.walk(out) for f in fs if ".tmp-" in f]
+        assert not leftovers, f"half-written files left: {leftovers}"
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+def test_unsafe_instance_id_is_rejected(tmp):
+    query = os.path.join(tmp, "evil.sql")
+    open(query, "w").write(
+        "SELECT study_id, series_number, CASE WHEN instance_number = 1 THEN '../../escape' ELSE instance_id::text END "
+        "AS instance_id, instance_number, file_path, file_url, report_value, field_created_at, modality, body_part "
+        f"FROM ({open(os.path.join(ARGS.repo, 'queries/dicom_reports.sql'), encoding='utf-8').read()}) b")
+    out = os.path.join(tmp, "evil", "out")
+    r = eden("run", "--all-studies", "--query", query, "-o", out, "--progress", "none")
+    assert r.returncode == 1, r.stderr
+    rows = [x for x in read_csv(out) if x["instance_id"] == "../../escape"]
+    assert rows and all(x["status"] == "failed" and x["error"].startswith("invalid_argument") for x in rows), rows
+    assert not os.path.exists(os.path.join(tmp, "evil", "escape.dcm")), "a file escaped the output folder"
+    escaped = [f for d, _, fs in os.walk(os.path.join(tmp, "evil")) for f in fs if f.startswith("escape")]
+    assert not escaped, escaped
+
+
+def test_database_down_exits_3(tmp):
+    r = eden("run", "-o", os.path.join(tmp, "down"), env={"SOURCE_DATABASE_PORT": "1"})
+    assert r.returncode == 3, (r.returncode, r.stderr)
+    assert "cannot connect to the PACS database" in r.stderr
+    assert ENV["SOURCE_DATABASE_PASS"] not in r.stdout + r.stderr, "password printed"
+
+
+def test_bad_configuration_exits_2_listing_every_problem(tmp):
+    r = eden("run", "-o", os.path.join(tmp, "cfg"), "--studies", "0", "--quality", "101", "--page-size", "0")
+    assert r.returncode == 2, r.returncode
+    for needle in ("--studies", "--quality", "--page-size"):
+        assert needle in r.stderr, r.stderr
+
+
+def test_seed_env_names_from_dotenv(tmp):
+    work = os.path.join(tmp, "dotenv")
+    os.makedirs(work)
+    with open(os.path.join(work, ".env"), "w") as f:
+        for k in ("SOURCE_DATABASE_HOST", "SOURCE_DATABASE_PORT", "SOURCE_DATABASE_NAME", "SOURCE_DATABASE_USER",
+                  "SOURCE_DATABASE_PASS"):
+            f.write(f"{k}={ENV[k]}\n")
+        f.write("LOGGING_LEVEL=INFO\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCE_DATABASE_")}
+    r = subprocess.run([ARGS.eden, "run", "--studies", "2", "-o", "out", "--progress", "none"], cwd=work, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode in (0, 1), r.stderr
+    assert len(read_csv(os.path.join(work, "out"))) > 0
+    shown = subprocess.run([ARGS.eden, "config", "show"], cwd=work, env=env, capture_output=True, text=True).stdout
+    assert ENV["SOURCE_DATABASE_PASS"] not in shown and "********" in shown
+
+
+# ---- runner ------------------------------------------------------------------------------------
+
+def main():
+    global ARGS, ENV, LOADED
+    p = argparse.ArgumentParser()
+    p.add_argument("--eden", required=True)
+    p.add_argument("--repo", required=True)
+    p.add_argument("--services-dir", default=os.path.join(tempfile.gettempdir(), "eden-itest-services"))
+    p.add_argument("--pg-port", type=int, default=55442)
+    p.add_argument("--orthanc-port", type=int, default=58052)
+    p.add_argument("--proxy-port", type=int, default=58062)
+    ARGS = p.parse_args()
+    ARGS.eden = os.path.abspath(ARGS.eden)
+    svc_env = {"EDEN_SERVICES_DIR": ARGS.services_dir, "EDEN_PG_PORT": str(ARGS.pg_port),
+               "EDEN_ORTHANC_PORT": str(ARGS.orthanc_port)}
+    services = os.path.join(ARGS.repo, "scripts/services.sh")
+    shutil.rmtree(ARGS.services_dir, ignore_errors=True)
+    passed = failed = 0
+    try:
+        print(sh([services, "start"], env=svc_env).stdout.strip())
+        ENV = dict(line.split("=", 1) for line in sh([services, "env"], env=svc_env).stdout.split())
+        loaded = sh(["/usr/bin/python3", os.path.join(ARGS.repo, "scripts/load_demo_pacs.py"), "--orthanc",
+                     ENV["EDEN_ORTHANC_URL"], "--psql",
+                     f"psql -h {ENV['EDEN_PG_SOCKET']} -p {ENV['SOURCE_DATABASE_PORT']} -U eden -d pacs",
+                     "--bad-rows", os.path.join(ARGS.services_dir, "bad")])
+        LOADED = json.loads(loaded.stdout.strip().splitlines()[-1])
+        print(f"loaded {LOADED['studies']} studies, {LOADED['instances']} instances")
+        tests = [v for k, v in globals().items() if k.startswith("test_")]
+        for t in tests:
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.time()
+                try:
+                    t(tmp)
+                    passed += 1
+                    print(f"ok   {t.__name__} ({time.time() - start:.1f}s)")
+                except Exception:
+                    failed += 1
+                    print(f"FAIL {t.__name__}\n{traceback.format_exc()}")
+    finally:
+        print(sh([services, "stop"], env=svc_env, check=False).stdout.strip())
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
