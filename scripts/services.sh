@@ -33,8 +33,12 @@ local all all trust
 host  all all 127.0.0.1/32 scram-sha-256
 HBA
   fi
-  as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg/server.log" -w -t 60 \
-    -o "-p $PG_PORT -k $DIR/pg-socket -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg/server.log" -w -t 60 \
+    -o "-p $PG_PORT -k $DIR/pg-socket -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null; then
+    echo "postgres: did not start on port $PG_PORT; its log says:" >&2
+    tail -n 5 "$DIR/pg/server.log" >&2
+    exit 1
+  fi
   as_pg "$PG_BIN/psql" -h "$DIR/pg-socket" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$DB_USER') THEN
