@@ -1,0 +1,53 @@
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "config/settings.h"
+
+namespace eden::config {
+namespace {
+
+TEST(Config, DefaultsAreValid) { EXPECT_TRUE(Validate(RunSettings{}).empty()); }
+
+TEST(Config, ReportsEveryProblemAtOnce) {
+  RunSettings s;
+  s.selection.studies = 0;
+  s.convert.quality = 0;
+  s.fetch.download_concurrency = 0;
+  s.report.log_level = "LOUD";
+  s.output.destination = "gs://bucket/x";
+  EXPECT_EQ(Validate(s).size(), 5u);
+}
+
+TEST(Config, ShowRedactsSecrets) {
+  RunSettings s;
+  s.database.password = "hunter2";
+  s.broker = "redis://:secret@host:6379/0";
+  const std::string shown = Show(s);
+  EXPECT_EQ(shown.find("hunter2"), std::string::npos);
+  EXPECT_EQ(shown.find("secret"), std::string::npos);
+  EXPECT_NE(shown.find("database.password = ********"), std::string::npos);
+}
+
+TEST(DotEnv, ParsesSeedStyleFilesWithoutOverridingTheEnvironment) {
+  const auto path = std::filesystem::temp_directory_path() / ("eden-env-" + std::to_string(::getpid()));
+  std::ofstream(path) << "# comment\n\nexport EDEN_T_A=plain\nEDEN_T_B=\"quoted value\"\nEDEN_T_C='single'\n"
+                         "EDEN_T_D=kept # trailing comment\nEDEN_T_E=from-file\nbroken line\n";
+  ::setenv("EDEN_T_E", "from-env", 1);
+  const auto r = LoadDotEnv(path.string());
+  EXPECT_EQ(std::string(std::getenv("EDEN_T_A")), "plain");
+  EXPECT_EQ(std::string(std::getenv("EDEN_T_B")), "quoted value");
+  EXPECT_EQ(std::string(std::getenv("EDEN_T_C")), "single");
+  EXPECT_EQ(std::string(std::getenv("EDEN_T_D")), "kept");
+  EXPECT_EQ(std::string(std::getenv("EDEN_T_E")), "from-env");  // The environment wins.
+  EXPECT_EQ(r.set, 4);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find(":8:"), std::string::npos);
+  EXPECT_EQ(LoadDotEnv("/nonexistent/.env").set, 0);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace eden::config

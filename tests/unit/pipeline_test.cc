@@ -1,0 +1,184 @@
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "dicom/dcmtk_decoder.h"
+#include "pipeline/bounded_queue.h"
+#include "pipeline/dataset_writer.h"
+#include "pipeline/executor.h"
+#include "pipeline/journal.h"
+#include "storage/local_object_store.h"
+
+namespace eden::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path TempDir(const std::string& name) {
+  auto p = fs::temp_directory_path() / ("eden-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+source::InstanceRow Row(const std::string& id, const std::string& url) {
+  source::InstanceRow r;
+  r.study_id = "study-1";
+  r.instance_id = id;
+  r.series_number = 1;
+  r.instance_number = 7;
+  r.file_url = url;
+  r.report_value = "Findings, \"quoted\"\nsecond line, naïve";
+  return r;
+}
+
+TEST(Csv, QuotesPerRfc4180) {
+  EXPECT_EQ(CsvField("plain"), "plain");
+  EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
+  EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(CsvField("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(CsvField("cr\rhere"), "\"cr\rhere\"");
+  EXPECT_EQ(CsvField(""), "");
+}
+
+TEST(Csv, SeedColumnsComeFirstInTheSeedsOrder) {
+  const std::string header = BuildCsv({}).substr(0, BuildCsv({}).find("\r\n"));
+  EXPECT_EQ(header.rfind("study_id,series_number,instance_id,instance_number,file_path,file_url,report_value,"
+                         "field_created_at,downloaded,local_file_path,",
+                         0),
+            0u);
+}
+
+TEST(Csv, RowsCarryOutcomesAndNullsAsEmpty) {
+  JournalEntry e;
+  e.row = Row("i1", "http://x/1");
+  e.row.file_path.reset();
+  e.state = "failed";
+  e.outcome.error_code = "not_found";
+  e.outcome.error_message = "HTTP 404";
+  const std::string csv = BuildCsv({e});
+  const std::string line = csv.substr(csv.find("\r\n") + 2);
+  EXPECT_EQ(line.rfind("study-1,1,i1,7,,http://x/1,\"Findings, \"\"quoted\"\"\nsecond line, naïve\",,False,,failed,"
+                       "not_found: HTTP 404,",
+                       0),
+            0u)
+      << line;
+}
+
+TEST(Journal, FreezeRecordResumeReset) {
+  const auto dir = TempDir("journal");
+  auto j = Journal::Open(dir / "j.sqlite");
+  ASSERT_TRUE(j.has_value()) << j.error().ToString();
+  EXPECT_FALSE(*(*j)->IsFrozen());
+  ASSERT_TRUE((*j)->Freeze({Row("b", "u1"), Row("a", "u2")}, {{"seed", "s"}}).has_value());
+  EXPECT_TRUE(*(*j)->IsFrozen());
+  EXPECT_EQ((*j)->Meta()->at("seed"), "s");
+  auto pending = (*j)->Pending();
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].row.instance_id, "b");  // Sample order, not id order.
+  EXPECT_EQ((*pending)[0].row.report_value, Row("b", "").report_value);
+  InstanceOutcome ok;
+  ok.instance_id = "b";
+  ok.stored = true;
+  ok.downloaded = true;
+  ok.jpg_sha256 = "abc";
+  ASSERT_TRUE((*j)->Record({ok}).has_value());
+  j->reset();
+  // Reopen, as a rerun would.
+  auto again = Journal::Open(dir / "j.sqlite");
+  ASSERT_TRUE(again.has_value());
+  pending = (*again)->Pending();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].row.instance_id, "a");
+  auto all = (*again)->All();
+  EXPECT_EQ((*all)[0].outcome.jpg_sha256, "abc");
+  EXPECT_EQ((*all)[0].attempts, 1);
+  ASSERT_TRUE((*again)->Invalidate("b").has_value());
+  EXPECT_EQ((*again)->Pending()->size(), 2u);
+  ASSERT_TRUE((*again)->Reset().has_value());
+  EXPECT_FALSE(*(*again)->IsFrozen());
+  fs::remove_all(dir);
+}
+
+TEST(BoundedQueue, BlocksWhenFullAndDrainsAfterClose) {
+  BoundedQueue<int> q(2);
+  q.Push(1);
+  q.Push(2);
+  std::atomic<bool> pushed{false};
+  std::thread producer([&] {
+    q.Push(3);
+    pushed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(pushed.load());  // Capacity 2: the third push waits.
+  EXPECT_EQ(q.Pop(), 1);
+  producer.join();
+  EXPECT_TRUE(pushed.load());
+  q.Close();
+  EXPECT_EQ(q.Pop(), 2);
+  EXPECT_EQ(q.Pop(), 3);
+  EXPECT_FALSE(q.Pop().has_value());
+}
+
+/// In-memory Fetcher: URLs map to bytes; anything else is a 404.
+class InMemoryFetcher final : public fetch::Fetcher {
+ public:
+  explicit InMemoryFetcher(const std::map<std::string, std::vector<uint8_t>>& files) : files_(files) {}
+  Result<std::vector<uint8_t>> Fetch(const std::string& url) override {
+    auto it = files_.find(url);
+    if (it == files_.end()) return Fail(ErrorCode::kNotFound, "HTTP 404");
+    return it->second;
+  }
+
+ private:
+  const std::map<std::string, std::vector<uint8_t>>& files_;
+};
+
+TEST(Executor, EveryRowGetsExactlyOneOutcome) {
+  std::ifstream in("/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm", std::ios::binary);
+  const std::vector<uint8_t> ct{std::istreambuf_iterator<char>(in), {}};
+  const std::map<std::string, std::vector<uint8_t>> files = {{"mem://ct", ct}, {"mem://text", {'h', 'i'}}};
+  std::vector<source::InstanceRow> rows;
+  for (int i = 0; i < 20; ++i) rows.push_back(Row("ok-" + std::to_string(i), "mem://ct"));
+  rows.push_back(Row("gone", "mem://missing"));
+  rows.push_back(Row("text", "mem://text"));
+  rows.push_back(Row("../evil", "mem://ct"));
+  auto no_url = Row("nourl", "");
+  no_url.file_url.reset();
+  rows.push_back(no_url);
+
+  const auto dir = TempDir("executor");
+  storage::LocalObjectStore store(dir);
+  const dicom::DcmtkDecoder decoder;
+  StageFactories f;
+  f.make_fetcher = [&] { return std::make_unique<InMemoryFetcher>(files); };
+  f.make_converter = [&] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
+  std::map<std::string, InstanceOutcome> seen;
+  RunInProcess(rows, {3, 2}, f, store, DatasetLayout{}, {}, [&](InstanceOutcome&& o) {
+    EXPECT_EQ(seen.count(o.instance_id), 0u) << "two outcomes for " << o.instance_id;
+    seen[o.instance_id] = std::move(o);
+  });
+  ASSERT_EQ(seen.size(), rows.size());
+  EXPECT_TRUE(seen["ok-7"].stored);
+  EXPECT_EQ(seen["ok-7"].dicom_sha256, Sha256Hex(ct));
+  EXPECT_EQ(seen["gone"].error_code, "not_found");
+  EXPECT_EQ(seen["text"].error_code, "not_dicom");
+  EXPECT_EQ(seen["../evil"].error_code, "invalid_argument");
+  EXPECT_EQ(seen["nourl"].error_code, "invalid_argument");
+  EXPECT_FALSE(fs::exists(dir.parent_path() / "evil.dcm"));
+  fs::remove_all(dir);
+}
+
+TEST(Sha256, KnownVector) {
+  const std::string abc = "abc";
+  EXPECT_EQ(Sha256Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(abc.data()), abc.size())),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace eden::pipeline

@@ -1,0 +1,67 @@
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "storage/local_object_store.h"
+
+namespace eden::storage {
+namespace {
+
+TEST(ObjectName, RejectsPathsAndOddNames) {
+  EXPECT_TRUE(IsSafeObjectName("1.2.840.113619.2.55"));
+  EXPECT_TRUE(IsSafeObjectName("3f2a0b9c-uuid"));
+  const std::vector<std::string> bad_names = {"", ".", "..", "../x", "a/b", "a\\b", std::string("a\0b", 3), "a\nb", std::string(201, 'a')};
+  for (const std::string& bad : bad_names) {
+    EXPECT_FALSE(IsSafeObjectName(bad)) << bad;
+  }
+}
+
+class LocalStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() / ("eden-store-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  std::filesystem::path root_;
+};
+
+TEST_F(LocalStore, PutStatGetRoundTrip) {
+  LocalObjectStore store(root_);
+  ASSERT_TRUE(store.CheckWritable().has_value());
+  const std::vector<uint8_t> bytes = {1, 2, 3, 4};
+  ASSERT_TRUE(store.Put("p/images-jpg/a.jpg", bytes, "image/jpeg").has_value());
+  auto info = store.Stat("p/images-jpg/a.jpg");
+  ASSERT_TRUE(info.has_value() && info->has_value());
+  EXPECT_EQ((*info)->size, 4u);
+  EXPECT_EQ(*store.Get("p/images-jpg/a.jpg"), bytes);
+  auto missing = store.Stat("p/nope");
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_FALSE(missing->has_value());
+  EXPECT_EQ(store.Uri("p/x").rfind("file:///", 0), 0u);
+}
+
+TEST_F(LocalStore, PutReplacesAtomicallyAndLeavesNoTemporaries) {
+  LocalObjectStore store(root_);
+  ASSERT_TRUE(store.Put("k", std::vector<uint8_t>(10, 1), "x").has_value());
+  ASSERT_TRUE(store.Put("k", std::vector<uint8_t>(3, 2), "x").has_value());
+  EXPECT_EQ(*store.Get("k"), std::vector<uint8_t>(3, 2));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root_)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
+}
+
+TEST_F(LocalStore, CheckWritableRemovesTemporariesOfAKilledRun) {
+  std::filesystem::create_directories(root_ / "p");
+  std::ofstream(root_ / "p" / "a.jpg.tmp-123-0") << "half";
+  std::ofstream(root_ / "p" / "b.jpg") << "whole";
+  LocalObjectStore store(root_);
+  ASSERT_TRUE(store.CheckWritable().has_value());
+  EXPECT_FALSE(std::filesystem::exists(root_ / "p" / "a.jpg.tmp-123-0"));
+  EXPECT_TRUE(std::filesystem::exists(root_ / "p" / "b.jpg"));
+}
+
+}  // namespace
+}  // namespace eden::storage
