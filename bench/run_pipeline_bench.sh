@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Pipeline benchmark (issue 3): COUNT (default 1000) radiograph instances, 3000x2500, JPEG
+# lossless, served by Orthanc and listed in PostgreSQL (both started here on loopback), run
+# through `eden run` to a local folder; in the same run, `eden convert` on the same files (the
+# conversion-only throughput). Prints instances/s, MB/s, peak RSS and the ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COUNT=${COUNT:-1000}
+WORK=${BENCH_WORK:-build/bench-pipeline}
+export EDEN_SERVICES_DIR=${EDEN_SERVICES_DIR:-$PWD/$WORK/services}
+export EDEN_PG_PORT=${EDEN_PG_PORT:-55452} EDEN_ORTHANC_PORT=${EDEN_ORTHANC_PORT:-58072}
+scripts/install-deps.sh >/dev/null
+cmake --preset release >/dev/null
+cmake --build --preset release -j2 --target eden >/dev/null
+bench/make_data.sh build/bench-data
+EDEN=build/release/src/cli/eden
+
+if [ ! -f "$WORK/.loaded-$COUNT" ]; then
+  rm -rf "$WORK"; mkdir -p "$WORK"
+  scripts/services.sh start
+  eval "$(scripts/services.sh env | sed 's/^/export /')"
+  /usr/bin/python3 bench/make_pacs_bench.py build/bench-data/jpeg-lossless "$WORK/files" "$COUNT" "$EDEN_ORTHANC_URL" \
+    "psql -h $EDEN_PG_SOCKET -p $SOURCE_DATABASE_PORT -U eden -d pacs"
+  touch "$WORK/.loaded-$COUNT"
+else
+  scripts/services.sh start
+  eval "$(scripts/services.sh env | sed 's/^/export /')"
+fi
+trap 'scripts/services.sh stop' EXIT
+MB=$(du -sm "$WORK/files" | cut -f1)
+sync
+
+rm -rf "$WORK/out-run" "$WORK/out-convert"
+/usr/bin/time -f "%e %M" -o "$WORK/time-convert" "$EDEN" convert "$WORK/files" -o "$WORK/out-convert" -j 2 >/dev/null
+rm -rf "$WORK/out-run"
+/usr/bin/time -f "%e %M" -o "$WORK/time-run" "$EDEN" run --all-studies -o "$WORK/out-run" --progress none \
+  --summary-json "$WORK/summary.json" >/dev/null
+read -r conv_s conv_kb < "$WORK/time-convert"
+read -r run_s run_kb < "$WORK/time-run"
+stored=$(/usr/bin/python3 -c "import json; print(json.load(open('$WORK/summary.json'))['instances']['stored'])")
+/usr/bin/python3 - "$COUNT" "$MB" "$conv_s" "$conv_kb" "$run_s" "$run_kb" "$stored" <<'PY'
+import sys
+n, mb, cs, ck, rs, rk, stored = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+print(f"| path | instances | seconds | instances/s | MB/s (DICOM) | peak RSS MB |")
+print(f"|---|---|---|---|---|---|")
+print(f"| eden convert -j2 (local files, conversion only) | {n} | {cs:.1f} | {n/cs:.1f} | {mb/cs:.0f} | {ck/1024:.0f} |")
+print(f"| eden run (Orthanc -> PostgreSQL-listed -> local store) | {stored} stored | {rs:.1f} | {n/rs:.1f} | {mb/rs:.0f} | {rk/1024:.0f} |")
+print(f"\nend-to-end / conversion-only throughput: {(n/rs)/(n/cs):.2f}x ; DICOM data: {mb:.0f} MB")
+PY
