@@ -45,13 +45,19 @@ void ConsoleObserver::OnPhase(const std::string& name, size_t items) {
 void ConsoleObserver::OnOutcome(const pipeline::InstanceOutcome& o, size_t done, size_t total) {
   o.stored ? ++stored_ : ++failed_;
   bytes_ += o.dicom_bytes;
+  if (!o.stored && failures_) {
+    if (bar_ && !quiet_) fmt::print(out_, "\r\033[K");
+    fmt::print(out_, "  failed {}: {}: {}\n", o.instance_id, o.error_code, o.error_message);
+  }
+  if (o.stored && debug_) {
+    if (bar_ && !quiet_) fmt::print(out_, "\r\033[K");
+    fmt::print(out_, "  stored {}: {} B DICOM, {} B JPEG, {}x{} {} {}, fetch {:.0f} ms, convert {:.0f} ms, store {:.0f} ms\n",
+               o.instance_id, o.dicom_bytes, o.jpg_bytes, o.columns, o.rows, o.modality, o.photometric, o.fetch_ms,
+               o.convert_ms, o.store_ms);
+  }
   if (quiet_) return;
   const double seconds = std::chrono::duration<double>(Clock::now() - phase_start_).count();
   const double rate = seconds > 0 ? done / seconds : 0;
-  if (!o.stored) {
-    if (bar_) fmt::print(out_, "\r\033[K");
-    fmt::print(out_, "  failed {}: {}: {}\n", o.instance_id, o.error_code, o.error_message);
-  }
   if (bar_) {
     const int width = 30;
     const int filled = total ? static_cast<int>(width * done / total) : width;

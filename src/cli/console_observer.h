@@ -13,7 +13,11 @@ namespace eden::cli {
 /// text, patient data or secrets: instance ids, counts and error codes only.
 class ConsoleObserver final : public pipeline::RunObserver {
  public:
-  ConsoleObserver(std::FILE* out, bool bar, bool quiet) : out_(out), bar_(bar), quiet_(quiet) {}
+  /// `level`: LOGGING_LEVEL. DEBUG adds a line per stored instance (id, sizes, stage times);
+  /// WARNING and above keep only failures; `quiet` (--progress none) hides progress lines.
+  ConsoleObserver(std::FILE* out, bool bar, bool quiet, std::string level = "INFO")
+      : out_(out), bar_(bar), quiet_(quiet || level == "WARNING" || level == "ERROR" || level == "CRITICAL"),
+        debug_(level == "DEBUG"), failures_(level != "ERROR" && level != "CRITICAL") {}
   void OnSelectionStats(const source::SelectionStats& s) override;
   void OnPage(int page, size_t rows_so_far) override;
   void OnResume(size_t total, size_t already_stored) override;
@@ -22,7 +26,7 @@ class ConsoleObserver final : public pipeline::RunObserver {
 
  private:
   std::FILE* out_;
-  bool bar_, quiet_;
+  bool bar_, quiet_, debug_, failures_;
   size_t stored_ = 0, failed_ = 0;
   uint64_t bytes_ = 0;
   std::chrono::steady_clock::time_point phase_start_{}, last_line_{};

@@ -111,7 +111,7 @@ int RunRun(const config::RunSettings& s) {
   // 4. Run.
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   const bool bar = s.report.progress == "bar" || (s.report.progress == "auto" && tty);
-  ConsoleObserver observer(stdout, bar, s.report.progress == "none");
+  ConsoleObserver observer(stdout, bar, s.report.progress == "none", s.report.log_level);
   fmt::print("eden run: output {}, prefix {}\n", s.output.destination, s.output.prefix);
   auto summary = pipeline::Run(options, connect, store, factories, observer);
   if (!summary) {
