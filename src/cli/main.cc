@@ -1,5 +1,7 @@
 // eden: turns a PACS into training data for vision-language models.
 // The composition root: parse the command line, build the adapters, run one command.
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -11,6 +13,14 @@
 #include "cli/version.h"
 
 int main(int argc, char** argv) {
+  // Frames and downloads are 5-30 MB buffers, allocated and freed per image. glibc's defaults
+  // hand each back to the kernel and fault it in again next image (7.7 M page faults and 25 s
+  // of system time per 1,000 radiographs). Keep them in the process; fewer arenas bound what
+  // idle threads hold. Measured: -24% wall time converting 1,000 radiographs (bench/RESULTS.md).
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_ARENA_MAX, 4);
+
   CLI::App app{"eden: PACS studies -> DICOM + JPEG + report CSV datasets for VLM training"};
   app.set_version_flag("--version", std::string(eden::cli::kVersion));
   app.require_subcommand(1);

@@ -14,11 +14,26 @@ namespace {
 struct Body {
   std::vector<uint8_t> bytes;
   uint64_t max_bytes = 0;
+  uint64_t expected = 0;  ///< Content-Length, once the headers are in.
   bool too_large = false;
+  CURL* handle = nullptr;
 };
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* body = static_cast<Body*>(user);
+  curl_off_t length = -1;
+  if (curl_easy_getinfo(body->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0) {
+    body->expected = static_cast<uint64_t>(length);
+  }
+  (void)data;
+  return size * count;
+}
 
 size_t OnData(char* data, size_t size, size_t count, void* user) {
   auto* body = static_cast<Body*>(user);
+  if (body->bytes.capacity() == 0 && body->expected > 0 && body->expected <= body->max_bytes) {
+    body->bytes.reserve(body->expected);  // One allocation of the announced size: no doubling.
+  }
   const size_t n = size * count;
   if (body->bytes.size() + n > body->max_bytes) {
     body->too_large = true;
@@ -72,11 +87,14 @@ class CurlFetcher final : public Fetcher {
   Result<std::vector<uint8_t>> FetchOnce(const std::string& url, bool is_file) {
     Body body;
     body.max_bytes = options_.max_bytes;
+    body.handle = handle_;
     CURL* h = handle_;
     curl_easy_reset(h);  // Keeps the connection cache: connections are reused across calls.
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnData);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &body);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
@@ -90,6 +108,7 @@ class CurlFetcher final : public Fetcher {
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);  // Fewer recv calls and callbacks per file.
     curl_easy_setopt(h, CURLOPT_USERAGENT, "eden-etl/0.1");
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // gzip/deflate if the server offers it.
     const CURLcode rc = curl_easy_perform(h);

@@ -14,10 +14,13 @@ void RunInProcess(const std::vector<source::InstanceRow>& rows, const ExecutorOp
   if (rows.empty()) return;
   const unsigned cpu = options.cpu_workers ? options.cpu_workers : std::max(1u, std::thread::hardware_concurrency());
   const unsigned downloaders = std::max(1u, std::min<unsigned>(options.download_concurrency, rows.size()));
+  const unsigned storers = std::max(1u, options.store_concurrency);
   BoundedQueue<Fetched> fetched(cpu * 2);
+  BoundedQueue<Converted> converted(storers);
   BoundedQueue<InstanceOutcome> outcomes(rows.size());
   std::atomic<size_t> next{0};
   std::atomic<unsigned> downloaders_left{downloaders};
+  std::atomic<unsigned> converters_left{cpu};
 
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < downloaders; ++i) {
@@ -30,9 +33,13 @@ void RunInProcess(const std::vector<source::InstanceRow>& rows, const ExecutorOp
   for (unsigned i = 0; i < cpu; ++i) {
     threads.emplace_back([&] {
       auto converter = factories.make_converter();
-      while (auto f = fetched.Pop()) {
-        outcomes.Push(ConvertAndStore(std::move(*f), *converter, store, layout, convert_options));
-      }
+      while (auto f = fetched.Pop()) converted.Push(ConvertInstance(std::move(*f), *converter, layout, convert_options));
+      if (--converters_left == 0) converted.Close();
+    });
+  }
+  for (unsigned i = 0; i < storers; ++i) {
+    threads.emplace_back([&] {
+      while (auto c = converted.Pop()) outcomes.Push(StoreInstance(std::move(*c), store));
     });
   }
   for (size_t done = 0; done < rows.size(); ++done) {

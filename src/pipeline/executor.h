@@ -10,7 +10,8 @@ namespace eden::pipeline {
 
 struct ExecutorOptions {
   unsigned download_concurrency = 8;  ///< Downloads in flight (I/O bound).
-  unsigned cpu_workers = 0;           ///< Convert + store threads; 0 = one per core.
+  unsigned cpu_workers = 0;           ///< Convert threads; 0 = one per core.
+  unsigned store_concurrency = 4;     ///< Writes in flight (I/O bound: fsync must not stall the CPU pool).
 };
 
 /// Makes the per-thread tools (each thread owns its fetcher and converter).
@@ -19,9 +20,10 @@ struct StageFactories {
   std::function<std::unique_ptr<convert::Converter>()> make_converter;
 };
 
-/// Runs every row through FetchInstance (download pool) and ConvertAndStore (CPU pool), with a
-/// bounded queue between them so at most download_concurrency + 2 x cpu_workers DICOM files are
-/// in memory, however many rows there are. `on_outcome` runs on the calling thread, once per
+/// Runs every row through FetchInstance (download pool), ConvertInstance (CPU pool) and
+/// StoreInstance (store pool), with bounded queues between them so at most
+/// download_concurrency + 2 x cpu_workers + 2 x store_concurrency DICOM files are in memory,
+/// however many rows there are. `on_outcome` runs on the calling thread, once per
 /// row, in completion order.
 void RunInProcess(const std::vector<source::InstanceRow>& rows, const ExecutorOptions& options,
                   const StageFactories& factories, storage::ObjectStore& store, const DatasetLayout& layout,

@@ -69,60 +69,76 @@ Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
   return f;
 }
 
-InstanceOutcome ConvertAndStore(Fetched fetched, convert::Converter& converter, storage::ObjectStore& store,
-                                const DatasetLayout& layout, const convert::ConvertOptions& options) {
+Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
+                          const convert::ConvertOptions& options) {
+  Converted c;
   const std::string& id = fetched.row.instance_id;
   if (fetched.error) {
-    InstanceOutcome o = Failed(id, *fetched.error);
-    o.fetch_ms = fetched.fetch_ms;
-    return o;
+    c.outcome = Failed(id, *fetched.error);
+    c.outcome.fetch_ms = fetched.fetch_ms;
+    return c;
   }
-  InstanceOutcome o;
+  InstanceOutcome& o = c.outcome;
   o.instance_id = id;
   o.fetch_ms = fetched.fetch_ms;
   o.dicom_key = layout.DicomKey(id);
   o.dicom_sha256 = Sha256Hex(fetched.bytes);
   o.dicom_bytes = fetched.bytes.size();
-  auto t0 = Clock::now();
-  if (auto ok = store.Put(o.dicom_key, fetched.bytes, "application/dicom"); !ok) {
-    InstanceOutcome f = Failed(id, ok.error().WithContext("store DICOM"));
-    f.fetch_ms = fetched.fetch_ms;
-    return f;
-  }
-  o.store_ms += MsSince(t0);
-  o.downloaded = true;
-  o.dicom_uri = store.Uri(o.dicom_key);
-
-  t0 = Clock::now();
+  const auto t0 = Clock::now();
   convert::ConvertOptions first_frame = options;
   first_frame.all_frames = false;
-  auto c = converter.Convert(fetched.bytes, first_frame);
+  auto result = converter.Convert(fetched.bytes, first_frame);
   o.convert_ms = MsSince(t0);
-  if (!c) {
-    o.error_code = std::string(ErrorCodeName(c.error().code()));
-    o.error_message = "convert: " + c.error().message();
-    return o;
+  c.dicom = std::move(fetched.bytes);
+  if (!result) {
+    o.error_code = std::string(ErrorCodeName(result.error().code()));
+    o.error_message = "convert: " + result.error().message();
+    return c;
   }
-  const auto& frame = c->frames.front();
-  o.rows = c->info.format.rows;
-  o.columns = c->info.format.cols;
-  o.modality = c->info.modality;
-  o.photometric = c->info.photometric;
-  o.transfer_syntax = c->info.transfer_syntax_uid;
+  auto& frame = result->frames.front();
+  o.rows = result->info.format.rows;
+  o.columns = result->info.format.cols;
+  o.modality = result->info.modality;
+  o.photometric = result->info.photometric;
+  o.transfer_syntax = result->info.transfer_syntax_uid;
   o.window = WindowText(frame.render);
   o.jpg_key = layout.JpegKey(id);
   o.jpg_sha256 = Sha256Hex(frame.jpeg);
   o.jpg_bytes = frame.jpeg.size();
-  t0 = Clock::now();
-  if (auto ok = store.Put(o.jpg_key, frame.jpeg, "image/jpeg"); !ok) {
-    o.error_code = std::string(ErrorCodeName(ok.error().code()));
-    o.error_message = "store JPEG: " + ok.error().message();
+  c.jpeg = std::move(frame.jpeg);
+  return c;
+}
+
+InstanceOutcome StoreInstance(Converted c, storage::ObjectStore& store) {
+  InstanceOutcome o = std::move(c.outcome);
+  if (o.dicom_key.empty()) return o;  // Nothing was downloaded.
+  auto t0 = Clock::now();
+  if (auto ok = store.Put(o.dicom_key, c.dicom, "application/dicom"); !ok) {
+    InstanceOutcome f = Failed(o.instance_id, ok.error().WithContext("store DICOM"));
+    f.fetch_ms = o.fetch_ms;
+    return f;
+  }
+  o.downloaded = true;
+  o.dicom_uri = store.Uri(o.dicom_key);
+  if (o.jpg_key.empty()) {  // Conversion failed: the DICOM is kept, the error stands.
+    o.store_ms = MsSince(t0);
     return o;
   }
-  o.store_ms += MsSince(t0);
+  if (auto ok = store.Put(o.jpg_key, c.jpeg, "image/jpeg"); !ok) {
+    o.error_code = std::string(ErrorCodeName(ok.error().code()));
+    o.error_message = "store JPEG: " + ok.error().message();
+    o.store_ms = MsSince(t0);
+    return o;
+  }
+  o.store_ms = MsSince(t0);
   o.jpg_uri = store.Uri(o.jpg_key);
   o.stored = true;
   return o;
+}
+
+InstanceOutcome ConvertAndStore(Fetched fetched, convert::Converter& converter, storage::ObjectStore& store,
+                                const DatasetLayout& layout, const convert::ConvertOptions& options) {
+  return StoreInstance(ConvertInstance(std::move(fetched), converter, layout, options), store);
 }
 
 InstanceOutcome ProcessInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher, convert::Converter& converter,

@@ -25,13 +25,27 @@ struct Fetched {
 /// Part 10. Never throws; failures are in `error`.
 Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher);
 
-/// Step 2: stores the DICOM, converts it in memory, stores the JPEG, and reports. A DICOM that
+/// A converted instance waiting to be stored.
+struct Converted {
+  std::vector<uint8_t> dicom;
+  std::vector<uint8_t> jpeg;  ///< Empty if conversion failed (the outcome says why).
+  InstanceOutcome outcome;    ///< Everything but the store results.
+};
+
+/// Step 2 (CPU only): hashes the DICOM, converts it in memory, hashes the JPEG.
+Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
+                          const convert::ConvertOptions& options);
+
+/// Step 3 (I/O only): stores the DICOM, then the JPEG, and completes the outcome. A DICOM that
 /// downloads but does not convert (an SR, a broken codestream) is kept, and the outcome says why
 /// there is no JPEG.
+InstanceOutcome StoreInstance(Converted converted, storage::ObjectStore& store);
+
+/// Steps 2 and 3 on one thread.
 InstanceOutcome ConvertAndStore(Fetched fetched, convert::Converter& converter, storage::ObjectStore& store,
                                 const DatasetLayout& layout, const convert::ConvertOptions& options);
 
-/// The whole per-instance job (both steps). The in-process executor runs the steps on separate
+/// The whole per-instance job (all three steps). The in-process executor runs the steps on separate
 /// pools; `eden worker` runs this. Same code, same outcome.
 InstanceOutcome ProcessInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher, convert::Converter& converter,
                                 storage::ObjectStore& store, const DatasetLayout& layout,

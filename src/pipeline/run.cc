@@ -123,12 +123,15 @@ Result<RunSummary> Run(const RunOptions& options,
                  summary.jpg_bytes += o.stored ? o.jpg_bytes : 0;
                  observer.OnOutcome(o, done, pending.size());
                  batch.push_back(std::move(o));
-                 if (batch.size() >= 64 || SecondsSince(last_flush) > 0.5) {
+                 if (batch.size() >= 64 || SecondsSince(last_flush) > 1.0) {
+                   // Objects first, then the journal that vouches for them.
+                   if (journal_status) journal_status = store.Flush();
                    if (journal_status) journal_status = (*journal)->Record(batch);
                    batch.clear();
                    last_flush = Clock::now();
                  }
                });
+  if (journal_status) journal_status = store.Flush();
   if (journal_status) journal_status = (*journal)->Record(batch);
   if (!journal_status) return Fail(journal_status.error());
   summary.processed = pending.size();
@@ -154,6 +157,7 @@ Result<RunSummary> Run(const RunOptions& options,
   auto as_bytes = [](const std::string& s) { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
   if (auto ok = store.Put(options.layout.CsvKey(), as_bytes(csv), "text/csv"); !ok) return Fail(ok.error());
   if (auto ok = store.Put(options.layout.ReadmeKey(), as_bytes(readme), "text/markdown"); !ok) return Fail(ok.error());
+  if (auto ok = store.Flush(); !ok) return Fail(ok.error());
   summary.csv_uri = store.Uri(options.layout.CsvKey());
   summary.readme_uri = store.Uri(options.layout.ReadmeKey());
   summary.finalize_s = SecondsSince(t);

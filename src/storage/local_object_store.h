@@ -6,9 +6,9 @@
 
 namespace eden::storage {
 
-/// ObjectStore over a local folder: keys are paths below `root`. Put writes `<path>.tmp-<n>`,
-/// fsyncs it, then renames it into place, so a crash never leaves a partial object under the
-/// final name.
+/// ObjectStore over a local folder: keys are paths below `root`. Put writes `<path>.tmp-<n>`
+/// and renames it into place, so a crash never leaves a partial object under the final name;
+/// Flush (syncfs) makes everything written so far durable, once per journal batch.
 class LocalObjectStore final : public ObjectStore {
  public:
   explicit LocalObjectStore(std::filesystem::path root);
@@ -17,6 +17,7 @@ class LocalObjectStore final : public ObjectStore {
   Result<std::vector<uint8_t>> Get(const std::string& key) override;
   std::string Uri(const std::string& key) const override;
   Status CheckWritable() override;
+  Status Flush() override;
 
   std::filesystem::path PathOf(const std::string& key) const;
 

@@ -30,6 +30,9 @@ class ObjectStore {
   virtual std::string Uri(const std::string& key) const = 0;
   /// Checks the destination is usable (exists, writable) before a run starts.
   virtual Status CheckWritable() = 0;
+  /// Makes every object Put so far durable (survives a machine crash). A run calls it before
+  /// its journal records objects as stored: one flush per batch instead of one per object.
+  virtual Status Flush() { return {}; }
 };
 
 /// True if `name` can be used as one path component of an object key: not empty, not "." or
