@@ -180,11 +180,14 @@ bool IsJpeg2000(E_TransferSyntax xfer) {
          xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
 }
 
-/// Uncompressed pixel data inside the caller's buffer.
+/// Pixel data inside the caller's buffer: uncompressed bytes, or (for the codecs that are ours:
+/// RLE, JPEG 2000, JPEG lossless) the encapsulated items, so DCMTK never copies them.
 struct NativePixels {
   std::span<const uint8_t> bytes;
   bool big_endian = false;
   bool vr_ow = false;
+  bool encapsulated = false;
+  std::vector<std::span<const uint8_t>> items;  ///< Item 0: Basic Offset Table.
 };
 
 class DcmtkObject final : public DicomObject {
@@ -192,8 +195,9 @@ class DcmtkObject final : public DicomObject {
   /// `native`: where the uncompressed pixel data lies in the caller's buffer, when DCMTK was
   /// stopped before it (the zero-copy path); nullopt when DCMTK holds the pixel data.
   DcmtkObject(std::unique_ptr<DcmFileFormat> file, DicomInfo info, E_TransferSyntax xfer, DecodeLimits limits,
-              std::optional<NativePixels> native)
-      : file_(std::move(file)), info_(std::move(info)), xfer_(xfer), limits_(limits), native_(native) {}
+              std::optional<NativePixels> native, std::span<const uint8_t> input)
+      : file_(std::move(file)), info_(std::move(info)), xfer_(xfer), limits_(limits), native_(std::move(native)),
+        input_(input) {}
 
   const DicomInfo& info() const override { return info_; }
 
@@ -202,7 +206,13 @@ class DcmtkObject final : public DicomObject {
       return Fail(ErrorCode::kInvalidArgument,
                   fmt::format("frame {} requested, the image has {}", index + 1, info_.number_of_frames));
     }
-    if (native_) return DecodeNativeFrame(*native_, index);
+    if (native_ && !native_->encapsulated) return DecodeNativeFrame(*native_, index);
+    if (native_) {
+      auto frame = DecodeOwnCodecFrame(*native_, index);
+      // Lossless JPEG our decoder does not handle (hierarchical, subsampled...): DCMTK's turn.
+      if (frame || frame.error().code() != ErrorCode::kUnsupported || !IsJpegLossless(xfer_)) return frame;
+      if (auto ok = ParseFully(); !ok) return Fail(ok.error());
+    }
     DcmDataset& ds = *file_->getDataset();
     DcmElement* element = nullptr;
     if (ds.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
@@ -217,6 +227,85 @@ class DcmtkObject final : public DicomObject {
   }
 
  private:
+  /// Frames of our own codecs, from fragments in the input buffer (no DCMTK copy).
+  Result<DecodedFrame> DecodeOwnCodecFrame(const NativePixels& native, uint32_t index) const {
+    std::vector<uint32_t> offsets;
+    std::vector<std::span<const uint8_t>> fragments;
+    for (size_t i = 0; i < native.items.size(); ++i) {
+      if (i == 0) {
+        for (size_t k = 0; k + 4 <= native.items[0].size(); k += 4) {
+          uint32_t off;
+          std::memcpy(&off, native.items[0].data() + k, 4);
+          offsets.push_back(off);
+        }
+      } else {
+        fragments.push_back(native.items[i]);
+      }
+    }
+    // One fragment for the frame: decode in place; otherwise concatenate.
+    std::vector<uint8_t> joined;
+    std::span<const uint8_t> codestream;
+    if (info_.number_of_frames == 1 && fragments.size() == 1) {
+      codestream = fragments[0];
+    } else if (fragments.size() == info_.number_of_frames && index < fragments.size()) {
+      codestream = fragments[index];
+    } else {
+      auto assembled = AssembleFrame(fragments, offsets, index, info_.number_of_frames);
+      if (!assembled) return Fail(assembled.error());
+      joined = std::move(*assembled);
+      codestream = joined;
+    }
+    return DecodeCodestream(codestream, index);
+  }
+
+  /// Decodes one frame's codestream with the codec that is ours for this transfer syntax.
+  Result<DecodedFrame> DecodeCodestream(std::span<const uint8_t> codestream, uint32_t index) const {
+    DecodedFrame out;
+    out.format = info_.format;
+    out.photometric = info_.display.photometric;
+    if (xfer_ == EXS_RLELossless) {
+      auto samples = DecodeRleFrame(codestream, info_.format);
+      if (!samples) return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
+      out.Own(std::move(*samples));
+      out.format.planar = false;
+      return out;
+    }
+    if (IsJpegLossless(xfer_)) {
+      if (auto ok = CheckJpegMarkers(codestream); !ok) return Fail(ok.error().WithContext(fmt::format("frame {}", index + 1)));
+      auto samples = DecodeJpegLosslessFrame(codestream, info_.format);
+      if (!samples) {
+        if (samples.error().code() == ErrorCode::kUnsupported) return Fail(samples.error());
+        return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
+      }
+      out.Own(std::move(*samples));
+      out.format.planar = false;
+      return out;
+    }
+    auto decoded = DecodeJpeg2000(codestream, info_.format, limits_.max_frame_bytes);
+    if (!decoded) return Fail(decoded.error().WithContext(fmt::format("frame {}", index + 1)));
+    out.Own(std::move(decoded->bytes));
+    out.format = decoded->format;
+    // YBR_ICT / YBR_RCT codestreams carry the colour transform; OpenJPEG undoes it, so what it
+    // returns is RGB (PS3.5 8.2.4). ParsePhotometric already maps both to RGB.
+    return out;
+  }
+
+  /// Gives DCMTK the whole data set (it stopped before Pixel Data), for a fallback codec.
+  Status ParseFully() {
+    DcmInputBufferStream in;
+    in.setBuffer(input_.data(), static_cast<offile_off_t>(input_.size()));
+    in.setEos();
+    auto file = std::make_unique<DcmFileFormat>();
+    const ScopedAllocationCap cap(input_.size() + 4096);
+    file->transferInit();
+    const OFCondition cond = file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+    file->transferEnd();
+    if (cond.bad()) return Fail(ErrorCode::kMalformed, fmt::format("unreadable data set: {}", cond.text()));
+    file_ = std::move(file);
+    native_.reset();
+    return {};
+  }
+
   /// Uncompressed pixel data read straight from the input: a view for little endian, a
   /// byte-swapped copy for big endian (16-bit words for OW, then 32-bit halves).
   Result<DecodedFrame> DecodeNativeFrame(const NativePixels& native, uint32_t index) const {
@@ -370,25 +459,7 @@ class DcmtkObject final : public DicomObject {
   Result<DecodedFrame> DecodeFragmentsFrame(DcmPixelData& pixel, uint32_t index) {
     auto codestream = FrameBytes(pixel, index);
     if (!codestream) return Fail(codestream.error());
-    if (xfer_ == EXS_RLELossless) {
-      auto samples = DecodeRleFrame(*codestream, info_.format);
-      if (!samples) return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
-      DecodedFrame out;
-      out.Own(std::move(*samples));
-      out.format = info_.format;
-      out.format.planar = false;
-      out.photometric = info_.display.photometric;
-      return out;
-    }
-    auto decoded = DecodeJpeg2000(*codestream, info_.format, limits_.max_frame_bytes);
-    if (!decoded) return Fail(decoded.error().WithContext(fmt::format("frame {}", index + 1)));
-    DecodedFrame out;
-    out.Own(std::move(decoded->bytes));
-    out.format = decoded->format;
-    out.photometric = info_.display.photometric;
-    // YBR_ICT / YBR_RCT codestreams carry the colour transform; OpenJPEG undoes it, so what it
-    // returns is RGB (PS3.5 8.2.4). ParsePhotometric already maps both to RGB.
-    return out;
+    return DecodeCodestream(*codestream, index);
   }
 
   /// The compressed bytes of frame `index`: its fragments, concatenated.
@@ -458,6 +529,7 @@ class DcmtkObject final : public DicomObject {
   E_TransferSyntax xfer_;
   DecodeLimits limits_;
   std::optional<NativePixels> native_;
+  std::span<const uint8_t> input_;
 };
 
 /// `stop` is where the parser gave up. A parser that consumed every byte and still wanted more
@@ -596,7 +668,21 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
   if (preflight->pixel_data && preflight->pixel_data->length != 0xFFFFFFFFu && !preflight->deflated) {
     const auto& loc = *preflight->pixel_data;
     native = NativePixels{bytes.subspan(loc.offset, static_cast<size_t>(loc.length)), preflight->big_endian,
-                          loc.vr_ow};
+                          loc.vr_ow, false, {}};
+  } else if (preflight->pixel_data && !preflight->deflated && !preflight->pixel_data->items.empty()) {
+    // Encapsulated: kept in place when the codec is ours (decided once the transfer syntax is known).
+    native = NativePixels{{}, preflight->big_endian, false, true, {}};
+    for (const auto& [offset, length] : preflight->pixel_data->items) native->items.push_back(bytes.subspan(offset, length));
+  }
+  if (native && native->encapsulated) {
+    // Which transfer syntax? Read just the meta header to know before DCMTK parses the rest.
+    const std::string_view head(reinterpret_cast<const char*>(bytes.data()), std::min<size_t>(bytes.size(), 2048));
+    const bool ours = head.find("1.2.840.10008.1.2.5") != std::string_view::npos ||     // RLE
+                      head.find("1.2.840.10008.1.2.4.90") != std::string_view::npos ||  // J2K lossless
+                      head.find("1.2.840.10008.1.2.4.91") != std::string_view::npos ||  // J2K
+                      head.find("1.2.840.10008.1.2.4.57") != std::string_view::npos ||  // JPEG lossless p14
+                      head.find("1.2.840.10008.1.2.4.70") != std::string_view::npos;    // JPEG lossless SV1
+    if (!ours) native.reset();
   }
 
   DcmInputBufferStream in;
@@ -629,9 +715,24 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
   }
   auto info = ReadInfo(ds, xfer, limits_);
   if (!info) return Fail(info.error());
-  if (native && DcmXfer(xfer).isEncapsulated()) native.reset();  // Cannot happen for a defined length; be safe.
+  const bool own_codec = IsJpeg2000(xfer) || xfer == EXS_RLELossless || IsJpegLossless(xfer);
+  if (native && (native->encapsulated ? !own_codec : DcmXfer(xfer).isEncapsulated())) {
+    // The meta header's transfer syntax and the pixel data's encoding disagree, or the guess at
+    // the codec was wrong: let DCMTK read it all and decide.
+    native.reset();
+    OFCondition again;
+    DcmInputBufferStream in2;
+    in2.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+    in2.setEos();
+    file = std::make_unique<DcmFileFormat>();
+    const ScopedAllocationCap cap(bytes.size() + 4096);
+    file->transferInit();
+    again = file->read(in2, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+    file->transferEnd();
+    if (again.bad()) return Fail(ClassifyReadFailure(again, part10, bytes, static_cast<size_t>(in2.tell())));
+  }
   return std::unique_ptr<DicomObject>(
-      std::make_unique<DcmtkObject>(std::move(file), std::move(*info), xfer, limits_, native));
+      std::make_unique<DcmtkObject>(std::move(file), std::move(*info), xfer, limits_, std::move(native), bytes));
 }
 
 }  // namespace eden::dicom

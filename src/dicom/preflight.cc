@@ -107,7 +107,9 @@ class Walker {
         Encoding inner = enc;
         if (is_unknown) inner = Encoding{false, false};
         const bool fragments = group == 0x7FE0 && element == 0x0010;
+        recording_ = fragments && depth == 0 ? &pixel_data_->items : nullptr;
         auto next = WalkItems(pos, end, inner, depth + 1, kUndefined, fragments);
+        recording_ = nullptr;
         if (!next) return Fail(next.error());
         pos = *next;
         continue;
@@ -154,6 +156,9 @@ class Walker {
         pos = *next;
         continue;
       }
+      if (recording_ != nullptr) {
+        recording_->emplace_back(pos, std::min<size_t>(item_length, b_.size() - pos));
+      }
       // Container lengths drive no allocation: an item that overruns the input is read up to
       // the end (as DCMTK does); only the values inside it must fit. Pixel data fragments hold
       // codestreams, not elements.
@@ -173,6 +178,7 @@ class Walker {
   std::span<const uint8_t> b_;
   int max_depth_;
   std::optional<PixelDataLocation> pixel_data_;
+  std::vector<std::pair<size_t, size_t>>* recording_ = nullptr;  ///< Top-level fragments go here.
 };
 
 }  // namespace

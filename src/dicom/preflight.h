@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "core/result.h"
 
@@ -13,6 +15,9 @@ struct PixelDataLocation {
   size_t offset = 0;             ///< First byte of the value.
   uint64_t length = 0;           ///< Value length; 0xFFFFFFFF for encapsulated data.
   bool vr_ow = false;            ///< VR OW (16-bit words: swapped in big endian); else OB.
+  /// Encapsulated data: the items' values in order (item 0 is the Basic Offset Table), as
+  /// (offset, length) in the input. Empty for native data.
+  std::vector<std::pair<size_t, size_t>> items;
 };
 
 /// What the walk learned about the data set's encoding.
