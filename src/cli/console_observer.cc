@@ -10,8 +10,8 @@ using Clock = std::chrono::steady_clock;
 void ConsoleObserver::OnSelectionStats(const source::SelectionStats& s) {
   if (quiet_) return;
   fmt::print(out_, "\n=== Selection statistics ===\n");
-  fmt::print(out_, "  studies:                 {}\n  series:                  {}\n  instances:               {}\n", s.studies,
-             s.series, s.instances);
+  fmt::print(out_, "  studies:                 {}\n  series:                  {}\n  instances:               {}\n",
+             s.studies, s.series, s.instances);
   fmt::print(out_, "  instances without a URL: {}\n  studies with a report:   {}\n", s.instances_without_url,
              s.studies_with_report);
   std::fflush(out_);
@@ -25,7 +25,8 @@ void ConsoleObserver::OnPage(int page, size_t rows_so_far) {
 
 void ConsoleObserver::OnResume(size_t total, size_t already_stored) {
   if (quiet_) return;
-  fmt::print(out_, "\n=== Resuming the frozen sample ===\n  instances: {}, already stored and verified: {}, to do: {}\n",
+  fmt::print(out_,
+             "\n=== Resuming the frozen sample ===\n  instances: {}, already stored and verified: {}, to do: {}\n",
              total, already_stored, total - already_stored);
   std::fflush(out_);
 }
@@ -51,7 +52,8 @@ void ConsoleObserver::OnOutcome(const pipeline::InstanceOutcome& o, size_t done,
   }
   if (o.stored && debug_) {
     if (bar_ && !quiet_) fmt::print(out_, "\r\033[K");
-    fmt::print(out_, "  stored {}: {} B DICOM, {} B JPEG, {}x{} {} {}, fetch {:.0f} ms, convert {:.0f} ms, store {:.0f} ms\n",
+    fmt::print(out_,
+               "  stored {}: {} B DICOM, {} B JPEG, {}x{} {} {}, fetch {:.0f} ms, convert {:.0f} ms, store {:.0f} ms\n",
                o.instance_id, o.dicom_bytes, o.jpg_bytes, o.columns, o.rows, o.modality, o.photometric, o.fetch_ms,
                o.convert_ms, o.store_ms);
   }
@@ -68,8 +70,8 @@ void ConsoleObserver::OnOutcome(const pipeline::InstanceOutcome& o, size_t done,
     const int decile = total ? static_cast<int>(10 * done / total) : 10;
     if (decile != last_decile_ || done == total ||
         std::chrono::duration<double>(Clock::now() - last_line_).count() > 5) {
-      fmt::print(out_, "  {}/{} ({:.0f}%)  {:.1f}/s  stored {}  failed {}\n", done, total, total ? 100.0 * done / total : 100.0,
-                 rate, stored_, failed_);
+      fmt::print(out_, "  {}/{} ({:.0f}%)  {:.1f}/s  stored {}  failed {}\n", done, total,
+                 total ? 100.0 * done / total : 100.0, rate, stored_, failed_);
       last_decile_ = decile;
       last_line_ = Clock::now();
     }
@@ -79,9 +81,11 @@ void ConsoleObserver::OnOutcome(const pipeline::InstanceOutcome& o, size_t done,
 
 void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
   fmt::print(out, "\n=== Summary ===\n");
-  fmt::print(out, "  selection: {:.2f} s{}\n  extraction: {:.2f} s ({} instances, {:.1f}/s, {:.1f} MB DICOM, {:.1f} MB JPEG)\n",
-             s.select_s, s.resumed ? " (resumed from the journal)" : "", s.process_s, s.processed,
-             s.process_s > 0 ? s.processed / s.process_s : 0.0, s.dicom_bytes / 1e6, s.jpg_bytes / 1e6);
+  fmt::print(
+      out,
+      "  selection: {:.2f} s{}\n  extraction: {:.2f} s ({} instances, {:.1f}/s, {:.1f} MB DICOM, {:.1f} MB JPEG)\n",
+      s.select_s, s.resumed ? " (resumed from the journal)" : "", s.process_s, s.processed,
+      s.process_s > 0 ? s.processed / s.process_s : 0.0, s.dicom_bytes / 1e6, s.jpg_bytes / 1e6);
   fmt::print(out, "  CSV + README: {:.2f} s\n  total: {:.2f} s\n", s.finalize_s, s.total_s);
   fmt::print(out, "  instances: {} in the sample, {} stored ({} by earlier runs), {} failed\n", s.total, s.stored,
              s.already_stored, s.failed);
@@ -99,10 +103,17 @@ std::string SummaryJson(const pipeline::RunSummary& s) {
       {"exit_code", s.exit_code},
       {"resumed", s.resumed},
       {"statistics",
-       {{"studies", s.stats.studies}, {"series", s.stats.series}, {"instances", s.stats.instances},
-        {"instances_without_url", s.stats.instances_without_url}, {"studies_with_report", s.stats.studies_with_report}}},
-      {"instances", {{"total", s.total}, {"stored", s.stored}, {"already_stored", s.already_stored},
-                     {"processed", s.processed}, {"failed", s.failed}}},
+       {{"studies", s.stats.studies},
+        {"series", s.stats.series},
+        {"instances", s.stats.instances},
+        {"instances_without_url", s.stats.instances_without_url},
+        {"studies_with_report", s.stats.studies_with_report}}},
+      {"instances",
+       {{"total", s.total},
+        {"stored", s.stored},
+        {"already_stored", s.already_stored},
+        {"processed", s.processed},
+        {"failed", s.failed}}},
       {"bytes", {{"dicom", s.dicom_bytes}, {"jpeg", s.jpg_bytes}}},
       {"seconds", {{"select", s.select_s}, {"process", s.process_s}, {"finalize", s.finalize_s}, {"total", s.total_s}}},
       {"csv", s.csv_uri},

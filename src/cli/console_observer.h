@@ -16,8 +16,11 @@ class ConsoleObserver final : public pipeline::RunObserver {
   /// `level`: LOGGING_LEVEL. DEBUG adds a line per stored instance (id, sizes, stage times);
   /// WARNING and above keep only failures; `quiet` (--progress none) hides progress lines.
   ConsoleObserver(std::FILE* out, bool bar, bool quiet, std::string level = "INFO")
-      : out_(out), bar_(bar), quiet_(quiet || level == "WARNING" || level == "ERROR" || level == "CRITICAL"),
-        debug_(level == "DEBUG"), failures_(level != "ERROR" && level != "CRITICAL") {}
+      : out_(out),
+        bar_(bar),
+        quiet_(quiet || level == "WARNING" || level == "ERROR" || level == "CRITICAL"),
+        debug_(level == "DEBUG"),
+        failures_(level != "ERROR" && level != "CRITICAL") {}
   void OnSelectionStats(const source::SelectionStats& s) override;
   void OnPage(int page, size_t rows_so_far) override;
   void OnResume(size_t total, size_t already_stored) override;

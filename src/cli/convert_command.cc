@@ -102,8 +102,12 @@ json ReportJson(const Job& job, const Result<convert::Conversion>& c, const std:
   json outs = json::array();
   for (size_t i = 0; i < c->frames.size(); ++i) {
     const auto& f = c->frames[i];
-    outs.push_back({{"path", outputs[i]}, {"frame", f.frame + 1}, {"width", f.width}, {"height", f.height},
-                    {"channels", f.channels}, {"window", WindowJson(f.render)}});
+    outs.push_back({{"path", outputs[i]},
+                    {"frame", f.frame + 1},
+                    {"width", f.width},
+                    {"height", f.height},
+                    {"channels", f.channels},
+                    {"window", WindowJson(f.render)}});
   }
   j["outputs"] = outs;
   return j;
@@ -132,7 +136,8 @@ void AddConvertCommand(CLI::App& app, ConvertArgs& args) {
   cmd->add_option("--voi-index", args.voi_index, "Which of the file's windows/VOI LUTs to use (0 = first)");
   cmd->add_flag("--no-auto-window", args.no_auto_window,
                 "Without a window in the file, map the full stored range instead of the frame's min-max");
-  auto* frame = cmd->add_option("--frame", args.frame, "Frame to convert, 1-based (default 1)")->check(CLI::PositiveNumber);
+  auto* frame =
+      cmd->add_option("--frame", args.frame, "Frame to convert, 1-based (default 1)")->check(CLI::PositiveNumber);
   cmd->add_flag("--all-frames", args.all_frames, "Convert every frame to NAME_<n>.jpg")->excludes(frame);
   cmd->add_option("-q,--quality", args.quality, "JPEG quality 1..100 (default 100)")->check(CLI::Range(1, 100));
   cmd->add_option("--max-size", args.max_size, "Downscale so the longer side is at most PX pixels");
@@ -170,8 +175,9 @@ int RunConvert(const ConvertArgs& args) {
   }
 
   const dicom::DcmtkDecoder decoder;
-  const unsigned threads = std::max(1u, std::min<unsigned>(args.threads ? args.threads : std::thread::hardware_concurrency(),
-                                                           static_cast<unsigned>(jobs->size())));
+  const unsigned threads =
+      std::max(1u, std::min<unsigned>(args.threads ? args.threads : std::thread::hardware_concurrency(),
+                                      static_cast<unsigned>(jobs->size())));
   std::atomic<size_t> next{0};
   std::atomic<size_t> failed{0};
   std::mutex print_mutex;
@@ -195,8 +201,8 @@ int RunConvert(const ConvertArgs& args) {
         }
       }
       if (!c || write_error) ++failed;
-      const std::string line = args.json ? ReportJson(job, c, outputs, write_error).dump()
-                                         : ReportLine(job, c, outputs, write_error);
+      const std::string line =
+          args.json ? ReportJson(job, c, outputs, write_error).dump() : ReportLine(job, c, outputs, write_error);
       std::lock_guard lock(print_mutex);
       fmt::print((!c || write_error) && !args.json ? stderr : stdout, "{}\n", line);
     }

@@ -9,8 +9,8 @@
 
 #include "cli/convert_command.h"
 #include "cli/run_command.h"
-#include "config/settings.h"
 #include "cli/version.h"
+#include "config/settings.h"
 
 int main(int argc, char** argv) {
   // Frames and downloads are 5-30 MB buffers, allocated and freed per image. glibc's defaults

@@ -27,7 +27,8 @@ Result<MappedFile> MappedFile::Open(const std::filesystem::path& path) {
   }
   void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   ::close(fd);
-  if (p == MAP_FAILED) return Fail(ErrorCode::kIo, fmt::format("cannot map {}: {}", path.string(), std::strerror(errno)));
+  if (p == MAP_FAILED)
+    return Fail(ErrorCode::kIo, fmt::format("cannot map {}: {}", path.string(), std::strerror(errno)));
   return MappedFile(static_cast<const uint8_t*>(p), static_cast<size_t>(st.st_size));
 }
 

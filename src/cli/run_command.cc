@@ -68,8 +68,10 @@ int RunRun(const config::RunSettings& s) {
     options.selection.base_sql.assign(std::istreambuf_iterator<char>(in), {});
     options.query_name = s.selection.query_file;
   }
-  if (!s.selection.all_studies) options.selection.studies = s.selection.studies;
-  else options.selection.studies.reset();
+  if (!s.selection.all_studies)
+    options.selection.studies = s.selection.studies;
+  else
+    options.selection.studies.reset();
   options.selection.seed = s.selection.seed;
   if (!s.selection.modality.empty()) options.selection.modality = s.selection.modality;
   if (!s.selection.body_part.empty()) options.selection.body_part = s.selection.body_part;
@@ -98,11 +100,14 @@ int RunRun(const config::RunSettings& s) {
   storage::LocalObjectStore store{fs::path(s.output.destination)};
   pipeline::StageFactories factories;
   factories.make_fetcher = [&] { return fetch::MakeCurlFetcher(fetch_options); };
-  factories.make_converter = [&] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
+  factories.make_converter = [&] {
+    return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder());
+  };
   auto connect = [&]() -> Result<std::unique_ptr<source::PacsSource>> {
     if (s.database.name.empty() || s.database.user.empty()) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "the database name and user are needed to select studies (SOURCE_DATABASE_NAME, SOURCE_DATABASE_USER)");
+      return Fail(
+          ErrorCode::kInvalidArgument,
+          "the database name and user are needed to select studies (SOURCE_DATABASE_NAME, SOURCE_DATABASE_USER)");
     }
     return source::ConnectPg({s.database.host, s.database.port, s.database.name, s.database.user, s.database.password,
                               s.database.sslmode, s.fetch.connect_timeout_s});

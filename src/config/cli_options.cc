@@ -4,53 +4,98 @@ namespace eden::config {
 
 void AddRunOptions(CLI::App& cmd, RunSettings& s) {
   auto* db = "Source database (the seed's .env names work)";
-  cmd.add_option("--db-host", s.database.host, "PACS database host")->envname("SOURCE_DATABASE_HOST")->group(db)->capture_default_str();
-  cmd.add_option("--db-port", s.database.port, "PACS database port")->envname("SOURCE_DATABASE_PORT")->group(db)->capture_default_str();
+  cmd.add_option("--db-host", s.database.host, "PACS database host")
+      ->envname("SOURCE_DATABASE_HOST")
+      ->group(db)
+      ->capture_default_str();
+  cmd.add_option("--db-port", s.database.port, "PACS database port")
+      ->envname("SOURCE_DATABASE_PORT")
+      ->group(db)
+      ->capture_default_str();
   cmd.add_option("--db-name", s.database.name, "PACS database name")->envname("SOURCE_DATABASE_NAME")->group(db);
   cmd.add_option("--db-user", s.database.user, "PACS database user")->envname("SOURCE_DATABASE_USER")->group(db);
   cmd.add_option("--db-password", s.database.password, "PACS database password (prefer the environment)")
-      ->envname("SOURCE_DATABASE_PASS")->group(db);
+      ->envname("SOURCE_DATABASE_PASS")
+      ->group(db);
   cmd.add_option("--db-sslmode", s.database.sslmode, "libpq sslmode (disable, prefer, require, verify-full)")
-      ->envname("SOURCE_DATABASE_SSLMODE")->group(db)->capture_default_str();
+      ->envname("SOURCE_DATABASE_SSLMODE")
+      ->group(db)
+      ->capture_default_str();
 
   auto* sel = "Selection";
-  cmd.add_option("--studies", s.selection.studies, "Random sample of N studies")->envname("EDEN_STUDIES")->group(sel)->capture_default_str();
+  cmd.add_option("--studies", s.selection.studies, "Random sample of N studies")
+      ->envname("EDEN_STUDIES")
+      ->group(sel)
+      ->capture_default_str();
   cmd.add_flag("--all-studies", s.selection.all_studies, "Every study instead of a sample")->group(sel);
-  cmd.add_option("--seed", s.selection.seed, "Sampling seed: same seed, same sample")->envname("EDEN_SEED")->group(sel)->capture_default_str();
+  cmd.add_option("--seed", s.selection.seed, "Sampling seed: same seed, same sample")
+      ->envname("EDEN_SEED")
+      ->group(sel)
+      ->capture_default_str();
   cmd.add_option("--modality", s.selection.modality, "Only this modality (e.g. CR)")->group(sel);
-  cmd.add_option("--body-part", s.selection.body_part, "Only body parts matching this ILIKE pattern (e.g. %CHEST%)")->group(sel);
+  cmd.add_option("--body-part", s.selection.body_part, "Only body parts matching this ILIKE pattern (e.g. %CHEST%)")
+      ->group(sel);
   cmd.add_option("--query", s.selection.query_file, "A .sql file returning the row contract (docs/pacs-source.md)")
-      ->envname("EDEN_QUERY")->group(sel);
-  cmd.add_option("--page-size", s.selection.page_size, "Rows per page (keyset pagination)")->group(sel)->capture_default_str();
+      ->envname("EDEN_QUERY")
+      ->group(sel);
+  cmd.add_option("--page-size", s.selection.page_size, "Rows per page (keyset pagination)")
+      ->group(sel)
+      ->capture_default_str();
 
   auto* out = "Output";
-  cmd.add_option("-o,--output", s.output.destination, "Output folder")->envname("EDEN_OUTPUT")->group(out)->capture_default_str();
-  cmd.add_option("--prefix", s.output.prefix, "Dataset prefix inside the output")->envname("EDEN_PREFIX")->group(out)->capture_default_str();
+  cmd.add_option("-o,--output", s.output.destination, "Output folder")
+      ->envname("EDEN_OUTPUT")
+      ->group(out)
+      ->capture_default_str();
+  cmd.add_option("--prefix", s.output.prefix, "Dataset prefix inside the output")
+      ->envname("EDEN_PREFIX")
+      ->group(out)
+      ->capture_default_str();
   cmd.add_option("--csv-name", s.output.csv_name, "CSV file name")->group(out)->capture_default_str();
   cmd.add_option("--journal", s.output.journal, "Journal file (default <output>/.eden/journal.sqlite)")->group(out);
   cmd.add_flag("--fresh", s.output.fresh, "Forget the frozen sample and start over")->group(out);
   cmd.add_option("--gcs-bucket", s.output.gcs_bucket, "GCS bucket (issue 5)")->envname("GCS_BUCKET_NAME")->group(out);
   cmd.add_option("--gcs-credentials", s.output.gcs_credentials, "GCS credentials file (issue 5)")
-      ->envname("GCS_CREDENTIALS_PATH")->group(out);
-  cmd.add_option("--broker", s.broker, "Redis broker URL for Celery workers (issue 4)")->envname("REDIS_URL")->group(out);
+      ->envname("GCS_CREDENTIALS_PATH")
+      ->group(out);
+  cmd.add_option("--broker", s.broker, "Redis broker URL for Celery workers (issue 4)")
+      ->envname("REDIS_URL")
+      ->group(out);
 
   auto* fetch = "Download";
-  cmd.add_option("--download-concurrency", s.fetch.download_concurrency, "Downloads in flight")->group(fetch)->capture_default_str();
-  cmd.add_option("--connect-timeout", s.fetch.connect_timeout_s, "Connect timeout, seconds")->group(fetch)->capture_default_str();
-  cmd.add_option("--timeout", s.fetch.timeout_s, "Whole-download timeout, seconds")->group(fetch)->capture_default_str();
-  cmd.add_option("--retries", s.fetch.retries, "Retries on timeouts, connection errors, 408/429/5xx")->group(fetch)->capture_default_str();
-  cmd.add_option("--max-download-mb", s.fetch.max_download_mb, "Refuse bodies larger than this")->group(fetch)->capture_default_str();
+  cmd.add_option("--download-concurrency", s.fetch.download_concurrency, "Downloads in flight")
+      ->group(fetch)
+      ->capture_default_str();
+  cmd.add_option("--connect-timeout", s.fetch.connect_timeout_s, "Connect timeout, seconds")
+      ->group(fetch)
+      ->capture_default_str();
+  cmd.add_option("--timeout", s.fetch.timeout_s, "Whole-download timeout, seconds")
+      ->group(fetch)
+      ->capture_default_str();
+  cmd.add_option("--retries", s.fetch.retries, "Retries on timeouts, connection errors, 408/429/5xx")
+      ->group(fetch)
+      ->capture_default_str();
+  cmd.add_option("--max-download-mb", s.fetch.max_download_mb, "Refuse bodies larger than this")
+      ->group(fetch)
+      ->capture_default_str();
   cmd.add_option("--ca-file", s.fetch.ca_file, "Extra CA bundle for https")->group(fetch);
 
   auto* conv = "Conversion";
   cmd.add_option("-q,--quality", s.convert.quality, "JPEG quality 1..100")->group(conv)->capture_default_str();
-  cmd.add_option("--max-size", s.convert.max_size, "Longer side at most PX (0: original)")->group(conv)->capture_default_str();
+  cmd.add_option("--max-size", s.convert.max_size, "Longer side at most PX (0: original)")
+      ->group(conv)
+      ->capture_default_str();
   cmd.add_option("--window", s.convert.window, "Window CENTER/WIDTH for every image")->group(conv);
-  cmd.add_option("-j,--threads", s.convert.threads, "Conversion threads (0: one per core)")->group(conv)->capture_default_str();
+  cmd.add_option("-j,--threads", s.convert.threads, "Conversion threads (0: one per core)")
+      ->group(conv)
+      ->capture_default_str();
 
   auto* rep = "Reporting";
   cmd.add_option("--summary-json", s.report.summary_json, "Write the run summary as JSON to FILE")->group(rep);
-  cmd.add_option("--log-level", s.report.log_level, "DEBUG, INFO, WARNING, ERROR")->envname("LOGGING_LEVEL")->group(rep)->capture_default_str();
+  cmd.add_option("--log-level", s.report.log_level, "DEBUG, INFO, WARNING, ERROR")
+      ->envname("LOGGING_LEVEL")
+      ->group(rep)
+      ->capture_default_str();
   cmd.add_option("--progress", s.report.progress, "auto, bar, plain or none")->group(rep)->capture_default_str();
 }
 

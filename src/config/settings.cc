@@ -19,9 +19,12 @@ std::string Trim(const std::string& s) {
 
 std::vector<std::string> Validate(const RunSettings& s) {
   std::vector<std::string> p;
-  if (s.database.port < 1 || s.database.port > 65535) p.push_back(fmt::format("--db-port {} is not a TCP port", s.database.port));
-  if (!s.selection.all_studies && s.selection.studies < 1) p.push_back("--studies must be at least 1 (or use --all-studies)");
-  if (s.selection.page_size < 1 || s.selection.page_size > 10000) p.push_back("--page-size must be between 1 and 10000");
+  if (s.database.port < 1 || s.database.port > 65535)
+    p.push_back(fmt::format("--db-port {} is not a TCP port", s.database.port));
+  if (!s.selection.all_studies && s.selection.studies < 1)
+    p.push_back("--studies must be at least 1 (or use --all-studies)");
+  if (s.selection.page_size < 1 || s.selection.page_size > 10000)
+    p.push_back("--page-size must be between 1 and 10000");
   if (!s.selection.query_file.empty()) {
     std::ifstream in(s.selection.query_file);
     if (!in) p.push_back(fmt::format("--query {}: cannot read the file", s.selection.query_file));
@@ -30,7 +33,9 @@ std::vector<std::string> Validate(const RunSettings& s) {
   if (s.output.destination.rfind("gs://", 0) == 0) {
     p.push_back("--output gs://... needs the GCS destination, which this build does not have yet (issue 5)");
   }
-  if (!s.broker.empty()) p.push_back("--broker / REDIS_URL: the Celery executor is not in this build yet (issue 4); unset it to run in-process");
+  if (!s.broker.empty())
+    p.push_back(
+        "--broker / REDIS_URL: the Celery executor is not in this build yet (issue 4); unset it to run in-process");
   if (s.fetch.download_concurrency < 1 || s.fetch.download_concurrency > 256) {
     p.push_back("--download-concurrency must be between 1 and 256");
   }
@@ -48,7 +53,8 @@ std::vector<std::string> Validate(const RunSettings& s) {
     p.push_back(fmt::format("LOGGING_LEVEL / --log-level '{}' is not DEBUG, INFO, WARNING or ERROR", level));
   }
   const std::string pr = s.report.progress;
-  if (pr != "auto" && pr != "bar" && pr != "plain" && pr != "none") p.push_back("--progress must be auto, bar, plain or none");
+  if (pr != "auto" && pr != "bar" && pr != "plain" && pr != "none")
+    p.push_back("--progress must be auto, bar, plain or none");
   return p;
 }
 
@@ -56,9 +62,10 @@ std::string Show(const RunSettings& s) {
   auto secret = [](const std::string& v) { return v.empty() ? std::string("(unset)") : std::string("********"); };
   auto val = [](const std::string& v) { return v.empty() ? std::string("(unset)") : v; };
   std::string out;
-  out += fmt::format("database.host = {}\ndatabase.port = {}\ndatabase.name = {}\ndatabase.user = {}\n", s.database.host,
-                     s.database.port, val(s.database.name), val(s.database.user));
-  out += fmt::format("database.password = {}\ndatabase.sslmode = {}\n", secret(s.database.password), s.database.sslmode);
+  out += fmt::format("database.host = {}\ndatabase.port = {}\ndatabase.name = {}\ndatabase.user = {}\n",
+                     s.database.host, s.database.port, val(s.database.name), val(s.database.user));
+  out +=
+      fmt::format("database.password = {}\ndatabase.sslmode = {}\n", secret(s.database.password), s.database.sslmode);
   out += fmt::format("selection.studies = {}\nselection.seed = {}\nselection.modality = {}\nselection.body_part = {}\n",
                      s.selection.all_studies ? "all" : std::to_string(s.selection.studies), s.selection.seed,
                      val(s.selection.modality), val(s.selection.body_part));

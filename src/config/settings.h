@@ -28,20 +28,20 @@ struct SelectionSettings {
 };
 
 struct OutputSettings {
-  std::string destination = "./eden-output";          ///< Folder (or gs://bucket/prefix, issue 5).
+  std::string destination = "./eden-output";  ///< Folder (or gs://bucket/prefix, issue 5).
   std::string prefix = "eden-dataset-vlms/sample-test";
   std::string csv_name = "dicom-reports-extracted-sample.csv";
-  std::string journal;                                 ///< Empty: <destination>/.eden/journal.sqlite
+  std::string journal;  ///< Empty: <destination>/.eden/journal.sqlite
   bool fresh = false;
-  std::string gcs_bucket;                              ///< GCS_BUCKET_NAME (issue 5)
-  std::string gcs_credentials;                         ///< GCS_CREDENTIALS_PATH (issue 5)
+  std::string gcs_bucket;       ///< GCS_BUCKET_NAME (issue 5)
+  std::string gcs_credentials;  ///< GCS_CREDENTIALS_PATH (issue 5)
 };
 
 struct FetchSettings {
   int download_concurrency = 8;
   int connect_timeout_s = 10;
   int timeout_s = 300;
-  int retries = 3;               ///< Retries after the first attempt.
+  int retries = 3;  ///< Retries after the first attempt.
   int max_download_mb = 2048;
   std::string ca_file;
 };

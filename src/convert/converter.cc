@@ -78,9 +78,11 @@ Result<imaging::Window> ParseWindow(const std::string& text) {
   const std::string w = text.substr(slash + 1);
   char* end = nullptr;
   const double centre = std::strtod(c.c_str(), &end);
-  if (c.empty() || *end != '\0') return Fail(ErrorCode::kInvalidArgument, fmt::format("window centre '{}' is not a number", c));
+  if (c.empty() || *end != '\0')
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("window centre '{}' is not a number", c));
   const double width = std::strtod(w.c_str(), &end);
-  if (w.empty() || *end != '\0') return Fail(ErrorCode::kInvalidArgument, fmt::format("window width '{}' is not a number", w));
+  if (w.empty() || *end != '\0')
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("window width '{}' is not a number", w));
   if (width < 1) return Fail(ErrorCode::kInvalidArgument, fmt::format("window width {} must be at least 1", width));
   return imaging::Window{centre, width, imaging::VoiFunction::kLinear};
 }

@@ -6,19 +6,32 @@ namespace eden {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kNotDicom: return "not_dicom";
-    case ErrorCode::kTruncated: return "truncated";
-    case ErrorCode::kMalformed: return "malformed";
-    case ErrorCode::kNoPixelData: return "no_pixel_data";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kCorruptPixelData: return "corrupt_pixel_data";
-    case ErrorCode::kTooLarge: return "too_large";
-    case ErrorCode::kIo: return "io";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotDicom:
+      return "not_dicom";
+    case ErrorCode::kTruncated:
+      return "truncated";
+    case ErrorCode::kMalformed:
+      return "malformed";
+    case ErrorCode::kNoPixelData:
+      return "no_pixel_data";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kCorruptPixelData:
+      return "corrupt_pixel_data";
+    case ErrorCode::kTooLarge:
+      return "too_large";
+    case ErrorCode::kIo:
+      return "io";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "internal";
 }

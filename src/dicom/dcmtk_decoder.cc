@@ -19,9 +19,9 @@
 #include <dcmtk/oflog/oflog.h>
 #include <fmt/format.h>
 
-#include "dicom/openjpeg_codec.h"
 #include "dicom/jpeg_lossless_codec.h"
 #include "dicom/jpeg_markers.h"
+#include "dicom/openjpeg_codec.h"
 #include "dicom/preflight.h"
 #include "dicom/rle_codec.h"
 #include "imaging/render.h"
@@ -125,8 +125,7 @@ std::optional<int32_t> GetUsOrSs(DcmItem& item, const DcmTagKey& tag, bool pixel
 
 /// Reads a LUT (descriptor + data) from `item`. PS3.3 C.11.1.1: entries 0 means 65536; the
 /// first mapped value is signed when the input is signed.
-Result<Lut> ReadLut(DcmItem& item, const DcmTagKey& descriptor_tag, const DcmTagKey& data_tag,
-                    bool input_signed) {
+Result<Lut> ReadLut(DcmItem& item, const DcmTagKey& descriptor_tag, const DcmTagKey& data_tag, bool input_signed) {
   Uint16 d[3] = {0, 0, 0};
   for (unsigned long i = 0; i < 3; ++i) {
     if (item.findAndGetUint16(descriptor_tag, d[i], i).bad()) {
@@ -152,8 +151,7 @@ Result<Lut> ReadLut(DcmItem& item, const DcmTagKey& descriptor_tag, const DcmTag
     lut.data.resize(entries);
     for (size_t i = 0; i < entries; ++i) lut.data[i] = (data[i / 2] >> (8 * (i % 2))) & 0xFF;
   } else {
-    return Fail(ErrorCode::kMalformed,
-                fmt::format("LUT descriptor says {} entries, data has {}", entries, count));
+    return Fail(ErrorCode::kMalformed, fmt::format("LUT descriptor says {} entries, data has {}", entries, count));
   }
   return lut;
 }
@@ -176,8 +174,8 @@ bool IsDcmtkJpeg(E_TransferSyntax xfer) {
 bool IsJpegLossless(E_TransferSyntax xfer) { return xfer == EXS_JPEGProcess14 || xfer == EXS_JPEGProcess14SV1; }
 
 bool IsJpeg2000(E_TransferSyntax xfer) {
-  return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 ||
-         xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
+  return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 || xfer == EXS_JPEG2000MulticomponentLosslessOnly ||
+         xfer == EXS_JPEG2000Multicomponent;
 }
 
 /// Pixel data inside the caller's buffer: uncompressed bytes, or (for the codecs that are ours:
@@ -196,7 +194,11 @@ class DcmtkObject final : public DicomObject {
   /// stopped before it (the zero-copy path); nullopt when DCMTK holds the pixel data.
   DcmtkObject(std::unique_ptr<DcmFileFormat> file, DicomInfo info, E_TransferSyntax xfer, DecodeLimits limits,
               std::optional<NativePixels> native, std::span<const uint8_t> input)
-      : file_(std::move(file)), info_(std::move(info)), xfer_(xfer), limits_(limits), native_(std::move(native)),
+      : file_(std::move(file)),
+        info_(std::move(info)),
+        xfer_(xfer),
+        limits_(limits),
+        native_(std::move(native)),
         input_(input) {}
 
   const DicomInfo& info() const override { return info_; }
@@ -271,7 +273,8 @@ class DcmtkObject final : public DicomObject {
       return out;
     }
     if (IsJpegLossless(xfer_)) {
-      if (auto ok = CheckJpegMarkers(codestream); !ok) return Fail(ok.error().WithContext(fmt::format("frame {}", index + 1)));
+      if (auto ok = CheckJpegMarkers(codestream); !ok)
+        return Fail(ok.error().WithContext(fmt::format("frame {}", index + 1)));
       auto samples = DecodeJpegLosslessFrame(codestream, info_.format);
       if (!samples) {
         if (samples.error().code() == ErrorCode::kUnsupported) return Fail(samples.error());
@@ -314,8 +317,8 @@ class DcmtkObject final : public DicomObject {
     const size_t expected = imaging::ExpectedFrameBytes(f, info_.display.photometric);
     const uint64_t begin = uint64_t{index} * expected;
     if (begin + expected > native.bytes.size()) {
-      return Fail(ErrorCode::kTruncated, fmt::format("pixel data has {} bytes, frame {} needs {}",
-                                                     native.bytes.size(), index + 1, begin + expected));
+      return Fail(ErrorCode::kTruncated, fmt::format("pixel data has {} bytes, frame {} needs {}", native.bytes.size(),
+                                                     index + 1, begin + expected));
     }
     DecodedFrame out;
     out.format = f;
@@ -569,8 +572,8 @@ Result<DicomInfo> ReadInfo(DcmDataset& ds, E_TransferSyntax xfer, const DecodeLi
     return Fail(ErrorCode::kUnsupported, fmt::format("bits allocated {}", alloc));
   }
   if (stored == 0 || stored > alloc || high >= alloc || high + 1 < stored) {
-    return Fail(ErrorCode::kMalformed, fmt::format("bits allocated {}, stored {}, high bit {} are inconsistent",
-                                                   alloc, stored, high));
+    return Fail(ErrorCode::kMalformed,
+                fmt::format("bits allocated {}, stored {}, high bit {} are inconsistent", alloc, stored, high));
   }
   info.format = {rows, cols, spp, alloc, stored, high, rep == 1, planar == 1};
   if (uint64_t{rows} * cols * spp * std::max<Uint16>(alloc, 8) / 8 > limits.max_frame_bytes) {
@@ -580,7 +583,8 @@ Result<DicomInfo> ReadInfo(DcmDataset& ds, E_TransferSyntax xfer, const DecodeLi
   const std::string frames_text = GetString(ds, DCM_NumberOfFrames);
   if (!frames_text.empty()) {
     auto frames = ParseCount(frames_text);
-    if (!frames) return Fail(ErrorCode::kMalformed, fmt::format("Number of Frames '{}' is not an integer", frames_text));
+    if (!frames)
+      return Fail(ErrorCode::kMalformed, fmt::format("Number of Frames '{}' is not an integer", frames_text));
     info.number_of_frames = std::max<uint32_t>(1, *frames);
   }
 
@@ -667,12 +671,13 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
   std::optional<NativePixels> native;
   if (preflight->pixel_data && preflight->pixel_data->length != 0xFFFFFFFFu && !preflight->deflated) {
     const auto& loc = *preflight->pixel_data;
-    native = NativePixels{bytes.subspan(loc.offset, static_cast<size_t>(loc.length)), preflight->big_endian,
-                          loc.vr_ow, false, {}};
+    native = NativePixels{
+        bytes.subspan(loc.offset, static_cast<size_t>(loc.length)), preflight->big_endian, loc.vr_ow, false, {}};
   } else if (preflight->pixel_data && !preflight->deflated && !preflight->pixel_data->items.empty()) {
     // Encapsulated: kept in place when the codec is ours (decided once the transfer syntax is known).
     native = NativePixels{{}, preflight->big_endian, false, true, {}};
-    for (const auto& [offset, length] : preflight->pixel_data->items) native->items.push_back(bytes.subspan(offset, length));
+    for (const auto& [offset, length] : preflight->pixel_data->items)
+      native->items.push_back(bytes.subspan(offset, length));
   }
   if (native && native->encapsulated) {
     // Which transfer syntax? Read just the meta header to know before DCMTK parses the rest.
@@ -692,7 +697,8 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
   OFCondition cond;
   {
     // Deflated data sets inflate to more than their size; allow up to the frame limit there.
-    const ScopedAllocationCap cap(std::max<size_t>(bytes.size() + 4096, IsDeflated(bytes) ? limits_.max_frame_bytes : 0));
+    const ScopedAllocationCap cap(
+        std::max<size_t>(bytes.size() + 4096, IsDeflated(bytes) ? limits_.max_frame_bytes : 0));
     file->transferInit();
     cond = native ? file->readUntilTag(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData)
                   : file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
@@ -710,8 +716,9 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
     const std::string modality = GetString(ds, DCM_Modality);
     const std::string sop = GetString(ds, DCM_SOPClassUID);
     const char* sop_name = sop.empty() ? nullptr : dcmFindNameOfUID(sop.c_str());
-    return Fail(ErrorCode::kNoPixelData,
-                fmt::format("no pixel data ({})", sop_name ? sop_name : (modality.empty() ? "unknown object" : modality)));
+    return Fail(
+        ErrorCode::kNoPixelData,
+        fmt::format("no pixel data ({})", sop_name ? sop_name : (modality.empty() ? "unknown object" : modality)));
   }
   auto info = ReadInfo(ds, xfer, limits_);
   if (!info) return Fail(info.error());

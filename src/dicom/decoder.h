@@ -17,9 +17,9 @@ struct DicomInfo {
   std::string transfer_syntax_name;
   std::string sop_class_uid;
   std::string modality;
-  std::string photometric;        ///< As written in the file.
+  std::string photometric;  ///< As written in the file.
   uint32_t number_of_frames = 1;
-  imaging::PixelFormat format;    ///< As written in the file.
+  imaging::PixelFormat format;  ///< As written in the file.
   imaging::DisplayAttributes display;
 };
 
@@ -62,8 +62,8 @@ class DicomObject {
 /// Limits that keep hostile input from exhausting memory.
 struct DecodeLimits {
   uint64_t max_frame_bytes = uint64_t{256} << 20;  ///< One decoded frame: 256 MiB (a 16-bit
-                                                  ///< 8192x8192 RGB frame is 384 MiB).
-  uint32_t max_dimension = 65535;                ///< Rows and columns.
+                                                   ///< 8192x8192 RGB frame is 384 MiB).
+  uint32_t max_dimension = 65535;                  ///< Rows and columns.
 };
 
 /// Parses DICOM bytes held in memory (Part 10 with or without preamble, or a bare data set).

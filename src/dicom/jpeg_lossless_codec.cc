@@ -192,13 +192,20 @@ class BitReader {
 /// Predictors of T.81 Table H.1 from the left (ra), above (rb) and above-left (rc) samples.
 [[gnu::always_inline]] inline int32_t Predict(int predictor, int32_t ra, int32_t rb, int32_t rc) {
   switch (predictor) {
-    case 1: return ra;
-    case 2: return rb;
-    case 3: return rc;
-    case 4: return ra + rb - rc;
-    case 5: return ra + ((rb - rc) >> 1);
-    case 6: return rb + ((ra - rc) >> 1);
-    default: return (ra + rb) >> 1;
+    case 1:
+      return ra;
+    case 2:
+      return rb;
+    case 3:
+      return rc;
+    case 4:
+      return ra + rb - rc;
+    case 5:
+      return ra + ((rb - rc) >> 1);
+    case 6:
+      return rb + ((ra - rc) >> 1);
+    default:
+      return (ra + rb) >> 1;
   }
 }
 
@@ -229,10 +236,14 @@ template <int kPredictor>
 Status DecodeRow(BitReader& reader, const HuffmanTable* const* tables, size_t nc, uint32_t width,
                  const std::vector<int32_t>& prev, std::vector<int32_t>& cur, int32_t mask) {
   switch (nc) {
-    case 1: return DecodeRowFixed<kPredictor, 1>(reader, tables, width, prev, cur, mask);
-    case 2: return DecodeRowFixed<kPredictor, 2>(reader, tables, width, prev, cur, mask);
-    case 3: return DecodeRowFixed<kPredictor, 3>(reader, tables, width, prev, cur, mask);
-    default: return DecodeRowFixed<kPredictor, 4>(reader, tables, width, prev, cur, mask);
+    case 1:
+      return DecodeRowFixed<kPredictor, 1>(reader, tables, width, prev, cur, mask);
+    case 2:
+      return DecodeRowFixed<kPredictor, 2>(reader, tables, width, prev, cur, mask);
+    case 3:
+      return DecodeRowFixed<kPredictor, 3>(reader, tables, width, prev, cur, mask);
+    default:
+      return DecodeRowFixed<kPredictor, 4>(reader, tables, width, prev, cur, mask);
   }
 }
 
@@ -245,7 +256,8 @@ struct Component {
 
 }  // namespace
 
-Result<std::vector<uint8_t>> DecodeJpegLosslessFrame(std::span<const uint8_t> data, const imaging::PixelFormat& format) {
+Result<std::vector<uint8_t>> DecodeJpegLosslessFrame(std::span<const uint8_t> data,
+                                                     const imaging::PixelFormat& format) {
   const uint8_t* p = data.data();
   const uint8_t* end = data.data() + data.size();
   if (data.size() < 4 || p[0] != 0xFF || p[1] != 0xD8) return Fail(ErrorCode::kCorruptPixelData, "JPEG without SOI");
@@ -297,7 +309,7 @@ Result<std::vector<uint8_t>> DecodeJpegLosslessFrame(std::span<const uint8_t> da
       have_frame = true;
     } else if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
       return Fail(ErrorCode::kUnsupported, "not a Huffman lossless JPEG");  // Another process: DCMTK.
-    } else if (marker == 0xDD) {  // DRI
+    } else if (marker == 0xDD) {                                            // DRI
       if (seg_len < 2) return Fail(ErrorCode::kCorruptPixelData, "short DRI");
       restart_interval = Be16(seg);
     } else if (marker == 0xDA) {  // SOS
@@ -320,17 +332,20 @@ Result<std::vector<uint8_t>> DecodeJpegLosslessFrame(std::span<const uint8_t> da
       return Fail(ErrorCode::kCorruptPixelData, "JPEG ends before its scan");
     }
   }
-  if (predictor < 1 || predictor > 7) return Fail(ErrorCode::kUnsupported, fmt::format("lossless predictor {}", predictor));
+  if (predictor < 1 || predictor > 7)
+    return Fail(ErrorCode::kUnsupported, fmt::format("lossless predictor {}", predictor));
   if (precision < 2 || precision > 16 || point_transform >= precision) {
     return Fail(ErrorCode::kCorruptPixelData, fmt::format("JPEG precision {}", precision));
   }
   const size_t nc = components.size();
   if (width != format.cols || height != format.rows || nc != format.samples_per_pixel) {
-    return Fail(ErrorCode::kCorruptPixelData, fmt::format("JPEG is {}x{}x{}, the DICOM header says {}x{}x{}", width,
-                                                          height, nc, format.cols, format.rows, format.samples_per_pixel));
+    return Fail(ErrorCode::kCorruptPixelData,
+                fmt::format("JPEG is {}x{}x{}, the DICOM header says {}x{}x{}", width, height, nc, format.cols,
+                            format.rows, format.samples_per_pixel));
   }
   const unsigned bytes_per_sample = format.bits_allocated / 8u;
-  if (bytes_per_sample != 1 && bytes_per_sample != 2) return Fail(ErrorCode::kUnsupported, "lossless JPEG into 32-bit cells");
+  if (bytes_per_sample != 1 && bytes_per_sample != 2)
+    return Fail(ErrorCode::kUnsupported, "lossless JPEG into 32-bit cells");
   if (precision > 8 * static_cast<int>(bytes_per_sample)) {
     return Fail(ErrorCode::kCorruptPixelData, "JPEG precision exceeds bits allocated");
   }
@@ -352,13 +367,27 @@ Result<std::vector<uint8_t>> DecodeJpegLosslessFrame(std::span<const uint8_t> da
     if (restart_interval == 0 && !first_line) {
       // The hot path: no restarts, predictor fixed for the whole row.
       switch (predictor) {
-        case 1: row_ok = DecodeRow<1>(reader, table_of, nc, width, prev, cur, mask); break;
-        case 2: row_ok = DecodeRow<2>(reader, table_of, nc, width, prev, cur, mask); break;
-        case 3: row_ok = DecodeRow<3>(reader, table_of, nc, width, prev, cur, mask); break;
-        case 4: row_ok = DecodeRow<4>(reader, table_of, nc, width, prev, cur, mask); break;
-        case 5: row_ok = DecodeRow<5>(reader, table_of, nc, width, prev, cur, mask); break;
-        case 6: row_ok = DecodeRow<6>(reader, table_of, nc, width, prev, cur, mask); break;
-        default: row_ok = DecodeRow<7>(reader, table_of, nc, width, prev, cur, mask); break;
+        case 1:
+          row_ok = DecodeRow<1>(reader, table_of, nc, width, prev, cur, mask);
+          break;
+        case 2:
+          row_ok = DecodeRow<2>(reader, table_of, nc, width, prev, cur, mask);
+          break;
+        case 3:
+          row_ok = DecodeRow<3>(reader, table_of, nc, width, prev, cur, mask);
+          break;
+        case 4:
+          row_ok = DecodeRow<4>(reader, table_of, nc, width, prev, cur, mask);
+          break;
+        case 5:
+          row_ok = DecodeRow<5>(reader, table_of, nc, width, prev, cur, mask);
+          break;
+        case 6:
+          row_ok = DecodeRow<6>(reader, table_of, nc, width, prev, cur, mask);
+          break;
+        default:
+          row_ok = DecodeRow<7>(reader, table_of, nc, width, prev, cur, mask);
+          break;
       }
       if (!row_ok) return Fail(row_ok.error());
     } else {

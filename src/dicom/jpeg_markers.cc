@@ -16,7 +16,7 @@ bool DcmtkScanWouldSpin(std::span<const uint8_t> data) {
   while (offset + 4 < data.size()) {
     if (data[offset] != 0xFF) return false;  // DCMTK: invalid marker, stops.
     const uint8_t m = data[offset + 1];
-    if (m == 0x01) return true;              // TEM: DCMTK does not advance.
+    if (m == 0x01) return true;                                                       // TEM: DCMTK does not advance.
     if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) return false;  // SOF: done.
     if (m == 0xC4 || m == 0xCC || (m >= 0xDA && m <= 0xDF) || (m >= 0xE0 && m <= 0xFE)) {
       offset += ((size_t{data[offset + 2]} << 8) | data[offset + 3]) + 2;

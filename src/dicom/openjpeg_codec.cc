@@ -116,8 +116,8 @@ Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const 
     }
   }
   if (precision == 0 || precision > expected.bits_allocated) {
-    return Fail(ErrorCode::kCorruptPixelData, fmt::format("JPEG 2000 precision {} exceeds bits allocated {}",
-                                                          precision, expected.bits_allocated));
+    return Fail(ErrorCode::kCorruptPixelData,
+                fmt::format("JPEG 2000 precision {} exceeds bits allocated {}", precision, expected.bits_allocated));
   }
 
   Jpeg2000Frame out;

@@ -48,15 +48,15 @@ class Walker {
   }
 
   tl::unexpected<Error> Truncated(size_t at, uint16_t g, uint16_t e, uint64_t length) const {
-    return Fail(ErrorCode::kTruncated,
-                fmt::format("element ({:04X},{:04X}) at byte {} declares {} bytes, {} remain", g, e, at, length,
-                            b_.size() - std::min(b_.size(), at)));
+    return Fail(ErrorCode::kTruncated, fmt::format("element ({:04X},{:04X}) at byte {} declares {} bytes, {} remain", g,
+                                                   e, at, length, b_.size() - std::min(b_.size(), at)));
   }
 
   /// Walks elements in [pos, end) until `end` or, for an undefined-length item, its delimiter.
   /// Returns the position after the last element (after the delimiter, if one was read).
   Result<size_t> WalkDataSet(size_t pos, size_t end, Encoding enc, int depth, bool until_item_delimiter) {
-    if (depth > max_depth_) return Fail(ErrorCode::kMalformed, fmt::format("sequences nested deeper than {}", max_depth_));
+    if (depth > max_depth_)
+      return Fail(ErrorCode::kMalformed, fmt::format("sequences nested deeper than {}", max_depth_));
     while (pos < end) {
       if (end - pos < 8) {
         return Fail(ErrorCode::kTruncated, fmt::format("{} stray bytes at the end of the data set", end - pos));
@@ -80,7 +80,8 @@ class Walker {
         if (!IsUpper(vr[0]) || !IsUpper(vr[1])) {
           return Fail(ErrorCode::kMalformed,
                       fmt::format("element ({:04X},{:04X}) at byte {} has no VR in an explicit-VR data set "
-                                  "(the file header declares the wrong transfer syntax)", group, element, pos));
+                                  "(the file header declares the wrong transfer syntax)",
+                                  group, element, pos));
         }
         is_sequence = vr[0] == 'S' && vr[1] == 'Q';
         if (HasLongLength(vr)) {
@@ -114,10 +115,11 @@ class Walker {
         pos = *next;
         continue;
       }
-      const bool looks_like_items = length >= 8 && length <= b_.size() - pos && U16(pos, enc.big_endian) == kItemGroup &&
-                                    U16(pos + 2, enc.big_endian) == kItem;
+      const bool looks_like_items = length >= 8 && length <= b_.size() - pos &&
+                                    U16(pos, enc.big_endian) == kItemGroup && U16(pos + 2, enc.big_endian) == kItem;
       if (is_sequence || (!enc.explicit_vr && looks_like_items)) {
-        auto next = WalkItems(pos, std::min<size_t>(pos + length, b_.size()), enc, depth + 1, static_cast<uint32_t>(length), false);
+        auto next = WalkItems(pos, std::min<size_t>(pos + length, b_.size()), enc, depth + 1,
+                              static_cast<uint32_t>(length), false);
         if (!next) return Fail(next.error());
         pos += std::min<size_t>(length, b_.size() - pos);
         continue;
@@ -134,7 +136,8 @@ class Walker {
   /// Walks the items of a sequence (or fragments of encapsulated pixel data) that starts at
   /// `pos`; `length` is the sequence's defined length or kUndefined.
   Result<size_t> WalkItems(size_t pos, size_t end, Encoding enc, int depth, uint32_t length, bool fragments) {
-    if (depth > max_depth_) return Fail(ErrorCode::kMalformed, fmt::format("sequences nested deeper than {}", max_depth_));
+    if (depth > max_depth_)
+      return Fail(ErrorCode::kMalformed, fmt::format("sequences nested deeper than {}", max_depth_));
     while (pos < end) {
       if (end - pos < 8) return Fail(ErrorCode::kTruncated, "sequence ends inside an item header");
       const uint16_t group = U16(pos, enc.big_endian);
@@ -142,8 +145,9 @@ class Walker {
       const uint32_t item_length = U32(pos + 4, enc.big_endian);
       if (group != kItemGroup) {
         if (length == kUndefined) {
-          return Fail(ErrorCode::kMalformed,
-                      fmt::format("({:04X},{:04X}) at byte {} where a sequence item was expected", group, element, pos));
+          return Fail(
+              ErrorCode::kMalformed,
+              fmt::format("({:04X},{:04X}) at byte {} where a sequence item was expected", group, element, pos));
         }
         return end;  // Defined-length content that is not items: leave it to the parser.
       }
@@ -197,7 +201,8 @@ Result<PreflightInfo> PreflightCheck(std::span<const uint8_t> bytes, int max_dep
       const size_t header = long_length ? 12 : 8;
       if (pos + header > bytes.size()) return Fail(ErrorCode::kTruncated, "file ends inside the meta header");
       const uint32_t length = long_length ? walker.U32(pos + 8, false) : walker.U16(pos + 6, false);
-      if (length > bytes.size() - pos - header) return walker.Truncated(pos, 0x0002, walker.U16(pos + 2, false), length);
+      if (length > bytes.size() - pos - header)
+        return walker.Truncated(pos, 0x0002, walker.U16(pos + 2, false), length);
       if (walker.U16(pos + 2, false) == 0x0010) {
         transfer_syntax.assign(reinterpret_cast<const char*>(&bytes[pos + header]), length);
         while (!transfer_syntax.empty() && (transfer_syntax.back() == '\0' || transfer_syntax.back() == ' ')) {

@@ -12,9 +12,9 @@ namespace eden::dicom {
 
 /// Where the top-level Pixel Data element's value lies in the input, and how it is encoded.
 struct PixelDataLocation {
-  size_t offset = 0;             ///< First byte of the value.
-  uint64_t length = 0;           ///< Value length; 0xFFFFFFFF for encapsulated data.
-  bool vr_ow = false;            ///< VR OW (16-bit words: swapped in big endian); else OB.
+  size_t offset = 0;    ///< First byte of the value.
+  uint64_t length = 0;  ///< Value length; 0xFFFFFFFF for encapsulated data.
+  bool vr_ow = false;   ///< VR OW (16-bit words: swapped in big endian); else OB.
   /// Encapsulated data: the items' values in order (item 0 is the Basic Offset Table), as
   /// (offset, length) in the input. Empty for native data.
   std::vector<std::pair<size_t, size_t>> items;
@@ -24,7 +24,7 @@ struct PixelDataLocation {
 struct PreflightInfo {
   bool explicit_vr = true;
   bool big_endian = false;
-  bool deflated = false;         ///< Deflated data set: nothing after the meta header was walked.
+  bool deflated = false;                        ///< Deflated data set: nothing after the meta header was walked.
   std::optional<PixelDataLocation> pixel_data;  ///< Top level only (not icon images).
 };
 

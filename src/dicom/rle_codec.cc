@@ -29,7 +29,8 @@ Status UnpackSegment(std::span<const uint8_t> in, std::span<uint8_t> out) {
       o += count;
     } else if (n != -128) {
       const size_t count = static_cast<size_t>(1 - n);
-      if (i >= in.size() || o + count > out.size()) return Fail(ErrorCode::kCorruptPixelData, "RLE replicate run overflows");
+      if (i >= in.size() || o + count > out.size())
+        return Fail(ErrorCode::kCorruptPixelData, "RLE replicate run overflows");
       std::fill_n(out.begin() + static_cast<std::ptrdiff_t>(o), count, in[i++]);
       o += count;
     }

@@ -55,7 +55,10 @@ std::string Redact(const std::string& url) {
 class CurlFetcher final : public Fetcher {
  public:
   CurlFetcher(FetchOptions options, Sleeper sleeper)
-      : options_(std::move(options)), sleeper_(std::move(sleeper)), handle_(curl_easy_init()), rng_(std::random_device{}()) {
+      : options_(std::move(options)),
+        sleeper_(std::move(sleeper)),
+        handle_(curl_easy_init()),
+        rng_(std::random_device{}()) {
     if (!sleeper_) sleeper_ = [](long ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
   }
   ~CurlFetcher() override {
@@ -138,9 +141,12 @@ class CurlFetcher final : public Fetcher {
       }
     }
     if (!is_file) {
-      if (status == 404 || status == 410) return Fail(ErrorCode::kNotFound, fmt::format("{}: HTTP {}", Redact(url), status));
-      if (IsRetryableHttpStatus(status)) return Fail(ErrorCode::kUnavailable, fmt::format("{}: HTTP {}", Redact(url), status));
-      if (status < 200 || status > 299) return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: HTTP {}", Redact(url), status));
+      if (status == 404 || status == 410)
+        return Fail(ErrorCode::kNotFound, fmt::format("{}: HTTP {}", Redact(url), status));
+      if (IsRetryableHttpStatus(status))
+        return Fail(ErrorCode::kUnavailable, fmt::format("{}: HTTP {}", Redact(url), status));
+      if (status < 200 || status > 299)
+        return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: HTTP {}", Redact(url), status));
     }
     return std::move(body.bytes);
   }

@@ -6,7 +6,8 @@
 namespace eden::fetch {
 
 long BackoffDelayMs(int attempt, long initial_ms, long max_ms, double unit_random) {
-  const double cap = std::min<double>(static_cast<double>(max_ms), initial_ms * std::ldexp(1.0, std::max(0, attempt - 1)));
+  const double cap =
+      std::min<double>(static_cast<double>(max_ms), initial_ms * std::ldexp(1.0, std::max(0, attempt - 1)));
   return static_cast<long>(std::clamp(unit_random, 0.0, 1.0) * cap);
 }
 

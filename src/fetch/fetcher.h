@@ -12,14 +12,14 @@ namespace eden::fetch {
 
 /// How downloads behave. Plain data with defaults; loaded once from configuration.
 struct FetchOptions {
-  long connect_timeout_ms = 10'000;   ///< TCP + TLS handshake.
-  long low_speed_timeout_s = 30;      ///< Abort if under 1 KB/s for this long (a stalled server).
-  long total_timeout_ms = 300'000;    ///< Whole transfer.
+  long connect_timeout_ms = 10'000;        ///< TCP + TLS handshake.
+  long low_speed_timeout_s = 30;           ///< Abort if under 1 KB/s for this long (a stalled server).
+  long total_timeout_ms = 300'000;         ///< Whole transfer.
   uint64_t max_bytes = uint64_t{2} << 30;  ///< Size cap: bigger bodies are refused.
-  int max_attempts = 4;               ///< Including the first.
+  int max_attempts = 4;                    ///< Including the first.
   long backoff_initial_ms = 200;
   long backoff_max_ms = 10'000;
-  std::string ca_file;                ///< Extra CA bundle for https (certificates are always verified).
+  std::string ca_file;  ///< Extra CA bundle for https (certificates are always verified).
 };
 
 /// Exponential backoff with full jitter (AWS architecture blog / Google retry guidance): the

@@ -22,7 +22,8 @@ inline uint8_t ToByte(double y) {
 /// Reads raw sample `i` (little endian) of a frame as an unsigned cell.
 inline uint32_t ReadCell(const uint8_t* p, size_t i, unsigned bytes_per_sample) {
   switch (bytes_per_sample) {
-    case 1: return p[i];
+    case 1:
+      return p[i];
     case 2: {
       uint16_t v;
       std::memcpy(&v, p + 2 * i, 2);
@@ -66,13 +67,12 @@ Status ValidateFormat(const FrameView& frame, Photometric photometric) {
   if (f.bits_stored == 0 || f.bits_stored > f.bits_allocated || f.high_bit >= f.bits_allocated ||
       f.high_bit + 1 < f.bits_stored) {
     return Fail(ErrorCode::kMalformed,
-                fmt::format("inconsistent pixel layout: bits allocated {}, stored {}, high bit {}",
-                            f.bits_allocated, f.bits_stored, f.high_bit));
+                fmt::format("inconsistent pixel layout: bits allocated {}, stored {}, high bit {}", f.bits_allocated,
+                            f.bits_stored, f.high_bit));
   }
   const size_t need = ExpectedFrameBytes(f, photometric);
   if (frame.bytes.size() < need) {
-    return Fail(ErrorCode::kTruncated,
-                fmt::format("frame has {} bytes, needs {}", frame.bytes.size(), need));
+    return Fail(ErrorCode::kTruncated, fmt::format("frame has {} bytes, needs {}", frame.bytes.size(), need));
   }
   return {};
 }
@@ -111,13 +111,12 @@ struct Voi {
   }
 };
 
-Result<Voi> ChooseFileOrUserVoi(const DisplayAttributes& attrs, const RenderOptions& options,
-                                RenderInfo& info, bool* need_auto) {
+Result<Voi> ChooseFileOrUserVoi(const DisplayAttributes& attrs, const RenderOptions& options, RenderInfo& info,
+                                bool* need_auto) {
   *need_auto = false;
   if (options.window) {
     if (!IsUsableWindow(*options.window)) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  fmt::format("window width {} is not usable", options.window->width));
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("window width {} is not usable", options.window->width));
     }
     info.source = VoiSource::kUserWindow;
     info.window = options.window;
@@ -152,8 +151,8 @@ Result<Voi> ChooseFileOrUserVoi(const DisplayAttributes& attrs, const RenderOpti
   return Voi{};
 }
 
-Result<Image8> RenderGrey(const FrameView& frame, const DisplayAttributes& attrs,
-                          const RenderOptions& options, RenderInfo& info) {
+Result<Image8> RenderGrey(const FrameView& frame, const DisplayAttributes& attrs, const RenderOptions& options,
+                          RenderInfo& info) {
   const PixelFormat& f = frame.format;
   const StoredDecoder dec(f);
   const GreyPipeline pipe(attrs);
@@ -238,8 +237,8 @@ Result<Image8> RenderGrey(const FrameView& frame, const DisplayAttributes& attrs
   if (need_auto) {
     if (!options.auto_window || !(lo <= hi)) {
       const double a = pipe.Modality(f.is_signed ? -(int64_t{1} << (f.bits_stored - 1)) : 0);
-      const double b = pipe.Modality(f.is_signed ? (int64_t{1} << (f.bits_stored - 1)) - 1
-                                                 : (int64_t{1} << f.bits_stored) - 1);
+      const double b =
+          pipe.Modality(f.is_signed ? (int64_t{1} << (f.bits_stored - 1)) - 1 : (int64_t{1} << f.bits_stored) - 1);
       lo = std::min(a, b);
       hi = std::max(a, b);
       info.source = VoiSource::kFullRange;
@@ -297,8 +296,7 @@ Result<Image8> RenderColour(const FrameView& frame, const DisplayAttributes& att
     return Fail(ErrorCode::kMalformed, fmt::format("{} image with {} samples per pixel",
                                                    PhotometricName(attrs.photometric), f.samples_per_pixel));
   }
-  if (attrs.photometric == Photometric::kYbrFull422 &&
-      frame.bytes.size() < size_t{f.rows} * f.cols * 3 * bps) {
+  if (attrs.photometric == Photometric::kYbrFull422 && frame.bytes.size() < size_t{f.rows} * f.cols * 3 * bps) {
     // Uncompressed 4:2:2: each pair of pixels is stored as Y1 Y2 Cb Cr (PS3.3 C.7.6.3.1.2).
     if (f.cols % 2 != 0) return Fail(ErrorCode::kMalformed, "YBR_FULL_422 with an odd number of columns");
     for (size_t i = 0; i < n; i += 2) {
@@ -310,8 +308,7 @@ Result<Image8> RenderColour(const FrameView& frame, const DisplayAttributes& att
     }
     return out;
   }
-  const bool ybr = attrs.photometric == Photometric::kYbrFull ||
-                   attrs.photometric == Photometric::kYbrFull422;
+  const bool ybr = attrs.photometric == Photometric::kYbrFull || attrs.photometric == Photometric::kYbrFull422;
   for (size_t i = 0; i < n; ++i) {
     double s[3];
     for (size_t c = 0; c < 3; ++c) s[c] = sample8(f.planar ? c * n + i : 3 * i + c);
@@ -328,12 +325,18 @@ Result<Image8> RenderColour(const FrameView& frame, const DisplayAttributes& att
 
 std::string_view VoiSourceName(VoiSource s) {
   switch (s) {
-    case VoiSource::kNone: return "none";
-    case VoiSource::kUserWindow: return "user";
-    case VoiSource::kFileWindow: return "file_window";
-    case VoiSource::kFileVoiLut: return "file_voi_lut";
-    case VoiSource::kMinMax: return "min_max";
-    case VoiSource::kFullRange: return "full_range";
+    case VoiSource::kNone:
+      return "none";
+    case VoiSource::kUserWindow:
+      return "user";
+    case VoiSource::kFileWindow:
+      return "file_window";
+    case VoiSource::kFileVoiLut:
+      return "file_voi_lut";
+    case VoiSource::kMinMax:
+      return "min_max";
+    case VoiSource::kFullRange:
+      return "full_range";
   }
   return "none";
 }
@@ -346,8 +349,8 @@ size_t ExpectedFrameBytes(const PixelFormat& format, Photometric photometric) {
   return format.FrameBytes();
 }
 
-Result<Image8> RenderFrame(const FrameView& frame, const DisplayAttributes& attrs,
-                           const RenderOptions& options, RenderInfo* info) {
+Result<Image8> RenderFrame(const FrameView& frame, const DisplayAttributes& attrs, const RenderOptions& options,
+                           RenderInfo* info) {
   RenderInfo local;
   RenderInfo& out_info = info ? *info : local;
   out_info = RenderInfo{};

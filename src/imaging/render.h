@@ -41,8 +41,8 @@ struct RenderInfo {
 /// Fails (kInvalidArgument / kUnsupported / kCorruptPixelData) on a layout it cannot trust;
 /// never reads outside `frame.bytes`.
 /// @par Thread-safety Pure function; safe to call concurrently.
-Result<Image8> RenderFrame(const FrameView& frame, const DisplayAttributes& attrs,
-                           const RenderOptions& options, RenderInfo* info = nullptr);
+Result<Image8> RenderFrame(const FrameView& frame, const DisplayAttributes& attrs, const RenderOptions& options,
+                           RenderInfo* info = nullptr);
 
 /// Number of bytes one frame occupies for this format and photometric, accounting for
 /// YBR_FULL_422's 2-samples-per-pixel uncompressed layout.

@@ -31,13 +31,20 @@ Photometric ParsePhotometric(std::string_view text) {
 
 std::string_view PhotometricName(Photometric p) {
   switch (p) {
-    case Photometric::kMonochrome1: return "MONOCHROME1";
-    case Photometric::kMonochrome2: return "MONOCHROME2";
-    case Photometric::kRgb: return "RGB";
-    case Photometric::kYbrFull: return "YBR_FULL";
-    case Photometric::kYbrFull422: return "YBR_FULL_422";
-    case Photometric::kPaletteColor: return "PALETTE COLOR";
-    case Photometric::kOther: return "OTHER";
+    case Photometric::kMonochrome1:
+      return "MONOCHROME1";
+    case Photometric::kMonochrome2:
+      return "MONOCHROME2";
+    case Photometric::kRgb:
+      return "RGB";
+    case Photometric::kYbrFull:
+      return "YBR_FULL";
+    case Photometric::kYbrFull422:
+      return "YBR_FULL_422";
+    case Photometric::kPaletteColor:
+      return "PALETTE COLOR";
+    case Photometric::kOther:
+      return "OTHER";
   }
   return "OTHER";
 }
@@ -52,9 +59,12 @@ std::optional<VoiFunction> ParseVoiFunction(std::string_view text) {
 
 std::string_view VoiFunctionName(VoiFunction f) {
   switch (f) {
-    case VoiFunction::kLinear: return "LINEAR";
-    case VoiFunction::kLinearExact: return "LINEAR_EXACT";
-    case VoiFunction::kSigmoid: return "SIGMOID";
+    case VoiFunction::kLinear:
+      return "LINEAR";
+    case VoiFunction::kLinearExact:
+      return "LINEAR_EXACT";
+    case VoiFunction::kSigmoid:
+      return "SIGMOID";
   }
   return "LINEAR";
 }

@@ -15,9 +15,7 @@ enum class Photometric { kMonochrome1, kMonochrome2, kRgb, kYbrFull, kYbrFull422
 
 Photometric ParsePhotometric(std::string_view text);
 std::string_view PhotometricName(Photometric p);
-inline bool IsMonochrome(Photometric p) {
-  return p == Photometric::kMonochrome1 || p == Photometric::kMonochrome2;
-}
+inline bool IsMonochrome(Photometric p) { return p == Photometric::kMonochrome1 || p == Photometric::kMonochrome2; }
 
 /// VOI LUT Function (0028,1056), PS3.3 C.11.2.1.2.
 enum class VoiFunction { kLinear, kLinearExact, kSigmoid };
@@ -37,8 +35,8 @@ struct Window {
 /// entry) and data. Used for the Modality LUT, the VOI LUT and the palette colour tables.
 struct Lut {
   int32_t first_mapped = 0;
-  uint16_t bits = 16;             ///< Bits per entry as the descriptor says (8 or 16 in practice).
-  std::vector<uint16_t> data;     ///< One value per entry.
+  uint16_t bits = 16;          ///< Bits per entry as the descriptor says (8 or 16 in practice).
+  std::vector<uint16_t> data;  ///< One value per entry.
 
   /// Value for input `x`: inputs below the first mapped value take the first entry, above the
   /// last take the last (PS3.3 C.11.1.1.1).
@@ -61,9 +59,7 @@ struct PixelFormat {
   bool planar = false;  ///< Planar Configuration 1: RRR..GGG..BBB.
 
   size_t BytesPerSample() const { return bits_allocated / 8u; }
-  size_t FrameBytes() const {
-    return size_t{rows} * cols * samples_per_pixel * BytesPerSample();
-  }
+  size_t FrameBytes() const { return size_t{rows} * cols * samples_per_pixel * BytesPerSample(); }
 };
 
 /// Everything the file says about how to display its pixels.
@@ -71,11 +67,11 @@ struct DisplayAttributes {
   Photometric photometric = Photometric::kMonochrome2;
   double rescale_slope = 1.0;
   double rescale_intercept = 0.0;
-  std::optional<Lut> modality_lut;            ///< Modality LUT Sequence; wins over rescale.
-  std::vector<Window> windows;                ///< Window Center/Width pairs, in file order.
-  std::vector<Lut> voi_luts;                  ///< VOI LUT Sequence items, in file order.
-  std::optional<int32_t> padding_value;       ///< Pixel Padding Value (stored-value space).
-  std::optional<int32_t> padding_range_limit; ///< Pixel Padding Range Limit.
+  std::optional<Lut> modality_lut;             ///< Modality LUT Sequence; wins over rescale.
+  std::vector<Window> windows;                 ///< Window Center/Width pairs, in file order.
+  std::vector<Lut> voi_luts;                   ///< VOI LUT Sequence items, in file order.
+  std::optional<int32_t> padding_value;        ///< Pixel Padding Value (stored-value space).
+  std::optional<int32_t> padding_range_limit;  ///< Pixel Padding Range Limit.
   std::optional<Lut> palette_red, palette_green, palette_blue;
 };
 

@@ -34,9 +34,9 @@ class TurboJpegEncoder final : public JpegEncoder {
     unsigned long size = tjBufSize(static_cast<int>(image.width), static_cast<int>(image.height), subsampling);
     std::vector<uint8_t> bytes(size);
     unsigned char* out = bytes.data();
-    const int rc = tjCompress2(handle_, image.pixels.data(), static_cast<int>(image.width), 0,
-                               static_cast<int>(image.height), format, &out, &size, subsampling, options.quality,
-                               TJFLAG_NOREALLOC);
+    const int rc =
+        tjCompress2(handle_, image.pixels.data(), static_cast<int>(image.width), 0, static_cast<int>(image.height),
+                    format, &out, &size, subsampling, options.quality, TJFLAG_NOREALLOC);
     if (rc != 0) return Fail(ErrorCode::kInternal, fmt::format("JPEG encoding failed: {}", tjGetErrorStr2(handle_)));
     bytes.resize(size);
     return bytes;

@@ -58,12 +58,28 @@ std::string BuildCsv(const std::vector<JournalEntry>& entries) {
     const bool failed = e.state != "stored";
     const std::string error = o.error_code.empty() ? "" : o.error_code + ": " + o.error_message;
     const std::string local = o.downloaded ? "dicom-files/" + r.instance_id + ".dcm" : "";
-    const std::vector<std::string> fields = {
-        r.study_id, Opt(r.series_number), r.instance_id, Opt(r.instance_number), Opt(r.file_path), Opt(r.file_url),
-        Opt(r.report_value), Opt(r.field_created_at), o.downloaded ? "True" : "False", local,
-        failed ? (e.state == "pending" ? "pending" : "failed") : "stored", error, o.dicom_uri, o.jpg_uri,
-        o.rows ? std::to_string(o.rows) : "", o.columns ? std::to_string(o.columns) : "", o.modality, o.photometric,
-        o.transfer_syntax, o.window, o.dicom_sha256, o.jpg_sha256};
+    const std::vector<std::string> fields = {r.study_id,
+                                             Opt(r.series_number),
+                                             r.instance_id,
+                                             Opt(r.instance_number),
+                                             Opt(r.file_path),
+                                             Opt(r.file_url),
+                                             Opt(r.report_value),
+                                             Opt(r.field_created_at),
+                                             o.downloaded ? "True" : "False",
+                                             local,
+                                             failed ? (e.state == "pending" ? "pending" : "failed") : "stored",
+                                             error,
+                                             o.dicom_uri,
+                                             o.jpg_uri,
+                                             o.rows ? std::to_string(o.rows) : "",
+                                             o.columns ? std::to_string(o.columns) : "",
+                                             o.modality,
+                                             o.photometric,
+                                             o.transfer_syntax,
+                                             o.window,
+                                             o.dicom_sha256,
+                                             o.jpg_sha256};
     for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + CsvField(fields[i]);
     out += "\r\n";
   }
@@ -88,12 +104,14 @@ std::string BuildDatasetReadme(const std::vector<JournalEntry>& entries, const s
   auto get = [&](const char* k) { return meta.count(k) ? meta.at(k) : std::string("-"); };
   std::string md;
   md += "# DICOM images and reports for vision-language models\n\n";
-  md += "Made by eden-etl. Each row of the CSV joins one DICOM instance, its JPEG rendering and the\n"
-        "report text of its study.\n\n";
+  md +=
+      "Made by eden-etl. Each row of the CSV joins one DICOM instance, its JPEG rendering and the\n"
+      "report text of its study.\n\n";
   md += "## Contents\n\n";
-  md += fmt::format("| | |\n|---|---|\n| studies | {} |\n| instances | {} |\n| stored (DICOM + JPEG) | {} |\n"
-                    "| failed | {} |\n| instances whose study has a report | {} |\n\n",
-                    studies.size(), entries.size(), stored, failed, with_report);
+  md += fmt::format(
+      "| | |\n|---|---|\n| studies | {} |\n| instances | {} |\n| stored (DICOM + JPEG) | {} |\n"
+      "| failed | {} |\n| instances whose study has a report | {} |\n\n",
+      studies.size(), entries.size(), stored, failed, with_report);
   md += "| modality | images |\n|---|---|\n";
   for (const auto& [m, n] : modalities) md += fmt::format("| {} | {} |\n", m, n);
   if (!errors.empty()) {
@@ -101,9 +119,10 @@ std::string BuildDatasetReadme(const std::vector<JournalEntry>& entries, const s
     for (const auto& [e, n] : errors) md += fmt::format("| {} | {} |\n", e, n);
   }
   md += "\n## Selection\n\n";
-  md += fmt::format("- query: `{}`\n- studies: {} (random sample with seed `{}`)\n- modality filter: {}\n"
-                    "- body part filter: {}\n- selected at: {}\n\n",
-                    get("query"), get("studies"), get("seed"), get("modality"), get("body_part"), get("frozen_at"));
+  md += fmt::format(
+      "- query: `{}`\n- studies: {} (random sample with seed `{}`)\n- modality filter: {}\n"
+      "- body part filter: {}\n- selected at: {}\n\n",
+      get("query"), get("studies"), get("seed"), get("modality"), get("body_part"), get("frozen_at"));
   md += "## Conversion\n\n";
   md += fmt::format(
       "DICOM display pipeline (PS3.3 C.11.2): Modality LUT (rescale or LUT sequence) -> VOI (the file's first "

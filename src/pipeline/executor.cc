@@ -33,7 +33,8 @@ void RunInProcess(const std::vector<source::InstanceRow>& rows, const ExecutorOp
   for (unsigned i = 0; i < cpu; ++i) {
     threads.emplace_back([&] {
       auto converter = factories.make_converter();
-      while (auto f = fetched.Pop()) converted.Push(ConvertInstance(std::move(*f), *converter, layout, convert_options));
+      while (auto f = fetched.Pop())
+        converted.Push(ConvertInstance(std::move(*f), *converter, layout, convert_options));
       if (--converters_left == 0) converted.Close();
     });
   }

@@ -24,7 +24,8 @@ InstanceOutcome Failed(const std::string& id, const Error& e) {
 
 std::string WindowText(const imaging::RenderInfo& r) {
   std::string s(imaging::VoiSourceName(r.source));
-  if (r.window) s += fmt::format(" {:g}/{:g} {}", r.window->center, r.window->width, imaging::VoiFunctionName(r.window->function));
+  if (r.window)
+    s += fmt::format(" {:g}/{:g} {}", r.window->center, r.window->width, imaging::VoiFunctionName(r.window->function));
   return s;
 }
 
@@ -47,7 +48,8 @@ Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
   Fetched f;
   f.row = row;
   if (!storage::IsSafeObjectName(row.instance_id)) {
-    f.error = Error(ErrorCode::kInvalidArgument, "instance_id is not a safe file name (empty, '/', '..', control characters)");
+    f.error = Error(ErrorCode::kInvalidArgument,
+                    "instance_id is not a safe file name (empty, '/', '..', control characters)");
     return f;
   }
   if (!row.file_url || row.file_url->empty()) {
@@ -62,7 +64,8 @@ Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
     return f;
   }
   if (!dicom::LooksLikePart10(*bytes)) {
-    f.error = Error(ErrorCode::kNotDicom, fmt::format("download: {} bytes that are not DICOM Part 10 (no DICM marker)", bytes->size()));
+    f.error = Error(ErrorCode::kNotDicom,
+                    fmt::format("download: {} bytes that are not DICOM Part 10 (no DICM marker)", bytes->size()));
     return f;
   }
   f.bytes = std::move(*bytes);

@@ -44,7 +44,8 @@ void BindInt(sqlite3_stmt* s, int i, const std::optional<int64_t>& v) {
 }
 std::optional<std::string> ColText(sqlite3_stmt* s, int i) {
   if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
-  return std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, i)), static_cast<size_t>(sqlite3_column_bytes(s, i)));
+  return std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, i)),
+                     static_cast<size_t>(sqlite3_column_bytes(s, i)));
 }
 std::optional<int64_t> ColInt(sqlite3_stmt* s, int i) {
   if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;

@@ -54,8 +54,8 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
 
 /// A stored entry counts only if both its objects are still there with their recorded sizes.
 Result<bool> StillStored(storage::ObjectStore& store, const JournalEntry& e) {
-  for (const auto& [key, size] : {std::pair{e.outcome.dicom_key, e.outcome.dicom_bytes},
-                                  std::pair{e.outcome.jpg_key, e.outcome.jpg_bytes}}) {
+  for (const auto& [key, size] :
+       {std::pair{e.outcome.dicom_key, e.outcome.dicom_bytes}, std::pair{e.outcome.jpg_key, e.outcome.jpg_bytes}}) {
     auto info = store.Stat(key);
     if (!info) return Fail(info.error());
     if (!*info || (*info)->size != size) return false;
@@ -116,21 +116,20 @@ Result<RunSummary> Run(const RunOptions& options,
   auto last_flush = Clock::now();
   Status journal_status;
   size_t done = 0;
-  RunInProcess(pending, options.executor, factories, store, options.layout, options.convert,
-               [&](InstanceOutcome&& o) {
-                 ++done;
-                 summary.dicom_bytes += o.downloaded ? o.dicom_bytes : 0;
-                 summary.jpg_bytes += o.stored ? o.jpg_bytes : 0;
-                 observer.OnOutcome(o, done, pending.size());
-                 batch.push_back(std::move(o));
-                 if (batch.size() >= 64 || SecondsSince(last_flush) > 1.0) {
-                   // Objects first, then the journal that vouches for them.
-                   if (journal_status) journal_status = store.Flush();
-                   if (journal_status) journal_status = (*journal)->Record(batch);
-                   batch.clear();
-                   last_flush = Clock::now();
-                 }
-               });
+  RunInProcess(pending, options.executor, factories, store, options.layout, options.convert, [&](InstanceOutcome&& o) {
+    ++done;
+    summary.dicom_bytes += o.downloaded ? o.dicom_bytes : 0;
+    summary.jpg_bytes += o.stored ? o.jpg_bytes : 0;
+    observer.OnOutcome(o, done, pending.size());
+    batch.push_back(std::move(o));
+    if (batch.size() >= 64 || SecondsSince(last_flush) > 1.0) {
+      // Objects first, then the journal that vouches for them.
+      if (journal_status) journal_status = store.Flush();
+      if (journal_status) journal_status = (*journal)->Record(batch);
+      batch.clear();
+      last_flush = Clock::now();
+    }
+  });
   if (journal_status) journal_status = store.Flush();
   if (journal_status) journal_status = (*journal)->Record(batch);
   if (!journal_status) return Fail(journal_status.error());
@@ -154,7 +153,9 @@ Result<RunSummary> Run(const RunOptions& options,
   if (!meta) return Fail(meta.error());
   const std::string csv = BuildCsv(*all);
   const std::string readme = BuildDatasetReadme(*all, *meta, options.layout);
-  auto as_bytes = [](const std::string& s) { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
+  auto as_bytes = [](const std::string& s) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  };
   if (auto ok = store.Put(options.layout.CsvKey(), as_bytes(csv), "text/csv"); !ok) return Fail(ok.error());
   if (auto ok = store.Put(options.layout.ReadmeKey(), as_bytes(readme), "text/markdown"); !ok) return Fail(ok.error());
   if (auto ok = store.Flush(); !ok) return Fail(ok.error());

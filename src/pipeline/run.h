@@ -34,11 +34,11 @@ struct Failure {
 /// What a run did, for the console and --summary-json.
 struct RunSummary {
   source::SelectionStats stats;
-  bool resumed = false;     ///< The sample came from the journal, not the database.
-  size_t total = 0;         ///< Instances in the sample.
+  bool resumed = false;       ///< The sample came from the journal, not the database.
+  size_t total = 0;           ///< Instances in the sample.
   size_t already_stored = 0;  ///< Skipped: stored and verified by an earlier run.
-  size_t processed = 0;     ///< Attempted in this run.
-  size_t stored = 0;        ///< Stored after this run (all runs).
+  size_t processed = 0;       ///< Attempted in this run.
+  size_t stored = 0;          ///< Stored after this run (all runs).
   size_t failed = 0;
   uint64_t dicom_bytes = 0, jpg_bytes = 0;  ///< Written in this run.
   double select_s = 0, process_s = 0, finalize_s = 0, total_s = 0;

@@ -27,10 +27,10 @@ struct InstanceRow {
 /// What to select. `base_sql` returns the row contract; eden adds the rest.
 struct Selection {
   std::string base_sql;
-  std::optional<int64_t> studies = 8;   ///< Random sample size; nullopt = all studies.
-  std::string seed = "eden";            ///< Same seed, same sample.
-  std::optional<std::string> modality;  ///< Exact match on the row's modality.
-  std::optional<std::string> body_part; ///< ILIKE pattern on the row's body part.
+  std::optional<int64_t> studies = 8;    ///< Random sample size; nullopt = all studies.
+  std::string seed = "eden";             ///< Same seed, same sample.
+  std::optional<std::string> modality;   ///< Exact match on the row's modality.
+  std::optional<std::string> body_part;  ///< ILIKE pattern on the row's body part.
 };
 
 /// The seed's statistics block.

@@ -49,7 +49,8 @@ std::string Wrap(const std::string& base) {
   return b;
 }
 
-constexpr const char* kFilters = "($1::text IS NULL OR q.modality::text = $1) AND ($2::text IS NULL OR q.body_part::text ILIKE $2)";
+constexpr const char* kFilters =
+    "($1::text IS NULL OR q.modality::text = $1) AND ($2::text IS NULL OR q.body_part::text ILIKE $2)";
 
 class PgPacsSource final : public PacsSource {
  public:
@@ -117,16 +118,17 @@ class PgPacsSource final : public PacsSource {
         return Fail(ErrorCode::kUnavailable, fmt::format("database connection lost: {}", PQerrorMessage(conn_)));
       }
     }
-    PgResult r(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, params.data(), nullptr,
-                            nullptr, 0));
+    PgResult r(
+        PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, params.data(), nullptr, nullptr, 0));
     if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
       std::string message = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_);
       while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
       const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
       // Class 08 (connection exception) and 57P (operator intervention) are the server's fault.
-      const bool down = PQstatus(conn_) != CONNECTION_OK || (state && (std::string(state).rfind("08", 0) == 0 ||
-                                                                       std::string(state).rfind("57P", 0) == 0));
-      return Fail(down ? ErrorCode::kUnavailable : ErrorCode::kInvalidArgument, fmt::format("query failed: {}", message));
+      const bool down = PQstatus(conn_) != CONNECTION_OK ||
+                        (state && (std::string(state).rfind("08", 0) == 0 || std::string(state).rfind("57P", 0) == 0));
+      return Fail(down ? ErrorCode::kUnavailable : ErrorCode::kInvalidArgument,
+                  fmt::format("query failed: {}", message));
     }
     return r;
   }
@@ -164,9 +166,10 @@ std::string PageSql(const std::string& base) {
 Result<std::unique_ptr<PacsSource>> ConnectPg(const PgOptions& o) {
   const std::string port = std::to_string(o.port);
   const std::string timeout = std::to_string(o.connect_timeout_s);
-  const char* keys[] = {"host", "port", "dbname", "user", "password", "sslmode", "connect_timeout", "application_name", nullptr};
-  const char* values[] = {o.host.c_str(), port.c_str(), o.dbname.c_str(), o.user.c_str(), o.password.c_str(),
-                          o.sslmode.c_str(), timeout.c_str(), "eden-etl", nullptr};
+  const char* keys[] = {"host", "port", "dbname", "user", "password", "sslmode", "connect_timeout", "application_name",
+                        nullptr};
+  const char* values[] = {o.host.c_str(),    port.c_str(),    o.dbname.c_str(), o.user.c_str(), o.password.c_str(),
+                          o.sslmode.c_str(), timeout.c_str(), "eden-etl",       nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, 0);
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     std::string message = conn ? PQerrorMessage(conn) : "out of memory";

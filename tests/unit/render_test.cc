@@ -14,8 +14,8 @@ struct Grey16 {
   PixelFormat format;
 
   Grey16(std::vector<int32_t> values, uint16_t bits_stored = 16, bool is_signed = false) {
-    format = {1, static_cast<uint32_t>(values.size()), 1, 16, bits_stored, static_cast<uint16_t>(bits_stored - 1),
-              is_signed, false};
+    format = {1,           static_cast<uint32_t>(values.size()),   1,         16,
+              bits_stored, static_cast<uint16_t>(bits_stored - 1), is_signed, false};
     for (int32_t v : values) {
       const auto cell = static_cast<uint16_t>(v);
       bytes.push_back(static_cast<uint8_t>(cell & 0xFF));
@@ -25,7 +25,8 @@ struct Grey16 {
   FrameView View() const { return {bytes, format}; }
 };
 
-Image8 MustRender(const FrameView& f, const DisplayAttributes& a, const RenderOptions& o = {}, RenderInfo* info = nullptr) {
+Image8 MustRender(const FrameView& f, const DisplayAttributes& a, const RenderOptions& o = {},
+                  RenderInfo* info = nullptr) {
   auto r = RenderFrame(f, a, o, info);
   EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().ToString());
   return r ? *r : Image8{};

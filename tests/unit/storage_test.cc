@@ -12,7 +12,8 @@ namespace {
 TEST(ObjectName, RejectsPathsAndOddNames) {
   EXPECT_TRUE(IsSafeObjectName("1.2.840.113619.2.55"));
   EXPECT_TRUE(IsSafeObjectName("3f2a0b9c-uuid"));
-  const std::vector<std::string> bad_names = {"", ".", "..", "../x", "a/b", "a\\b", std::string("a\0b", 3), "a\nb", std::string(201, 'a')};
+  const std::vector<std::string> bad_names = {
+      "", ".", "..", "../x", "a/b", "a\\b", std::string("a\0b", 3), "a\nb", std::string(201, 'a')};
   for (const std::string& bad : bad_names) {
     EXPECT_FALSE(IsSafeObjectName(bad)) << bad;
   }
