@@ -75,6 +75,27 @@ namespace {
 using imaging::Lut;
 using imaging::Photometric;
 
+/// One DCMTK parse of a buffer: all of it, or up to Pixel Data (which is then read in place).
+struct DcmtkRead {
+  std::unique_ptr<DcmFileFormat> file = std::make_unique<DcmFileFormat>();
+  OFCondition cond;
+  size_t stop = 0;  ///< Where the parser stopped (for telling truncation from corruption).
+};
+
+DcmtkRead ReadWithDcmtk(std::span<const uint8_t> bytes, bool stop_at_pixel_data, size_t allocation_cap) {
+  DcmInputBufferStream in;
+  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  in.setEos();
+  DcmtkRead r;
+  const ScopedAllocationCap cap(allocation_cap);
+  r.file->transferInit();
+  r.cond = stop_at_pixel_data ? r.file->readUntilTag(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData)
+                              : r.file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+  r.file->transferEnd();
+  r.stop = static_cast<size_t>(in.tell());
+  return r;
+}
+
 void InitialiseDcmtkOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -295,16 +316,9 @@ class DcmtkObject final : public DicomObject {
 
   /// Gives DCMTK the whole data set (it stopped before Pixel Data), for a fallback codec.
   Status ParseFully() {
-    DcmInputBufferStream in;
-    in.setBuffer(input_.data(), static_cast<offile_off_t>(input_.size()));
-    in.setEos();
-    auto file = std::make_unique<DcmFileFormat>();
-    const ScopedAllocationCap cap(input_.size() + 4096);
-    file->transferInit();
-    const OFCondition cond = file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-    file->transferEnd();
-    if (cond.bad()) return Fail(ErrorCode::kMalformed, fmt::format("unreadable data set: {}", cond.text()));
-    file_ = std::move(file);
+    auto r = ReadWithDcmtk(input_, false, input_.size() + 4096);
+    if (r.cond.bad()) return Fail(ErrorCode::kMalformed, fmt::format("unreadable data set: {}", r.cond.text()));
+    file_ = std::move(r.file);
     native_.reset();
     return {};
   }
@@ -690,21 +704,11 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
     if (!ours) native.reset();
   }
 
-  DcmInputBufferStream in;
-  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-  in.setEos();
-  auto file = std::make_unique<DcmFileFormat>();
-  OFCondition cond;
-  {
-    // Deflated data sets inflate to more than their size; allow up to the frame limit there.
-    const ScopedAllocationCap cap(
-        std::max<size_t>(bytes.size() + 4096, IsDeflated(bytes) ? limits_.max_frame_bytes : 0));
-    file->transferInit();
-    cond = native ? file->readUntilTag(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData)
-                  : file->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-    file->transferEnd();
-  }
-  if (cond.bad()) return Fail(ClassifyReadFailure(cond, part10, bytes, static_cast<size_t>(in.tell())));
+  // Deflated data sets inflate to more than their size; allow up to the frame limit there.
+  auto read = ReadWithDcmtk(bytes, native.has_value(),
+                            std::max<size_t>(bytes.size() + 4096, IsDeflated(bytes) ? limits_.max_frame_bytes : 0));
+  if (read.cond.bad()) return Fail(ClassifyReadFailure(read.cond, part10, bytes, read.stop));
+  auto file = std::move(read.file);
 
   DcmDataset& ds = *file->getDataset();
   const E_TransferSyntax xfer = ds.getOriginalXfer();
@@ -727,16 +731,9 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
     // The meta header's transfer syntax and the pixel data's encoding disagree, or the guess at
     // the codec was wrong: let DCMTK read it all and decide.
     native.reset();
-    OFCondition again;
-    DcmInputBufferStream in2;
-    in2.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-    in2.setEos();
-    file = std::make_unique<DcmFileFormat>();
-    const ScopedAllocationCap cap(bytes.size() + 4096);
-    file->transferInit();
-    again = file->read(in2, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-    file->transferEnd();
-    if (again.bad()) return Fail(ClassifyReadFailure(again, part10, bytes, static_cast<size_t>(in2.tell())));
+    auto again = ReadWithDcmtk(bytes, false, bytes.size() + 4096);
+    if (again.cond.bad()) return Fail(ClassifyReadFailure(again.cond, part10, bytes, again.stop));
+    file = std::move(again.file);
   }
   return std::unique_ptr<DicomObject>(
       std::make_unique<DcmtkObject>(std::move(file), std::move(*info), xfer, limits_, std::move(native), bytes));
