@@ -100,7 +100,7 @@ class Walker {
       pos += header;
       if (depth == 0 && group == 0x7FE0 && element == 0x0010) {
         const bool ow = enc.explicit_vr ? (b_[pos - header + 4] == 'O' && b_[pos - header + 5] == 'W') : true;
-        pixel_data_ = PixelDataLocation{pos, length, ow};
+        pixel_data_ = PixelDataLocation{pos, length, ow, {}};
       }
       if (length == kUndefined) {
         // Sequence or encapsulated pixel data: items until the sequence delimiter.

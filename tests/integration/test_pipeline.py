@@ -236,6 +236,38 @@ def test_seed_env_names_from_dotenv(tmp):
     assert ENV["SOURCE_DATABASE_PASS"] not in shown and "********" in shown
 
 
+def test_https_certificates_are_verified(tmp):
+    port = str(ARGS.proxy_port + 1)
+    served = os.path.join(tmp, "www")
+    os.makedirs(served)
+    shutil.copy("/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm", os.path.join(served, "ct.dcm"))
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert])
+    server = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/https_server.py"), port,
+                               served, cert, key])
+    try:
+        time.sleep(0.7)
+        query = os.path.join(tmp, "https.sql")
+        base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
+        open(query, "w").write(
+            "SELECT study_id, series_number, instance_id, instance_number, file_path, "
+            f"'https://127.0.0.1:{port}/ct.dcm' AS file_url, report_value, field_created_at, modality, body_part "
+            f"FROM ({base_sql}) base")
+        untrusted = os.path.join(tmp, "untrusted")
+        r = eden("run", "--studies", "1", "--query", query, "-o", untrusted, "--progress", "none", "--retries", "0")
+        assert r.returncode == 1, (r.returncode, r.stderr)
+        rows = read_csv(untrusted)
+        assert rows and all(x["status"] == "failed" and "certificate" in x["error"].lower() for x in rows), rows[0]["error"]
+        trusted = os.path.join(tmp, "trusted")
+        r = eden("run", "--studies", "1", "--query", query, "-o", trusted, "--progress", "none", "--ca-file", cert)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert all(x["status"] == "stored" for x in read_csv(trusted))
+    finally:
+        server.kill()
+        server.wait()
+
+
 # ---- runner ------------------------------------------------------------------------------------
 
 def main():
