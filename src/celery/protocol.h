@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace eden::celery {
+
+/// A task message, Celery message protocol v2 with a JSON body, as Python Celery 5.2 and
+/// celery-node send it over Redis (../shared/celery/PROTOCOL.md §2). JSON parts are kept as
+/// JSON text, so this header speaks no JSON library.
+struct TaskMessage {
+  std::string id;
+  std::string task;
+  std::string root_id;
+  std::optional<std::string> parent_id;
+  std::optional<std::string> group;
+  std::optional<std::string> eta;      ///< ISO-8601 with offset.
+  std::optional<std::string> expires;  ///< ISO-8601 with offset.
+  int retries = 0;
+  std::optional<double> hard_time_limit_s, soft_time_limit_s;
+  std::string args_json = "[]";    ///< Positional arguments (a JSON array).
+  std::string kwargs_json = "{}";  ///< Keyword arguments (a JSON object).
+  std::string embed_json = "{}";   ///< callbacks, errbacks, chain, chord.
+  std::string origin;
+  std::string reply_to;
+  std::string delivery_tag;
+  std::string routing_key;
+  std::string exchange;
+  int priority = 0;
+};
+
+/// Why a message could not be decoded, and its task id when the envelope got that far (then a
+/// FAILURE result can be stored for it, so a waiting client is not left hanging).
+struct DecodeFailure {
+  Error error;
+  std::optional<std::string> task_id;
+};
+
+/// Decodes one list item of a Celery queue. Never throws: anything malformed (not JSON, bad
+/// base64, not protocol v2, wrong body shape, pickle, oversize) is a DecodeFailure.
+tl::expected<TaskMessage, DecodeFailure> DecodeTaskMessage(std::string_view envelope, size_t max_bytes = 16u << 20);
+
+/// The result-backend document (PROTOCOL.md §4), keys in Celery's order: status, result,
+/// traceback, children, date_done, [parent_id], [group_id], task_id. `result_json` is JSON text;
+/// `date_done` empty means null.
+std::string EncodeResult(std::string_view status, std::string_view result_json,
+                         const std::optional<std::string>& traceback, std::string_view task_id,
+                         std::string_view date_done, const std::optional<std::string>& parent_id = std::nullopt,
+                         const std::optional<std::string>& group_id = std::nullopt);
+
+/// The `result` of a FAILURE: {"exc_type", "exc_message": [message], "exc_module"}; a null module
+/// makes the Python client create an exception class of that name.
+std::string ExceptionJson(std::string_view exc_type, std::string_view message,
+                          const std::optional<std::string>& exc_module);
+
+/// `date_done` as Celery writes it: UTC, naive ISO-8601, 6 fraction digits.
+std::string FormatDateDone(std::chrono::system_clock::time_point t);
+
+/// The Redis list a message of `priority` goes to: kombu bands 0-2, 3-5, 6-8, 9 map to
+/// `queue`, `queue\x06\x163`, `queue\x06\x166`, `queue\x06\x169` (PROTOCOL.md §2.4).
+std::string PriorityQueueKey(std::string_view queue, int priority);
+
+/// Standard base64 (RFC 4648); nullopt on any invalid character or length.
+std::optional<std::string> Base64Decode(std::string_view text);
+std::string Base64Encode(std::string_view bytes);
+
+}  // namespace eden::celery
