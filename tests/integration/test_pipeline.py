@@ -48,6 +48,16 @@ def psql_csv(sql):
     return list(csv.DictReader(io.StringIO(r.stdout)))
 
 
+def url_rewriting_query(tmp, name, url_sql):
+    """A --query file: the built-in selection with file_url replaced by the SQL expression url_sql."""
+    base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
+    path = os.path.join(tmp, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("SELECT study_id, series_number, instance_id, instance_number, file_path, "
+                f"{url_sql} AS file_url, report_value, field_created_at, modality, body_part FROM ({base_sql}) base")
+    return path
+
+
 SEED_COLUMNS = ["study_id", "series_number", "instance_id", "instance_number", "file_path", "file_url",
                 "report_value", "field_created_at", "downloaded", "local_file_path"]
 
@@ -148,12 +158,8 @@ def test_resume_after_kill_9(tmp):
                               ENV["EDEN_ORTHANC_URL"], "40"])
     try:
         time.sleep(0.5)
-        query = os.path.join(tmp, "slow.sql")
-        base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
-        open(query, "w").write(
-            "SELECT study_id, series_number, instance_id, instance_number, file_path, "
-            f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}') AS file_url, "
-            f"report_value, field_created_at, modality, body_part FROM ({base_sql}) base")
+        query = url_rewriting_query(
+            tmp, "slow.sql", f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
         out = os.path.join(tmp, "killed")
         args = [ARGS.eden, "run", "--all-studies", "--query", query, "-o", out, "--progress", "none",
                 "--download-concurrency", "2", "--threads", "1"]
@@ -248,12 +254,7 @@ def test_https_certificates_are_verified(tmp):
                                served, cert, key])
     try:
         time.sleep(0.7)
-        query = os.path.join(tmp, "https.sql")
-        base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
-        open(query, "w").write(
-            "SELECT study_id, series_number, instance_id, instance_number, file_path, "
-            f"'https://127.0.0.1:{port}/ct.dcm' AS file_url, report_value, field_created_at, modality, body_part "
-            f"FROM ({base_sql}) base")
+        query = url_rewriting_query(tmp, "https.sql", f"'https://127.0.0.1:{port}/ct.dcm'")
         untrusted = os.path.join(tmp, "untrusted")
         r = eden("run", "--studies", "1", "--query", query, "-o", untrusted, "--progress", "none", "--retries", "0")
         assert r.returncode == 1, (r.returncode, r.stderr)
