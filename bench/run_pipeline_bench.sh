@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-1000}
 WORK=${BENCH_WORK:-build/bench-pipeline}
-export EDEN_SERVICES_DIR=${EDEN_SERVICES_DIR:-$PWD/$WORK/services}
+export EDEN_SERVICES_DIR=${EDEN_SERVICES_DIR:-/tmp/eden-bench-services}  # postgres must be able to enter it
 export EDEN_PG_PORT=${EDEN_PG_PORT:-55452} EDEN_ORTHANC_PORT=${EDEN_ORTHANC_PORT:-58072}
 scripts/install-deps.sh >/dev/null
 cmake --preset release >/dev/null

@@ -276,7 +276,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--eden", required=True)
     p.add_argument("--repo", required=True)
-    p.add_argument("--services-dir", default=os.path.join(tempfile.gettempdir(), "eden-itest-services"))
+    p.add_argument("--services-dir", default=os.path.join(tempfile.gettempdir(), f"eden-itest-services-{os.getuid()}"))
     p.add_argument("--pg-port", type=int, default=55442)
     p.add_argument("--orthanc-port", type=int, default=58052)
     p.add_argument("--proxy-port", type=int, default=58062)
