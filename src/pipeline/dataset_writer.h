@@ -13,7 +13,7 @@ namespace eden::pipeline {
 std::string CsvField(const std::string& value);
 
 /// The dataset CSV: the seed's ten columns first, in the seed's order, then the extras. One row
-/// per instance of the frozen sample, in sample order; CRLF line ends (RFC 4180), UTF-8.
+/// per entry, in the order given; CRLF line ends (RFC 4180), UTF-8.
 std::string BuildCsv(const std::vector<JournalEntry>& entries);
 
 /// The column names, in order (documented in README-dataset.md).

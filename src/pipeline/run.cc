@@ -1,7 +1,9 @@
 #include "pipeline/run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -151,6 +153,11 @@ Result<RunSummary> Run(const RunOptions& options,
   }
   auto meta = (*journal)->Meta();
   if (!meta) return Fail(meta.error());
+  // Rows grouped as a reader expects: by study, then series and instance number.
+  std::stable_sort(all->begin(), all->end(), [](const JournalEntry& a, const JournalEntry& b) {
+    return std::tie(a.row.study_id, a.row.series_number, a.row.instance_number, a.row.instance_id) <
+           std::tie(b.row.study_id, b.row.series_number, b.row.instance_number, b.row.instance_id);
+  });
   const std::string csv = BuildCsv(*all);
   const std::string readme = BuildDatasetReadme(*all, *meta, options.layout);
   auto as_bytes = [](const std::string& s) {

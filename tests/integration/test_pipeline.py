@@ -125,8 +125,11 @@ def test_rerun_with_nothing_to_do(tmp):
     first = eden("run", "--studies", "6", "--seed", "alpha", "-o", out, "--progress", "none")
     assert first.returncode in (0, 1), first.stderr
     csv1 = open(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv"), "rb").read()
+    # Stored rows must not be touched again; failed rows are retried (their DICOM may be rewritten).
+    stored_ids = {r["instance_id"] for r in read_csv(out) if r["status"] == "stored"}
     mtimes = {f: os.path.getmtime(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(out, "eden-dataset-vlms"))
-              for f in fs if f.endswith((".dcm", ".jpg"))}
+              for f in fs if f.endswith((".dcm", ".jpg")) and f.rsplit(".", 1)[0] in stored_ids}
+    assert mtimes, "no stored rows in the sample"
     second = eden("run", "--studies", "6", "--seed", "alpha", "-o", out, "--progress", "none",
                   "--summary-json", os.path.join(tmp, "s2.json"))
     s2 = json.load(open(os.path.join(tmp, "s2.json")))
@@ -155,7 +158,7 @@ def test_same_seed_same_sample(tmp):
 def test_resume_after_kill_9(tmp):
     port = str(ARGS.proxy_port)
     proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
-                              ENV["EDEN_ORTHANC_URL"], "40"])
+                              ENV["EDEN_ORTHANC_URL"], "60"])
     try:
         time.sleep(0.5)
         query = url_rewriting_query(
@@ -165,17 +168,27 @@ def test_resume_after_kill_9(tmp):
                 "--download-concurrency", "2", "--threads", "1"]
         env = {**os.environ, **ENV}
         journal = os.path.join(out, ".eden", "journal.sqlite")
-        kills = 0
-        for delay in (0.8, 1.2):
-            p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(delay)
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-                kills += 1
-            p.wait()
-        assert kills >= 1, "the run finished before it could be killed"
-        done = sqlite3.connect(journal).execute("SELECT count(*) FROM instances WHERE state='stored'").fetchone()[0]
-        total = sqlite3.connect(journal).execute("SELECT count(*) FROM instances").fetchone()[0]
+
+        def stored_count():
+            try:
+                with sqlite3.connect(journal, timeout=1) as db:
+                    return db.execute("SELECT count(*) FROM instances WHERE state='stored'").fetchone()[0]
+            except sqlite3.Error:
+                return 0  # Not created or not frozen yet.
+
+        # Kill -9 as soon as the journal has recorded some (not all) instances: mid-run by
+        # construction, whatever the machine's speed.
+        p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while p.poll() is None and time.time() < deadline and stored_count() == 0:
+            time.sleep(0.02)
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+        p.wait()
+        assert p.returncode == -signal.SIGKILL, f"the run ended (exit {p.returncode}) before it could be killed"
+        with sqlite3.connect(journal) as db:
+            done = db.execute("SELECT count(*) FROM instances WHERE state='stored'").fetchone()[0]
+            total = db.execute("SELECT count(*) FROM instances").fetchone()[0]
         assert 0 < done < total, f"killed run stored {done} of {total}: not a mid-run kill"
         final = subprocess.run(args, env=env, capture_output=True, text=True)
         assert final.returncode == 1, final.stderr  # The 4 bad rows.
