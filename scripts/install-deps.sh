@@ -10,7 +10,7 @@ PACKAGES=(
   libdcmtk-dev dcmtk libopenjp2-7-dev libturbojpeg0-dev libfmt-dev libexpected-dev
   libcli11-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
   # Real services for the demo and the integration tests
-  postgresql orthanc curl
+  postgresql orthanc curl openssl
   # Tests and benchmarks
   libgtest-dev libgmock-dev googletest
   python3-pydicom python3-numpy python3-pil python3-gdcm libgdcm-tools
