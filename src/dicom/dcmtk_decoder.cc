@@ -177,14 +177,6 @@ Result<Lut> ReadLut(DcmItem& item, const DcmTagKey& descriptor_tag, const DcmTag
   return lut;
 }
 
-/// True if the meta header names the deflated transfer syntax (a cheap byte search in the
-/// meta group, before DCMTK parses anything).
-bool IsDeflated(std::span<const uint8_t> bytes) {
-  static constexpr std::string_view kDeflated = "1.2.840.10008.1.2.1.99";
-  const std::string_view head(reinterpret_cast<const char*>(bytes.data()), std::min<size_t>(bytes.size(), 1024));
-  return head.find(kDeflated) != std::string_view::npos;
-}
-
 /// Transfer syntaxes decoded by DCMTK's dcmjpeg (JPEG processes 1-14, 1.2.840.10008.1.2.4.50-70).
 bool IsDcmtkJpeg(E_TransferSyntax xfer) {
   const std::string_view uid = DcmXfer(xfer).getXferID();
@@ -193,6 +185,15 @@ bool IsDcmtkJpeg(E_TransferSyntax xfer) {
 }
 
 bool IsJpegLossless(E_TransferSyntax xfer) { return xfer == EXS_JPEGProcess14 || xfer == EXS_JPEGProcess14SV1; }
+
+/// Transfer syntaxes whose frames we decode ourselves from fragments in the input buffer.
+bool IsOwnCodec(const std::string& uid) {
+  return uid == "1.2.840.10008.1.2.5" ||     // RLE Lossless
+         uid == "1.2.840.10008.1.2.4.90" ||  // JPEG 2000 lossless
+         uid == "1.2.840.10008.1.2.4.91" ||  // JPEG 2000
+         uid == "1.2.840.10008.1.2.4.57" ||  // JPEG lossless, process 14
+         uid == "1.2.840.10008.1.2.4.70";    // JPEG lossless, SV1
+}
 
 bool IsJpeg2000(E_TransferSyntax xfer) {
   return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 || xfer == EXS_JPEG2000MulticomponentLosslessOnly ||
@@ -391,22 +392,12 @@ class DcmtkObject final : public DicomObject {
       return out;
     }
     if (IsDcmtkJpeg(xfer_)) {
+      // Lossless JPEG gets here only when our decoder declined it (ParseFully) or the header
+      // and the data disagreed; DCMTK decodes it.
       auto compressed = FrameBytes(pixel, index);
       if (!compressed) return Fail(compressed.error());
       if (auto ok = CheckJpegMarkers(*compressed); !ok) {
         return Fail(ok.error().WithContext(fmt::format("frame {}", index + 1)));
-      }
-      if (IsJpegLossless(xfer_)) {
-        // Our faster process-14 decoder; anything it does not handle goes to DCMTK below.
-        auto samples = DecodeJpegLosslessFrame(*compressed, f);
-        if (samples) {
-          out.Own(std::move(*samples));
-          out.format.planar = false;
-          return out;
-        }
-        if (samples.error().code() != ErrorCode::kUnsupported) {
-          return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
-        }
       }
     }
     // A codec may return more than the file's layout suggests (4:2:2 JPEG comes back
@@ -693,20 +684,11 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
     for (const auto& [offset, length] : preflight->pixel_data->items)
       native->items.push_back(bytes.subspan(offset, length));
   }
-  if (native && native->encapsulated) {
-    // Which transfer syntax? Read just the meta header to know before DCMTK parses the rest.
-    const std::string_view head(reinterpret_cast<const char*>(bytes.data()), std::min<size_t>(bytes.size(), 2048));
-    const bool ours = head.find("1.2.840.10008.1.2.5") != std::string_view::npos ||     // RLE
-                      head.find("1.2.840.10008.1.2.4.90") != std::string_view::npos ||  // J2K lossless
-                      head.find("1.2.840.10008.1.2.4.91") != std::string_view::npos ||  // J2K
-                      head.find("1.2.840.10008.1.2.4.57") != std::string_view::npos ||  // JPEG lossless p14
-                      head.find("1.2.840.10008.1.2.4.70") != std::string_view::npos;    // JPEG lossless SV1
-    if (!ours) native.reset();
-  }
+  if (native && native->encapsulated && !IsOwnCodec(preflight->transfer_syntax)) native.reset();
 
   // Deflated data sets inflate to more than their size; allow up to the frame limit there.
   auto read = ReadWithDcmtk(bytes, native.has_value(),
-                            std::max<size_t>(bytes.size() + 4096, IsDeflated(bytes) ? limits_.max_frame_bytes : 0));
+                            std::max<size_t>(bytes.size() + 4096, preflight->deflated ? limits_.max_frame_bytes : 0));
   if (read.cond.bad()) return Fail(ClassifyReadFailure(read.cond, part10, bytes, read.stop));
   auto file = std::move(read.file);
 

@@ -365,7 +365,8 @@ Result<std::vector<uint8_t>> DecodeJpegLosslessFrame(std::span<const uint8_t> da
   for (uint32_t y = 0; y < height; ++y) {
     Status row_ok;
     if (restart_interval == 0 && !first_line) {
-      // The hot path: no restarts, predictor fixed for the whole row.
+      // The hot path: no restarts, predictor fixed for the whole row. A switch, not a table of
+      // function pointers: the calls get inlined, measured 32 vs 38 ms a 7.5 MP frame.
       switch (predictor) {
         case 1:
           row_ok = DecodeRow<1>(reader, table_of, nc, width, prev, cur, mask);

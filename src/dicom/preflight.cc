@@ -191,9 +191,9 @@ Result<PreflightInfo> PreflightCheck(std::span<const uint8_t> bytes, int max_dep
   Walker walker(bytes, max_depth);
   size_t pos = 0;
   Encoding enc;
+  std::string transfer_syntax;
   if (LooksLikePart10(bytes)) {
     pos = 132;
-    std::string transfer_syntax;
     // File meta information: group 0002, always explicit VR little endian.
     while (pos + 8 <= bytes.size() && walker.U16(pos, false) == 0x0002) {
       const uint8_t* vr = &bytes[pos + 4];
@@ -211,7 +211,8 @@ Result<PreflightInfo> PreflightCheck(std::span<const uint8_t> bytes, int max_dep
       }
       pos += header + length;
     }
-    if (transfer_syntax == "1.2.840.10008.1.2.1.99") return PreflightInfo{true, false, true, std::nullopt};
+    if (transfer_syntax == "1.2.840.10008.1.2.1.99")
+      return PreflightInfo{transfer_syntax, true, false, true, std::nullopt};
     enc.explicit_vr = transfer_syntax != "1.2.840.10008.1.2";
     enc.big_endian = transfer_syntax == "1.2.840.10008.1.2.2";
     if (transfer_syntax.empty() && pos + 6 <= bytes.size()) {
@@ -223,17 +224,17 @@ Result<PreflightInfo> PreflightCheck(std::span<const uint8_t> bytes, int max_dep
     if (bytes.size() < 8) return Fail(ErrorCode::kNotDicom, "too short for DICOM");
     enc.explicit_vr = IsUpper(bytes[4]) && IsUpper(bytes[5]);
     auto little = walker.WalkDataSet(0, bytes.size(), enc, 0, false);
-    if (little) return PreflightInfo{enc.explicit_vr, false, false, walker.pixel_data()};
+    if (little) return PreflightInfo{{}, enc.explicit_vr, false, false, walker.pixel_data()};
     enc.big_endian = true;
     Walker big_walker(bytes, max_depth);
     if (big_walker.WalkDataSet(0, bytes.size(), enc, 0, false)) {
-      return PreflightInfo{enc.explicit_vr, true, false, big_walker.pixel_data()};
+      return PreflightInfo{{}, enc.explicit_vr, true, false, big_walker.pixel_data()};
     }
     return Fail(little.error());
   }
   auto walked = walker.WalkDataSet(pos, bytes.size(), enc, 0, false);
   if (!walked) return Fail(walked.error());
-  return PreflightInfo{enc.explicit_vr, enc.big_endian, false, walker.pixel_data()};
+  return PreflightInfo{transfer_syntax, enc.explicit_vr, enc.big_endian, false, walker.pixel_data()};
 }
 
 }  // namespace eden::dicom

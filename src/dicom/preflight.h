@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct PixelDataLocation {
 
 /// What the walk learned about the data set's encoding.
 struct PreflightInfo {
+  std::string transfer_syntax;  ///< From the meta header; empty for a bare data set.
   bool explicit_vr = true;
   bool big_endian = false;
   bool deflated = false;                        ///< Deflated data set: nothing after the meta header was walked.

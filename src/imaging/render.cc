@@ -109,7 +109,24 @@ struct Voi {
     if (lut) return lut->At(x) * 255.0 / lut->MaxValue();
     return ApplyWindow(*window, x);
   }
+
+  /// The output byte for modality value `x`: a flat (zero-width) auto window maps everything to
+  /// black; MONOCHROME1 is inverted last.
+  uint8_t Byte(double x, bool invert) const {
+    double y = (window && window->width <= 0) ? 0.0 : Apply(x);
+    if (invert) y = 255.0 - y;
+    return ToByte(y);
+  }
 };
+
+/// Completes the VOI stage of a file without one: the min-max window when `lo..hi` is a real
+/// range from the frame, else the full range `full_lo..full_hi` of possible values.
+void SetAutoWindow(double lo, double hi, bool auto_window, double full_lo, double full_hi, Voi& voi, RenderInfo& info) {
+  const bool use_frame = auto_window && lo <= hi;
+  info.source = use_frame ? VoiSource::kMinMax : VoiSource::kFullRange;
+  voi.window = use_frame ? MinMaxWindow(lo, hi) : MinMaxWindow(full_lo, full_hi);
+  info.window = voi.window;
+}
 
 Result<Voi> ChooseFileOrUserVoi(const DisplayAttributes& attrs, const RenderOptions& options, RenderInfo& info,
                                 bool* need_auto) {
@@ -188,28 +205,18 @@ Result<Image8> RenderGrey(const FrameView& frame, const DisplayAttributes& attrs
           hi = std::max(hi, m);
         }
       }
-      if (!options.auto_window || !(lo <= hi)) {
-        // Full range of possible stored values (or every pixel is padding).
-        lo = std::numeric_limits<double>::infinity();
-        hi = -lo;
-        for (size_t idx = 0; idx < size; ++idx) {
-          const double m = pipe.Modality(dec.Value(static_cast<uint32_t>(idx)));
-          lo = std::min(lo, m);
-          hi = std::max(hi, m);
-        }
-        info.source = VoiSource::kFullRange;
-      } else {
-        info.source = VoiSource::kMinMax;
+      double full_lo = std::numeric_limits<double>::infinity();
+      double full_hi = -full_lo;
+      for (size_t idx = 0; !(options.auto_window && lo <= hi) && idx < size; ++idx) {  // Only if needed.
+        const double m = pipe.Modality(dec.Value(static_cast<uint32_t>(idx)));
+        full_lo = std::min(full_lo, m);
+        full_hi = std::max(full_hi, m);
       }
-      voi.window = MinMaxWindow(lo, hi);
-      info.window = voi.window;
+      SetAutoWindow(lo, hi, options.auto_window, full_lo, full_hi, voi, info);
     }
     std::vector<uint8_t> table(size);
     for (size_t idx = 0; idx < size; ++idx) {
-      const double m = pipe.Modality(dec.Value(static_cast<uint32_t>(idx)));
-      double y = (voi.window && voi.window->width <= 0) ? 0.0 : voi.Apply(m);
-      if (invert) y = 255.0 - y;
-      table[idx] = ToByte(y);
+      table[idx] = voi.Byte(pipe.Modality(dec.Value(static_cast<uint32_t>(idx))), invert);
     }
     uint8_t* dst = out.pixels.data();
     if (bps == 2) {
@@ -235,24 +242,12 @@ Result<Image8> RenderGrey(const FrameView& frame, const DisplayAttributes& attrs
     }
   }
   if (need_auto) {
-    if (!options.auto_window || !(lo <= hi)) {
-      const double a = pipe.Modality(f.is_signed ? -(int64_t{1} << (f.bits_stored - 1)) : 0);
-      const double b =
-          pipe.Modality(f.is_signed ? (int64_t{1} << (f.bits_stored - 1)) - 1 : (int64_t{1} << f.bits_stored) - 1);
-      lo = std::min(a, b);
-      hi = std::max(a, b);
-      info.source = VoiSource::kFullRange;
-    } else {
-      info.source = VoiSource::kMinMax;
-    }
-    voi.window = MinMaxWindow(lo, hi);
-    info.window = voi.window;
+    const double a = pipe.Modality(f.is_signed ? -(int64_t{1} << (f.bits_stored - 1)) : 0);
+    const double b =
+        pipe.Modality(f.is_signed ? (int64_t{1} << (f.bits_stored - 1)) - 1 : (int64_t{1} << f.bits_stored) - 1);
+    SetAutoWindow(lo, hi, options.auto_window, std::min(a, b), std::max(a, b), voi, info);
   }
-  for (size_t i = 0; i < n; ++i) {
-    double y = (voi.window && voi.window->width <= 0) ? 0.0 : voi.Apply(values[i]);
-    if (invert) y = 255.0 - y;
-    out.pixels[i] = ToByte(y);
-  }
+  for (size_t i = 0; i < n; ++i) out.pixels[i] = voi.Byte(values[i], invert);
   return out;
 }
 
