@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/base64.h"
 #include "core/result.h"
 
 namespace eden::celery {
@@ -64,8 +65,5 @@ std::string FormatDateDone(std::chrono::system_clock::time_point t);
 /// `queue`, `queue\x06\x163`, `queue\x06\x166`, `queue\x06\x169` (PROTOCOL.md §2.4).
 std::string PriorityQueueKey(std::string_view queue, int priority);
 
-/// Standard base64 (RFC 4648); nullopt on any invalid character or length.
-std::optional<std::string> Base64Decode(std::string_view text);
-std::string Base64Encode(std::string_view bytes);
 
 }  // namespace eden::celery

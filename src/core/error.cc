@@ -30,6 +30,12 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "unavailable";
     case ErrorCode::kTimeout:
       return "timeout";
+    case ErrorCode::kUnauthenticated:
+      return "unauthenticated";
+    case ErrorCode::kPermissionDenied:
+      return "permission_denied";
+    case ErrorCode::kFailedPrecondition:
+      return "failed_precondition";
     case ErrorCode::kInternal:
       return "internal";
   }

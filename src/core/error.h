@@ -20,6 +20,9 @@ enum class ErrorCode {
   kNotFound,          ///< A remote or local object does not exist.
   kUnavailable,       ///< A service is down or answered 5xx; transient.
   kTimeout,           ///< Transient.
+  kUnauthenticated,   ///< Credentials missing, rejected or expired (HTTP 401, a refused token grant).
+  kPermissionDenied,  ///< Authenticated but not allowed (HTTP 403).
+  kFailedPrecondition,  ///< A conditional request's condition did not hold (HTTP 412).
   kInternal,          ///< A bug in eden; should never reach a user.
 };
 

@@ -86,6 +86,24 @@ Status LocalObjectStore::Flush() {
   return {};
 }
 
+Result<std::map<std::string, ObjectInfo>> LocalObjectStore::List(const std::string& prefix) {
+  std::map<std::string, ObjectInfo> out;
+  std::error_code ec;
+  // Walk the deepest folder the prefix names; keep keys that start with the whole prefix.
+  const auto slash = prefix.rfind('/');
+  const fs::path start = slash == std::string::npos ? root_ : root_ / prefix.substr(0, slash);
+  if (!fs::exists(start, ec)) return out;
+  for (auto it = fs::recursive_directory_iterator(start, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    std::string key = fs::relative(it->path(), root_, ec).generic_string();
+    if (ec || key.rfind(prefix, 0) != 0 || key.find(".tmp-") != std::string::npos) continue;
+    out[key] = ObjectInfo{static_cast<uint64_t>(it->file_size(ec)), {}};
+  }
+  if (ec) return Fail(ErrorCode::kIo, fmt::format("cannot list {}: {}", start.string(), ec.message()));
+  return out;
+}
+
 Result<std::optional<ObjectInfo>> LocalObjectStore::Stat(const std::string& key) {
   std::error_code ec;
   const auto size = fs::file_size(PathOf(key), ec);
@@ -93,7 +111,7 @@ Result<std::optional<ObjectInfo>> LocalObjectStore::Stat(const std::string& key)
     if (ec == std::errc::no_such_file_or_directory) return std::optional<ObjectInfo>{};
     return Fail(ErrorCode::kIo, fmt::format("cannot stat {}: {}", PathOf(key).string(), ec.message()));
   }
-  return std::optional<ObjectInfo>(ObjectInfo{size});
+  return std::optional<ObjectInfo>(ObjectInfo{size, {}});
 }
 
 Result<std::vector<uint8_t>> LocalObjectStore::Get(const std::string& key) {

@@ -15,6 +15,7 @@ class LocalObjectStore final : public ObjectStore {
   Status Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) override;
   Result<std::optional<ObjectInfo>> Stat(const std::string& key) override;
   Result<std::vector<uint8_t>> Get(const std::string& key) override;
+  Result<std::map<std::string, ObjectInfo>> List(const std::string& prefix) override;
   std::string Uri(const std::string& key) const override;
   Status CheckWritable() override;
   Status Flush() override;

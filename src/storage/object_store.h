@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@ namespace eden::storage {
 /// What a store knows about an object.
 struct ObjectInfo {
   uint64_t size = 0;
+  std::string crc32c;  ///< base64 CRC-32C when the store keeps one (GCS); empty otherwise.
 };
 
 /// Where a dataset's objects go: a local folder, or a GCS bucket (issue 5). Keys are relative
@@ -26,6 +28,9 @@ class ObjectStore {
   /// nullopt if the object does not exist.
   virtual Result<std::optional<ObjectInfo>> Stat(const std::string& key) = 0;
   virtual Result<std::vector<uint8_t>> Get(const std::string& key) = 0;
+  /// Every object whose key starts with `prefix`, in one pass (a rerun checks a whole dataset
+  /// with one listing instead of one request per object).
+  virtual Result<std::map<std::string, ObjectInfo>> List(const std::string& prefix) = 0;
   /// A URI naming the object for people and the CSV (file:///..., gs://...).
   virtual std::string Uri(const std::string& key) const = 0;
   /// Checks the destination is usable (exists, writable) before a run starts.
