@@ -89,6 +89,11 @@ void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
   fmt::print(out, "  CSV + README: {:.2f} s\n  total: {:.2f} s\n", s.finalize_s, s.total_s);
   fmt::print(out, "  instances: {} in the sample, {} stored ({} by earlier runs), {} failed\n", s.total, s.stored,
              s.already_stored, s.failed);
+  if (!s.upload.empty()) {
+    std::string line;
+    for (const auto& [k, v] : s.upload) line += fmt::format("{}{} {}", line.empty() ? "" : ", ", v, k);
+    fmt::print(out, "  uploads: {}\n", line);
+  }
   fmt::print(out, "  CSV:    {}\n  README: {}\n", s.csv_uri, s.readme_uri);
   if (!s.failures.empty()) {
     fmt::print(out, "  failures:\n");
@@ -119,6 +124,11 @@ std::string SummaryJson(const pipeline::RunSummary& s) {
       {"csv", s.csv_uri},
       {"readme", s.readme_uri},
       {"failures", failures}};
+  if (!s.upload.empty()) {
+    nlohmann::json u = nlohmann::json::object();
+    for (const auto& [k, v] : s.upload) u[k] = v;
+    j["upload"] = u;
+  }
   return j.dump(2);
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli/convert_command.h"
 #include "cli/run_command.h"
+#include "cli/verify_command.h"
 #include "cli/version.h"
 #include "config/settings.h"
 
@@ -30,6 +31,8 @@ int main(int argc, char** argv) {
   eden::config::RunSettings run_settings;
   eden::cli::AddRunCommand(app, run_settings);
   eden::cli::AddConfigCommand(app, run_settings);
+  eden::config::RunSettings verify_settings;
+  eden::cli::AddVerifyCommand(app, verify_settings);
   app.set_config("--config", "", "TOML or INI file with option values (below flags and the environment)");
 
   // A .env in the working directory (or EDEN_ENV_FILE) fills variables the environment lacks:
@@ -47,5 +50,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("convert")) return eden::cli::RunConvert(convert_args);
   if (app.got_subcommand("run")) return eden::cli::RunRun(run_settings);
   if (app.got_subcommand("config")) return eden::cli::RunConfigShow(run_settings);
+  if (app.got_subcommand("verify")) return eden::cli::RunVerify(verify_settings);
   return 2;
 }

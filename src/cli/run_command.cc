@@ -18,7 +18,7 @@
 #include "jpeg/encoder.h"
 #include "pipeline/run.h"
 #include "source/pg_pacs_source.h"
-#include "storage/local_object_store.h"
+#include "cli/store_factory.h"
 
 namespace eden::cli {
 namespace fs = std::filesystem;
@@ -33,6 +33,20 @@ void AddConfigCommand(CLI::App& app, config::RunSettings& settings) {
   CLI::App* show = cfg->add_subcommand("show", "Print the effective settings (secrets redacted)");
   config::AddRunOptions(*show, settings);
   cfg->require_subcommand(1);
+}
+
+int ExitCodeFor(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::kInvalidArgument:
+      return 2;
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kTimeout:
+    case ErrorCode::kUnauthenticated:
+    case ErrorCode::kPermissionDenied:
+      return 3;  // The database or the destination cannot be reached or used.
+    default:
+      return 1;
+  }
 }
 
 int RunConfigShow(const config::RunSettings& settings) {
@@ -77,14 +91,19 @@ int RunRun(const config::RunSettings& s) {
   if (!s.selection.body_part.empty()) options.selection.body_part = s.selection.body_part;
   options.page_size = s.selection.page_size;
   options.fresh = s.output.fresh;
-  options.journal_path = s.output.journal.empty() ? fs::path(s.output.destination) / ".eden" / "journal.sqlite"
-                                                  : fs::path(s.output.journal);
+  auto opened = OpenStore(s);
+  if (!opened) {
+    fmt::print(stderr, "eden run: {}\n", opened.error().message());
+    return 2;
+  }
+  options.journal_path = s.output.journal.empty() ? opened->default_journal : fs::path(s.output.journal);
+  options.executor.store_concurrency = static_cast<unsigned>(opened->upload_concurrency);
   options.executor.download_concurrency = static_cast<unsigned>(s.fetch.download_concurrency);
   options.executor.cpu_workers = static_cast<unsigned>(s.convert.threads);
   options.convert.quality = s.convert.quality;
   options.convert.max_size = static_cast<uint32_t>(s.convert.max_size);
   options.convert.render.window = window;
-  options.layout.prefix = s.output.prefix;
+  options.layout.prefix = opened->prefix;
   options.layout.csv_name = s.output.csv_name;
 
   fetch::FetchOptions fetch_options;
@@ -97,7 +116,6 @@ int RunRun(const config::RunSettings& s) {
   // 3. The adapters.
   fetch::InitialiseCurlOnce();
   const dicom::DcmtkDecoder decoder;
-  storage::LocalObjectStore store{fs::path(s.output.destination)};
   pipeline::StageFactories factories;
   factories.make_fetcher = [&] { return fetch::MakeCurlFetcher(fetch_options); };
   factories.make_converter = [&] {
@@ -117,13 +135,20 @@ int RunRun(const config::RunSettings& s) {
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   const bool bar = s.report.progress == "bar" || (s.report.progress == "auto" && tty);
   ConsoleObserver observer(stdout, bar, s.report.progress == "none", s.report.log_level);
-  fmt::print("eden run: output {}, prefix {}\n", s.output.destination, s.output.prefix);
-  auto summary = pipeline::Run(options, connect, store, factories, observer);
+  fmt::print("eden run: {}\n", opened->describe);
+  auto summary = pipeline::Run(options, connect, *opened->store, factories, observer);
   if (!summary) {
     const Error& e = summary.error();
     fmt::print(stderr, "eden run: {}\n", e.message());
-    if (e.code() == ErrorCode::kInvalidArgument) return 2;
-    return e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kTimeout ? 3 : 1;
+    return ExitCodeFor(e);
+  }
+  if (opened->gcs) {
+    const auto& st = opened->gcs->client().stats();
+    summary->upload = {{"requests", st.requests.load()},
+                       {"retries", st.retries.load()},
+                       {"resumed_uploads", st.resumed.load()},
+                       {"already_present", opened->gcs->skipped()},
+                       {"bytes_sent", st.bytes_sent.load()}};
   }
   PrintSummary(stdout, *summary);
   if (!s.report.summary_json.empty()) {

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "config/settings.h"
+#include "core/error.h"
 
 namespace eden::cli {
 
@@ -14,5 +15,9 @@ void AddConfigCommand(CLI::App& app, config::RunSettings& settings);
 /// the destination unreachable.
 int RunRun(const config::RunSettings& settings);
 int RunConfigShow(const config::RunSettings& settings);
+
+/// The exit code an aborted run reports: 2 configuration, 3 database or destination
+/// unreachable (or credentials refused), 1 anything else.
+int ExitCodeFor(const Error& e);
 
 }  // namespace eden::cli

@@ -2,6 +2,44 @@
 
 namespace eden::config {
 
+void AddOutputOptions(CLI::App& cmd, OutputSettings& o) {
+  auto* out = "Output";
+  cmd.add_option("-o,--output", o.destination, "Output folder, or gs://bucket[/prefix]")
+      ->envname("EDEN_OUTPUT")
+      ->group(out)
+      ->capture_default_str();
+  cmd.add_option("--prefix", o.prefix, "Dataset prefix inside the output (a gs:// URL's path overrides it)")
+      ->envname("EDEN_PREFIX")
+      ->group(out)
+      ->capture_default_str();
+  cmd.add_option("--csv-name", o.csv_name, "CSV file name")->group(out)->capture_default_str();
+  cmd.add_option("--journal", o.journal,
+                 "Journal file (default <output>/.eden/journal.sqlite; for gs://, ./.eden/gs/<bucket>/<prefix>/)")
+      ->group(out);
+  cmd.add_flag("--fresh", o.fresh, "Forget the frozen sample and start over")->group(out);
+  auto* gcs = "Google Cloud Storage";
+  cmd.add_option("--gcs-bucket", o.gcs_bucket, "With no --output: write to gs://BUCKET/<prefix>")
+      ->envname("GCS_BUCKET_NAME")
+      ->group(gcs);
+  cmd.add_option("--gcs-credentials", o.gcs_credentials,
+                 "Service-account key or authorized_user JSON (else GOOGLE_APPLICATION_CREDENTIALS, gcloud ADC, "
+                 "metadata server; STORAGE_EMULATOR_HOST: no auth)")
+      ->envname("GCS_CREDENTIALS_PATH")
+      ->group(gcs);
+  cmd.add_option("--gcs-endpoint", o.gcs_endpoint, "GCS JSON API endpoint (default https://storage.googleapis.com)")
+      ->envname("EDEN_GCS_ENDPOINT")
+      ->group(gcs);
+  cmd.add_option("--upload-concurrency", o.upload_concurrency, "Objects written in flight (0: 16 for GCS, 4 local)")
+      ->group(gcs)
+      ->capture_default_str();
+  cmd.add_option("--resumable-threshold-kib", o.resumable_threshold_kib, "Resumable uploads from this size on")
+      ->group(gcs)
+      ->capture_default_str();
+  cmd.add_option("--upload-chunk-kib", o.upload_chunk_kib, "Resumable chunk size, a multiple of 256")
+      ->group(gcs)
+      ->capture_default_str();
+}
+
 void AddRunOptions(CLI::App& cmd, RunSettings& s) {
   auto* db = "Source database (the seed's .env names work)";
   cmd.add_option("--db-host", s.database.host, "PACS database host")
@@ -42,25 +80,10 @@ void AddRunOptions(CLI::App& cmd, RunSettings& s) {
       ->group(sel)
       ->capture_default_str();
 
-  auto* out = "Output";
-  cmd.add_option("-o,--output", s.output.destination, "Output folder")
-      ->envname("EDEN_OUTPUT")
-      ->group(out)
-      ->capture_default_str();
-  cmd.add_option("--prefix", s.output.prefix, "Dataset prefix inside the output")
-      ->envname("EDEN_PREFIX")
-      ->group(out)
-      ->capture_default_str();
-  cmd.add_option("--csv-name", s.output.csv_name, "CSV file name")->group(out)->capture_default_str();
-  cmd.add_option("--journal", s.output.journal, "Journal file (default <output>/.eden/journal.sqlite)")->group(out);
-  cmd.add_flag("--fresh", s.output.fresh, "Forget the frozen sample and start over")->group(out);
-  cmd.add_option("--gcs-bucket", s.output.gcs_bucket, "GCS bucket (issue 5)")->envname("GCS_BUCKET_NAME")->group(out);
-  cmd.add_option("--gcs-credentials", s.output.gcs_credentials, "GCS credentials file (issue 5)")
-      ->envname("GCS_CREDENTIALS_PATH")
-      ->group(out);
+  AddOutputOptions(cmd, s.output);
   cmd.add_option("--broker", s.broker, "Redis broker URL for Celery workers (issue 4)")
       ->envname("REDIS_URL")
-      ->group(out);
+      ->group("Output");
 
   auto* fetch = "Download";
   cmd.add_option("--download-concurrency", s.fetch.download_concurrency, "Downloads in flight")

@@ -10,4 +10,7 @@ namespace eden::config {
 /// default; CLI11 applies flags > environment > --config file > default.
 void AddRunOptions(CLI::App& cmd, RunSettings& s);
 
+/// The destination options alone (`eden verify` needs only these).
+void AddOutputOptions(CLI::App& cmd, OutputSettings& o);
+
 }  // namespace eden::config

@@ -17,6 +17,12 @@ std::string Trim(const std::string& s) {
 
 }  // namespace
 
+std::string EffectiveDestination(const RunSettings& s) {
+  if (IsGcs(s.output.destination) || s.output.destination != OutputSettings{}.destination) return s.output.destination;
+  if (!s.output.gcs_bucket.empty()) return "gs://" + s.output.gcs_bucket;
+  return s.output.destination;
+}
+
 std::vector<std::string> Validate(const RunSettings& s) {
   std::vector<std::string> p;
   if (s.database.port < 1 || s.database.port > 65535)
@@ -30,9 +36,16 @@ std::vector<std::string> Validate(const RunSettings& s) {
     if (!in) p.push_back(fmt::format("--query {}: cannot read the file", s.selection.query_file));
   }
   if (s.output.destination.empty()) p.push_back("--output must not be empty");
-  if (s.output.destination.rfind("gs://", 0) == 0) {
-    p.push_back("--output gs://... needs the GCS destination, which this build does not have yet (issue 5)");
+  if (const std::string d = EffectiveDestination(s); IsGcs(d)) {
+    const std::string bucket = d.substr(5, d.find('/', 5) == std::string::npos ? std::string::npos : d.find('/', 5) - 5);
+    if (bucket.size() < 3 || bucket.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos)
+      p.push_back(fmt::format("'{}' does not name a valid GCS bucket (gs://bucket[/prefix])", d));
   }
+  if (s.output.upload_concurrency < 0 || s.output.upload_concurrency > 256)
+    p.push_back("--upload-concurrency must be between 0 (automatic) and 256");
+  if (s.output.upload_chunk_kib < 256 || s.output.upload_chunk_kib % 256 != 0)
+    p.push_back("--upload-chunk-kib must be a positive multiple of 256 (GCS resumable uploads)");
+  if (s.output.resumable_threshold_kib < 0) p.push_back("--resumable-threshold-kib must not be negative");
   if (!s.broker.empty())
     p.push_back(
         "--broker / REDIS_URL: the Celery executor is not in this build yet (issue 4); unset it to run in-process");
@@ -75,8 +88,13 @@ std::string Show(const RunSettings& s) {
   out += fmt::format("output.destination = {}\noutput.prefix = {}\noutput.csv_name = {}\noutput.journal = {}\n",
                      s.output.destination, s.output.prefix, s.output.csv_name,
                      s.output.journal.empty() ? "(<destination>/.eden/journal.sqlite)" : s.output.journal);
-  out += fmt::format("output.gcs_bucket = {}\noutput.gcs_credentials = {}\nbroker = {}\n", val(s.output.gcs_bucket),
-                     val(s.output.gcs_credentials), s.broker.empty() ? "(unset)" : "********");
+  out += fmt::format("output.effective = {}\n", EffectiveDestination(s));
+  out += fmt::format("output.gcs_bucket = {}\noutput.gcs_credentials = {}\noutput.gcs_endpoint = {}\nbroker = {}\n",
+                     val(s.output.gcs_bucket), val(s.output.gcs_credentials), val(s.output.gcs_endpoint),
+                     s.broker.empty() ? "(unset)" : "********");
+  out += fmt::format("output.upload_concurrency = {}\noutput.resumable_threshold_kib = {}\noutput.upload_chunk_kib = {}\n",
+                     s.output.upload_concurrency == 0 ? std::string("auto") : std::to_string(s.output.upload_concurrency),
+                     s.output.resumable_threshold_kib, s.output.upload_chunk_kib);
   out += fmt::format("fetch.download_concurrency = {}\nfetch.connect_timeout_s = {}\nfetch.timeout_s = {}\n",
                      s.fetch.download_concurrency, s.fetch.connect_timeout_s, s.fetch.timeout_s);
   out += fmt::format("fetch.retries = {}\nfetch.max_download_mb = {}\nfetch.ca_file = {}\n", s.fetch.retries,

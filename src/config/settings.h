@@ -28,13 +28,17 @@ struct SelectionSettings {
 };
 
 struct OutputSettings {
-  std::string destination = "./eden-output";  ///< Folder (or gs://bucket/prefix, issue 5).
+  std::string destination = "./eden-output";  ///< A folder, or gs://bucket[/prefix].
   std::string prefix = "eden-dataset-vlms/sample-test";
   std::string csv_name = "dicom-reports-extracted-sample.csv";
   std::string journal;  ///< Empty: <destination>/.eden/journal.sqlite
   bool fresh = false;
-  std::string gcs_bucket;       ///< GCS_BUCKET_NAME (issue 5)
-  std::string gcs_credentials;  ///< GCS_CREDENTIALS_PATH (issue 5)
+  std::string gcs_bucket;       ///< GCS_BUCKET_NAME: with no --output, the dataset goes to gs://<bucket>/<prefix>.
+  std::string gcs_credentials;  ///< GCS_CREDENTIALS_PATH (else GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC, metadata).
+  std::string gcs_endpoint;     ///< EDEN_GCS_ENDPOINT: another JSON API endpoint (auth still applies).
+  int upload_concurrency = 0;   ///< Objects written in flight; 0 = 16 for GCS, 4 for a folder.
+  int resumable_threshold_kib = 8192;  ///< GCS objects at least this big use resumable uploads.
+  int upload_chunk_kib = 8192;         ///< Resumable chunk size; a multiple of 256.
 };
 
 struct FetchSettings {
@@ -68,6 +72,11 @@ struct RunSettings {
   ReportSettings report;
   std::string broker;  ///< REDIS_URL (issue 4)
 };
+
+/// Where the dataset goes: --output if it is gs:// or was changed from its default, else
+/// gs://GCS_BUCKET_NAME if that is set (the seed's variable), else the default folder.
+std::string EffectiveDestination(const RunSettings& s);
+inline bool IsGcs(const std::string& destination) { return destination.rfind("gs://", 0) == 0; }
 
 /// Every problem with the settings, each a sentence; empty when they are usable.
 std::vector<std::string> Validate(const RunSettings& s);

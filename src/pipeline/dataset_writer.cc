@@ -44,6 +44,10 @@ const std::vector<std::pair<std::string, std::string>>& CsvColumns() {
       {"window", "VOI used: source (file_window, file_voi_lut, min_max...) and centre/width"},
       {"dicom_sha256", "SHA-256 of the DICOM object"},
       {"jpg_sha256", "SHA-256 of the JPEG object"},
+      {"dicom_bytes", "size of the DICOM object in bytes"},
+      {"jpg_bytes", "size of the JPEG object in bytes"},
+      {"dicom_crc32c", "CRC-32C of the DICOM object (base64, as GCS reports it; `eden verify` checks it)"},
+      {"jpg_crc32c", "CRC-32C of the JPEG object (base64)"},
   };
   return kColumns;
 }
@@ -79,7 +83,11 @@ std::string BuildCsv(const std::vector<JournalEntry>& entries) {
                                              o.transfer_syntax,
                                              o.window,
                                              o.dicom_sha256,
-                                             o.jpg_sha256};
+                                             o.jpg_sha256,
+                                             o.downloaded ? std::to_string(o.dicom_bytes) : "",
+                                             o.jpg_uri.empty() ? "" : std::to_string(o.jpg_bytes),
+                                             o.downloaded ? o.dicom_crc32c : "",
+                                             o.jpg_uri.empty() ? "" : o.jpg_crc32c};
     for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + CsvField(fields[i]);
     out += "\r\n";
   }

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/crc32c.h"
 #include "dicom/decoder.h"
 
 namespace eden::pipeline {
@@ -86,6 +87,7 @@ Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const 
   o.fetch_ms = fetched.fetch_ms;
   o.dicom_key = layout.DicomKey(id);
   o.dicom_sha256 = Sha256Hex(fetched.bytes);
+  o.dicom_crc32c = Crc32cBase64(Crc32c(fetched.bytes));
   o.dicom_bytes = fetched.bytes.size();
   const auto t0 = Clock::now();
   convert::ConvertOptions first_frame = options;
@@ -107,6 +109,7 @@ Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const 
   o.window = WindowText(frame.render);
   o.jpg_key = layout.JpegKey(id);
   o.jpg_sha256 = Sha256Hex(frame.jpeg);
+  o.jpg_crc32c = Crc32cBase64(Crc32c(frame.jpeg));
   o.jpg_bytes = frame.jpeg.size();
   c.jpeg = std::move(frame.jpeg);
   return c;

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS instances (
   state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
   downloaded INTEGER NOT NULL DEFAULT 0, error_code TEXT, error_message TEXT,
   dicom_key TEXT, jpg_key TEXT, dicom_uri TEXT, jpg_uri TEXT, dicom_sha256 TEXT, jpg_sha256 TEXT,
-  dicom_bytes INTEGER, jpg_bytes INTEGER, rows INTEGER, columns INTEGER, modality TEXT, photometric TEXT,
+  dicom_crc32c TEXT, jpg_crc32c TEXT, dicom_bytes INTEGER, jpg_bytes INTEGER, rows INTEGER, columns INTEGER, modality TEXT, photometric TEXT,
   transfer_syntax TEXT, window TEXT, updated_at TEXT
 );
 CREATE INDEX IF NOT EXISTS instances_seq ON instances(seq);
@@ -70,6 +70,11 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& path
   // may lose the last few, which only means reprocessing them (idempotent).
   for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
     if (auto ok = j->Exec(sql); !ok) return Fail(ok.error());
+  }
+  // Journals written before the CRC-32C columns existed gain them (an error means they exist).
+  for (const char* sql : {"ALTER TABLE instances ADD COLUMN dicom_crc32c TEXT",
+                          "ALTER TABLE instances ADD COLUMN jpg_crc32c TEXT"}) {
+    (void)j->Exec(sql);
   }
   return j;
 }
@@ -150,7 +155,7 @@ Result<std::vector<JournalEntry>> Journal::Select(const char* where) {
       "SELECT seq, instance_id, study_id, series_number, instance_number, file_path, file_url, report_value, "
       "field_created_at, src_modality, body_part, state, attempts, downloaded, error_code, error_message, dicom_key, "
       "jpg_key, dicom_uri, jpg_uri, dicom_sha256, jpg_sha256, dicom_bytes, jpg_bytes, rows, columns, modality, "
-      "photometric, transfer_syntax, window FROM instances {} ORDER BY seq",
+      "photometric, transfer_syntax, window, dicom_crc32c, jpg_crc32c FROM instances {} ORDER BY seq",
       where);
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
@@ -194,6 +199,8 @@ Result<std::vector<JournalEntry>> Journal::Select(const char* where) {
     o.photometric = ColText(q, 27).value_or("");
     o.transfer_syntax = ColText(q, 28).value_or("");
     o.window = ColText(q, 29).value_or("");
+    o.dicom_crc32c = ColText(q, 30).value_or("");
+    o.jpg_crc32c = ColText(q, 31).value_or("");
     out.push_back(std::move(e));
   }
   return out;
@@ -210,7 +217,7 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
                      "UPDATE instances SET state=?, attempts=attempts+1, downloaded=?, error_code=?, error_message=?, "
                      "dicom_key=?, jpg_key=?, dicom_uri=?, jpg_uri=?, dicom_sha256=?, jpg_sha256=?, dicom_bytes=?, "
                      "jpg_bytes=?, rows=?, columns=?, modality=?, photometric=?, transfer_syntax=?, window=?, "
-                     "updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?",
+                     "dicom_crc32c=?, jpg_crc32c=?, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?",
                      -1, &raw, nullptr);
   Stmt u(raw);
   for (const auto& o : outcomes) {
@@ -236,7 +243,9 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
     text(16, o.photometric);
     text(17, o.transfer_syntax);
     text(18, o.window);
-    text(19, o.instance_id);
+    text(19, o.dicom_crc32c);
+    text(20, o.jpg_crc32c);
+    text(21, o.instance_id);
     if (sqlite3_step(u.get()) != SQLITE_DONE) {
       const std::string message = sqlite3_errmsg(db_);
       (void)Exec("ROLLBACK");

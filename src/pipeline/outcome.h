@@ -18,6 +18,7 @@ struct InstanceOutcome {
   std::string dicom_key, jpg_key;
   std::string dicom_uri, jpg_uri;
   std::string dicom_sha256, jpg_sha256;
+  std::string dicom_crc32c, jpg_crc32c;  ///< base64 CRC-32C, as GCS reports it: what `eden verify` checks.
   uint64_t dicom_bytes = 0, jpg_bytes = 0;
   uint32_t rows = 0, columns = 0;
   std::string modality, photometric, transfer_syntax, window;

@@ -54,13 +54,15 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
                                {"max_size", std::to_string(options.convert.max_size)}});
 }
 
-/// A stored entry counts only if both its objects are still there with their recorded sizes.
-Result<bool> StillStored(storage::ObjectStore& store, const JournalEntry& e) {
-  for (const auto& [key, size] :
-       {std::pair{e.outcome.dicom_key, e.outcome.dicom_bytes}, std::pair{e.outcome.jpg_key, e.outcome.jpg_bytes}}) {
-    auto info = store.Stat(key);
-    if (!info) return Fail(info.error());
-    if (!*info || (*info)->size != size) return false;
+/// A stored entry counts only if both its objects are still there with their recorded sizes
+/// and, where the store keeps one (GCS), their recorded CRC-32C.
+bool StillStored(const std::map<std::string, storage::ObjectInfo>& listing, const JournalEntry& e) {
+  const auto& o = e.outcome;
+  for (const auto& [key, size, crc] : {std::tuple{o.dicom_key, o.dicom_bytes, o.dicom_crc32c},
+                                       std::tuple{o.jpg_key, o.jpg_bytes, o.jpg_crc32c}}) {
+    auto it = listing.find(key);
+    if (it == listing.end() || it->second.size != size) return false;
+    if (!it->second.crc32c.empty() && !crc.empty() && it->second.crc32c != crc) return false;
   }
   return true;
 }
@@ -97,11 +99,15 @@ Result<RunSummary> Run(const RunOptions& options,
   if (!all) return Fail(all.error());
   summary.total = all->size();
   std::vector<source::InstanceRow> pending;
+  std::map<std::string, storage::ObjectInfo> listing;
+  if (std::any_of(all->begin(), all->end(), [](const JournalEntry& e) { return e.state == "stored"; })) {
+    auto listed = store.List(options.layout.prefix.empty() ? "" : options.layout.prefix + "/");
+    if (!listed) return Fail(listed.error());
+    listing = std::move(*listed);
+  }
   for (const auto& e : *all) {
     if (e.state == "stored") {
-      auto ok = StillStored(store, e);
-      if (!ok) return Fail(ok.error());
-      if (*ok) {
+      if (StillStored(listing, e)) {
         ++summary.already_stored;
         continue;
       }

@@ -44,6 +44,7 @@ struct RunSummary {
   double select_s = 0, process_s = 0, finalize_s = 0, total_s = 0;
   std::vector<Failure> failures;
   std::string csv_uri, readme_uri, output_root;
+  std::vector<std::pair<std::string, uint64_t>> upload;  ///< Store counters (GCS: requests, retries...).
   int exit_code = 0;  ///< 0 all stored, 1 some failed.
 };
 

@@ -83,7 +83,8 @@ class State:
         self.authorized_user = authorized_user
         self.token_lifetime = token_lifetime
         self.last_generation = 0
-        self.stats = {"requests": {}, "finalized": {}, "tokens": {}, "unauthorized": 0, "uploads_rejected": {}}
+        self.stats = {"requests": {}, "finalized": {}, "tokens": {}, "unauthorized": 0, "uploads_rejected": {},
+                      "resent_bytes": 0, "status_queries_with_progress": 0}
         os.makedirs(os.path.join(root, "objects"), exist_ok=True)
         for b in buckets:
             self.create_bucket(b)
@@ -560,6 +561,9 @@ class Handler(BaseHTTPRequestHandler):
         if query:
             self.read_body()
             self.body_read = True
+            if sess["data"] and sess["done"] is None:
+                with s.lock:
+                    s.stats["status_queries_with_progress"] += 1
             if total is not None and len(sess["data"]) == total and sess["done"] is None:
                 return self.send(200, self.complete_session(sess))
             return self.session_status(sess)
@@ -571,7 +575,9 @@ class Handler(BaseHTTPRequestHandler):
             committed = len(sess["data"])
             if start > committed:
                 raise GcsError(400, f"Invalid request. Chunk starts at {start}, but {committed} bytes are persisted.")
-            data = data[committed - start:]  # bytes the server already has are skipped
+            if start < committed:  # bytes the server already has: skipped, and counted
+                s.stats["resent_bytes"] += min(committed - start, len(data))
+            data = data[committed - start:]
             final = complete and (total is not None and committed + len(data) == total or
                                   (total is None and end is None))
             if not complete:

@@ -15,16 +15,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.request
+
+import harness
 
 ARGS = None
 ENV = {}
 LOADED = {}
 
 
-def sh(cmd, env=None, check=True, **kw):
-    return subprocess.run(cmd, env={**os.environ, **(env or {})}, check=check, text=True, capture_output=True, **kw)
+sh = harness.sh
 
 
 def eden(*args, env=None, cwd=None):
@@ -285,7 +285,7 @@ def test_https_certificates_are_verified(tmp):
 # ---- runner ------------------------------------------------------------------------------------
 
 def main():
-    global ARGS, ENV, LOADED
+    global ARGS
     p = argparse.ArgumentParser()
     p.add_argument("--eden", required=True)
     p.add_argument("--repo", required=True)
@@ -295,35 +295,13 @@ def main():
     p.add_argument("--proxy-port", type=int, default=58062)
     ARGS = p.parse_args()
     ARGS.eden = os.path.abspath(ARGS.eden)
-    svc_env = {"EDEN_SERVICES_DIR": ARGS.services_dir, "EDEN_PG_PORT": str(ARGS.pg_port),
-               "EDEN_ORTHANC_PORT": str(ARGS.orthanc_port)}
-    services = os.path.join(ARGS.repo, "scripts/services.sh")
-    shutil.rmtree(ARGS.services_dir, ignore_errors=True)
-    passed = failed = 0
-    try:
-        print(sh([services, "start"], env=svc_env).stdout.strip())
-        ENV = dict(line.split("=", 1) for line in sh([services, "env"], env=svc_env).stdout.split())
-        loaded = sh(["/usr/bin/python3", os.path.join(ARGS.repo, "scripts/load_demo_pacs.py"), "--orthanc",
-                     ENV["EDEN_ORTHANC_URL"], "--psql",
-                     f"psql -h {ENV['EDEN_PG_SOCKET']} -p {ENV['SOURCE_DATABASE_PORT']} -U eden -d pacs",
-                     "--bad-rows", os.path.join(ARGS.services_dir, "bad")])
-        LOADED = json.loads(loaded.stdout.strip().splitlines()[-1])
-        print(f"loaded {LOADED['studies']} studies, {LOADED['instances']} instances")
-        tests = [v for k, v in globals().items() if k.startswith("test_")]
-        for t in tests:
-            with tempfile.TemporaryDirectory() as tmp:
-                start = time.time()
-                try:
-                    t(tmp)
-                    passed += 1
-                    print(f"ok   {t.__name__} ({time.time() - start:.1f}s)")
-                except Exception:
-                    failed += 1
-                    print(f"FAIL {t.__name__}\n{traceback.format_exc()}")
-    finally:
-        print(sh([services, "stop"], env=svc_env, check=False).stdout.strip())
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+
+    def ready(env, loaded):
+        global ENV, LOADED
+        ENV, LOADED = env, loaded
+
+    tests = [v for k, v in globals().items() if k.startswith("test_")]
+    return harness.run_suite(ARGS.repo, ARGS.services_dir, ARGS.pg_port, ARGS.orthanc_port, tests, ready)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,23 @@ TEST(Config, ReportsEveryProblemAtOnce) {
   s.convert.quality = 0;
   s.fetch.download_concurrency = 0;
   s.report.log_level = "LOUD";
-  s.output.destination = "gs://bucket/x";
+  s.output.destination = "gs://Bad_Bucket!/x";
   EXPECT_EQ(Validate(s).size(), 5u);
+}
+
+TEST(Config, DestinationFromTheSeedsBucketVariable) {
+  RunSettings s;
+  EXPECT_EQ(EffectiveDestination(s), "./eden-output");
+  s.output.gcs_bucket = "seed-bucket";
+  EXPECT_EQ(EffectiveDestination(s), "gs://seed-bucket");  // GCS_BUCKET_NAME alone: the seed's bucket.
+  s.output.destination = "/data/out";
+  EXPECT_EQ(EffectiveDestination(s), "/data/out");  // An explicit folder wins.
+  s.output.destination = "gs://other/prefix";
+  EXPECT_EQ(EffectiveDestination(s), "gs://other/prefix");
+  EXPECT_TRUE(Validate(s).empty());
+  s.output.upload_chunk_kib = 300;
+  ASSERT_EQ(Validate(s).size(), 1u);
+  EXPECT_NE(Validate(s)[0].find("multiple of 256"), std::string::npos);
 }
 
 TEST(Config, ShowRedactsSecrets) {

@@ -1,0 +1,62 @@
+#include "cli/store_factory.h"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "gcs/client.h"
+#include "gcs/credentials.h"
+#include "storage/local_object_store.h"
+
+namespace eden::cli {
+namespace fs = std::filesystem;
+
+Result<OpenedStore> OpenStore(const config::RunSettings& s) {
+  OpenedStore out;
+  out.destination = config::EffectiveDestination(s);
+  out.prefix = s.output.prefix;
+  const auto& o = s.output;
+  if (!config::IsGcs(out.destination)) {
+    out.store = std::make_unique<storage::LocalObjectStore>(fs::path(out.destination));
+    out.describe = fmt::format("output {}, prefix {}", out.destination, out.prefix);
+    out.default_journal = fs::path(out.destination) / ".eden" / "journal.sqlite";
+    out.upload_concurrency = o.upload_concurrency > 0 ? o.upload_concurrency : 4;
+    return out;
+  }
+  auto url = gcs::ParseGcsUrl(out.destination);
+  if (!url) return Fail(url.error());
+  if (!url->prefix.empty()) out.prefix = url->prefix;
+
+  gcs::ClientOptions options;
+  options.max_attempts = s.fetch.retries + 3;  // Uploads get a little more patience than downloads.
+  options.resumable_threshold = static_cast<size_t>(o.resumable_threshold_kib) << 10;
+  options.chunk_size = static_cast<size_t>(o.upload_chunk_kib) << 10;
+  options.http.connect_timeout_ms = s.fetch.connect_timeout_s * 1000L;
+  options.http.total_timeout_ms = s.fetch.timeout_s * 1000L;
+  options.http.ca_file = s.fetch.ca_file;
+  std::shared_ptr<gcs::Credentials> credentials;
+  const char* emulator = std::getenv("STORAGE_EMULATOR_HOST");
+  if (emulator && *emulator) {
+    // The convention Google's clients follow: an emulator, no authentication.
+    options.endpoint = std::string(emulator).find("://") == std::string::npos ? std::string("http://") + emulator
+                                                                               : std::string(emulator);
+    credentials = gcs::MakeAnonymousCredentials();
+  } else {
+    if (!o.gcs_endpoint.empty()) options.endpoint = o.gcs_endpoint;
+    auto creds = gcs::DefaultCredentials(o.gcs_credentials, std::make_shared<gcs::HttpClient>(options.http));
+    if (!creds) return Fail(creds.error());
+    credentials = *creds;
+  }
+  auto client = std::make_shared<gcs::GcsClient>(options, credentials);
+  auto store = std::make_unique<gcs::GcsObjectStore>(client, url->bucket);
+  out.gcs = store.get();
+  out.store = std::move(store);
+  out.destination = "gs://" + url->bucket;
+  out.describe = fmt::format("output gs://{}, prefix {} (GCS at {}, credentials: {})", url->bucket, out.prefix,
+                             gcs::RedactUrl(options.endpoint), credentials->Describe());
+  out.default_journal = fs::path(".eden") / "gs" / url->bucket / out.prefix / "journal.sqlite";
+  out.upload_concurrency = o.upload_concurrency > 0 ? o.upload_concurrency : 16;
+  return out;
+}
+
+}  // namespace eden::cli

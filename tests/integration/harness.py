@@ -1,0 +1,47 @@
+"""Shared set-up for the integration suites: real PostgreSQL + Orthanc started by
+scripts/services.sh, the demo PACS loaded by scripts/load_demo_pacs.py, and a runner that prints
+one line per test and 'N passed, N failed'."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import traceback
+
+
+def sh(cmd, env=None, check=True, **kw):
+    return subprocess.run(cmd, env={**os.environ, **(env or {})}, check=check, text=True, capture_output=True, **kw)
+
+
+def run_suite(repo, services_dir, pg_port, orthanc_port, tests, on_ready):
+    """Starts the services, loads the demo PACS, calls on_ready(env, loaded), runs each test in a
+    fresh temporary folder, stops the services. Returns the process exit code."""
+    svc_env = {"EDEN_SERVICES_DIR": services_dir, "EDEN_PG_PORT": str(pg_port), "EDEN_ORTHANC_PORT": str(orthanc_port)}
+    services = os.path.join(repo, "scripts/services.sh")
+    shutil.rmtree(services_dir, ignore_errors=True)
+    passed = failed = 0
+    try:
+        print(sh([services, "start"], env=svc_env).stdout.strip())
+        env = dict(line.split("=", 1) for line in sh([services, "env"], env=svc_env).stdout.split())
+        loaded = sh(["/usr/bin/python3", os.path.join(repo, "scripts/load_demo_pacs.py"), "--orthanc",
+                     env["EDEN_ORTHANC_URL"], "--psql",
+                     f"psql -h {env['EDEN_PG_SOCKET']} -p {env['SOURCE_DATABASE_PORT']} -U eden -d pacs",
+                     "--bad-rows", os.path.join(services_dir, "bad")])
+        loaded = json.loads(loaded.stdout.strip().splitlines()[-1])
+        print(f"loaded {loaded['studies']} studies, {loaded['instances']} instances")
+        on_ready(env, loaded)
+        for t in tests:
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.time()
+                try:
+                    t(tmp)
+                    passed += 1
+                    print(f"ok   {t.__name__} ({time.time() - start:.1f}s)", flush=True)
+                except Exception:
+                    failed += 1
+                    print(f"FAIL {t.__name__}\n{traceback.format_exc()}", flush=True)
+    finally:
+        print(sh([services, "stop"], env=svc_env, check=False).stdout.strip())
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
