@@ -13,11 +13,15 @@ PACKAGES=(
   postgresql orthanc curl openssl
   # Tests and benchmarks
   libgtest-dev libgmock-dev googletest
-  python3-pydicom python3-numpy python3-pil python3-gdcm libgdcm-tools
+  python3-pydicom python3-numpy python3-pil python3-gdcm libgdcm-tools python3-crc32c
 )
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Node.js runs Google's official GCS client in the tests (tests/gcs/client, from npm). The
+# machine image has Node 20; Debian's own nodejs (18) and npm serve where it does not.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

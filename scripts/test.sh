@@ -7,6 +7,8 @@ JOBS=${JOBS:-2}
 FUZZ_SECONDS=${FUZZ_SECONDS:-120}
 
 scripts/install-deps.sh
+echo "== npm packages for the tests (Google's official GCS client, pinned by package-lock.json)"
+(cd tests/gcs/client && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== build (ci preset: RelWithDebInfo, -Werror)"
 cmake --preset ci >/dev/null

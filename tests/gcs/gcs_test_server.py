@@ -15,7 +15,8 @@ Implements what eden and Google's official clients use, as Google documents it:
     (RS256 signature verified with the service account's public key by the `openssl` CLI) and
     refresh-token grants; and the GCE metadata server's token path.
 Objects live on disk under --root (data + JSON metadata), so tests can inspect them.
-GET /_test/stats returns counters: requests by kind, finalized uploads per object name, tokens.
+GET /_test/stats returns counters: requests by kind, finalized uploads per object name, tokens;
+POST /_test/revoke-tokens makes every issued token invalid (a revoked or expired token).
 """
 import argparse
 import base64
@@ -84,7 +85,8 @@ class State:
         self.token_lifetime = token_lifetime
         self.last_generation = 0
         self.stats = {"requests": {}, "finalized": {}, "tokens": {}, "unauthorized": 0, "uploads_rejected": {},
-                      "resent_bytes": 0, "status_queries_with_progress": 0}
+                      "resent_bytes": 0, "restarts_from_zero": 0,
+                      "status_queries_with_progress": 0}
         os.makedirs(os.path.join(root, "objects"), exist_ok=True)
         for b in buckets:
             self.create_bucket(b)
@@ -321,6 +323,11 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/_test/stats":
             with s.lock:
                 return self.send(200, json.loads(json.dumps(s.stats)))
+        if p == "/_test/revoke-tokens" and m == "POST":  # every issued token stops working
+            with s.lock:
+                s.tokens.clear()
+                s.stats["revoked"] = s.stats.get("revoked", 0) + 1
+            return self.send(200, {})
         if p == "/token" and m == "POST":
             s.count("token")
             return self.token_endpoint()
@@ -577,6 +584,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise GcsError(400, f"Invalid request. Chunk starts at {start}, but {committed} bytes are persisted.")
             if start < committed:  # bytes the server already has: skipped, and counted
                 s.stats["resent_bytes"] += min(committed - start, len(data))
+                if start == 0:
+                    s.stats["restarts_from_zero"] += 1
             data = data[committed - start:]
             final = complete and (total is not None and committed + len(data) == total or
                                   (total is None and end is None))

@@ -1,0 +1,391 @@
+#!/usr/bin/python3
+"""Integration tests of eden's Google Cloud Storage destination, all on loopback:
+real PostgreSQL + Orthanc (the demo PACS), the GCS JSON API test server (tests/gcs), Google's
+official Node client (@google-cloud/storage) as the independent checker, and a fault-injecting
+proxy. Prints one line per test and 'N passed, N failed'; exit 1 on any failure."""
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import harness
+
+ARGS = None
+ENV = {}
+LOADED = {}
+PREFIX = "eden-dataset-vlms/sample-test"
+CSV_NAME = "dicom-reports-extracted-sample.csv"
+
+
+class Background:
+    """A helper process that prints 'listening PORT' when ready; stopped by its PID."""
+
+    def __init__(self, cmd):
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening "):
+            self.proc.kill()
+            raise RuntimeError(f"{cmd[1]} did not start: {line}{self.proc.stderr.read()}")
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def get_json(self, path):
+        with urllib.request.urlopen(self.url + path) as r:
+            return json.load(r)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def gcs_server(tmp, *extra):
+    root = os.path.join(tmp, "gcs-root")
+    return Background(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/gcs/gcs_test_server.py"), "--root", root,
+                       "--bucket", "eden-it", *extra])
+
+
+def fault_proxy(upstream, *faults):
+    return Background(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/gcs/fault_proxy.py"), "--port", "0",
+                       "--upstream", upstream, *faults])
+
+
+def eden(tmp, *args, env=None):
+    """eden with the services' environment, from `tmp` (the gs:// journal lives under ./.eden)."""
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "GCS_CREDENTIALS_PATH")}
+    return subprocess.run([ARGS.eden, *args], env={**base, **ENV, "HOME": tmp, **(env or {})}, cwd=tmp, text=True,
+                          capture_output=True)
+
+
+def official_client(script, server, *args):
+    r = subprocess.run(["node", os.path.join(ARGS.repo, "tests/gcs/client", script), *args],
+                       env={**os.environ, "STORAGE_EMULATOR_HOST": server.url}, text=True, capture_output=True,
+                       timeout=600)
+    return r
+
+
+def listed_by_official_client(server, prefix):
+    r = official_client("list_objects.js", server, "eden-it", prefix)
+    assert r.returncode == 0, r.stderr
+    return {o["name"]: o for o in map(json.loads, r.stdout.splitlines())}
+
+
+def big_instances_query(tmp, count=2):
+    """The built-in selection plus `count` radiograph-sized instances (2 MiB each, made from the
+    corpus's MR_small.dcm tiled to 1024x1024 with new UIDs), served as file:// URLs, so uploads
+    take several resumable chunks."""
+    import numpy as np
+    import pydicom
+    from pydicom.uid import generate_uid
+    src = pydicom.dcmread("/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small.dcm")
+    pixels = src.pixel_array
+    rows = []
+    for n in range(count):
+        ds = pydicom.dcmread("/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small.dcm")
+        arr = np.tile(pixels, (16, 16))
+        arr = np.roll(arr, n * 7, axis=1)
+        ds.Rows, ds.Columns = arr.shape
+        ds.PixelData = arr.astype(pixels.dtype).tobytes()
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        path = os.path.join(tmp, f"big{n}.dcm")
+        ds.save_as(path, write_like_original=False)
+        rows.append(f"SELECT '{uuid.uuid4()}'::uuid, 1, '{uuid.uuid4()}'::uuid, {n + 1}, 'big{n}.dcm', "
+                    f"'file://{path}', 'Big radiograph {n}.', now(), 'MR', 'CHEST'")
+    base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
+    query = os.path.join(tmp, "with-big.sql")
+    with open(query, "w", encoding="utf-8") as f:
+        f.write(f"SELECT * FROM ({base_sql}) base UNION ALL " + " UNION ALL ".join(rows))
+    return query
+
+
+def read_csv_text(text):
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def check_dataset_with_official_client(server, prefix=PREFIX):
+    """Every object the CSV names is in the bucket as the official client sees it: name, size,
+    content type, md5/crc32c from the server equal to the downloaded bytes' and to the CSV's."""
+    objects = listed_by_official_client(server, prefix + "/")
+    csv_obj = objects.get(f"{prefix}/{CSV_NAME}")
+    assert csv_obj and csv_obj["contentType"] == "text/csv", "CSV missing or wrong content type"
+    readme = objects.get(f"{prefix}/README-dataset.md")
+    assert readme and readme["contentType"] == "text/markdown", "README missing or wrong content type"
+    for o in objects.values():
+        assert o["bytes"] == o["size"] and o["md5"] == o["md5Hash"] and o["crc"] == o["crc32c"], o
+    with urllib.request.urlopen(f"{server.url}/download/storage/v1/b/eden-it/o/"
+                                f"{urllib.request.quote(prefix + '/' + CSV_NAME, safe='')}?alt=media") as r:
+        rows = read_csv_text(r.read().decode("utf-8"))
+    expected = set()
+    for row in rows:
+        iid = row["instance_id"]
+        if row["downloaded"] == "True":
+            name = f"{prefix}/dicom-files/{iid}.dcm"
+            o = objects.get(name)
+            assert o, f"{name} missing"
+            assert o["contentType"] == "application/dicom", o
+            assert o["sha256"] == row["dicom_sha256"] and o["crc32c"] == row["dicom_crc32c"], (o, row["dicom_crc32c"])
+            assert str(o["size"]) == row["dicom_bytes"]
+            assert row["dicom_uri"] == f"gs://eden-it/{name}"
+            expected.add(name)
+        if row["status"] == "stored":
+            name = f"{prefix}/images-jpg/{iid}.jpg"
+            o = objects.get(name)
+            assert o, f"{name} missing"
+            assert o["contentType"] == "image/jpeg" and o["sha256"] == row["jpg_sha256"], o
+            assert o["crc32c"] == row["jpg_crc32c"] and str(o["size"]) == row["jpg_bytes"]
+            expected.add(name)
+    expected |= {f"{prefix}/{CSV_NAME}", f"{prefix}/README-dataset.md"}
+    assert set(objects) == expected, f"unexpected objects: {sorted(set(objects) - expected)[:5]}"
+    return rows, objects
+
+
+# ---- tests -------------------------------------------------------------------------------------
+
+def test_official_client_against_the_test_server(tmp):
+    server = gcs_server(tmp)
+    try:
+        r = official_client("check_server.js", server, "eden-it")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert " 0 failed" in r.stdout and "FAIL" not in r.stdout, r.stdout
+    finally:
+        server.stop()
+
+
+def test_run_to_gcs_checked_by_the_official_client(tmp):
+    server = gcs_server(tmp)
+    try:
+        env = {"STORAGE_EMULATOR_HOST": server.url}
+        r = eden(tmp, "run", "--all-studies", "-o", "gs://eden-it", "--progress", "plain",
+                 "--summary-json", os.path.join(tmp, "s.json"), env=env)
+        assert r.returncode == 1, f"exit {r.returncode} (4 bad rows expected): {r.stdout[-2000:]} {r.stderr}"
+        rows, objects = check_dataset_with_official_client(server)
+        stored = sum(row["status"] == "stored" for row in rows)
+        assert stored == LOADED["instances"] - 4, (stored, LOADED["instances"])
+        # The DICOM objects are byte for byte what Orthanc serves.
+        for row in rows[:10]:
+            if row["status"] == "stored":
+                with urllib.request.urlopen(row["file_url"]) as resp:
+                    original = resp.read()
+                assert hashlib.sha256(original).hexdigest() == objects[
+                    f"{PREFIX}/dicom-files/{row['instance_id']}.dcm"]["sha256"]
+        finalized = server.get_json("/_test/stats")["finalized"]
+        assert all(n == 1 for n in finalized.values()), "an object was written twice"
+        v = eden(tmp, "verify", "gs://eden-it", env=env)
+        assert v.returncode == 0 and " 0 problems" in v.stdout, v.stdout + v.stderr
+        # A rerun uploads nothing: every object is already there with its recorded CRC-32C.
+        before = server.get_json("/_test/stats")["requests"]
+        again = eden(tmp, "run", "--all-studies", "-o", "gs://eden-it", "--progress", "none",
+                     "--summary-json", os.path.join(tmp, "s2.json"), env=env)
+        assert again.returncode == 1, again.stderr
+        after = server.get_json("/_test/stats")
+        uploads = {k: after["requests"].get(k, 0) - before.get(k, 0) for k in after["requests"] if k.startswith("upload")}
+        assert not any(uploads.values()), f"the rerun uploaded: {uploads}"
+        assert all(n == 1 for n in after["finalized"].values())
+        s2 = json.load(open(os.path.join(tmp, "s2.json")))
+        assert s2["instances"]["already_stored"] == stored and s2["upload"]["bytes_sent"] == 0, s2
+        # A deleted object is noticed by verify and uploaded again by a rerun.
+        victim = next(row for row in rows if row["status"] == "stored")["instance_id"]
+        req = urllib.request.Request(f"{server.url}/storage/v1/b/eden-it/o/"
+                                     f"{urllib.request.quote(f'{PREFIX}/images-jpg/{victim}.jpg', safe='')}",
+                                     method="DELETE")
+        urllib.request.urlopen(req).read()
+        v = eden(tmp, "verify", "gs://eden-it", env=env)
+        assert v.returncode == 1 and f"missing: gs://eden-it/{PREFIX}/images-jpg/{victim}.jpg" in v.stdout, v.stdout
+        fixed = eden(tmp, "run", "--all-studies", "-o", "gs://eden-it", "--progress", "none", env=env)
+        assert fixed.returncode == 1, fixed.stderr
+        assert eden(tmp, "verify", "gs://eden-it", env=env).returncode == 0
+        # No report text or patient data in what eden prints.
+        assert "café" not in r.stdout + r.stderr and "comma" not in r.stdout + r.stderr
+    finally:
+        server.stop()
+
+
+def test_faults_end_with_every_object_once_and_verified(tmp):
+    server = gcs_server(tmp)
+    proxy = fault_proxy(server.url, "--status-every", "5:503", "--status-every", "7:429", "--cut-chunk-every", "3",
+                        "--drop-response-every", "11", "--slow-every", "13:0.3")
+    try:
+        query = big_instances_query(tmp)
+        env = {"STORAGE_EMULATOR_HOST": proxy.url}
+        args = ["run", "--all-studies", "--query", query, "-o", "gs://eden-it", "--progress", "none",
+                "--resumable-threshold-kib", "256", "--upload-chunk-kib", "256", "--retries", "5",
+                "--summary-json", os.path.join(tmp, "s.json")]
+        r = eden(tmp, *args, env=env)
+        assert r.returncode == 1, f"exit {r.returncode}: {r.stdout[-3000:]} {r.stderr}"
+        summary = json.load(open(os.path.join(tmp, "s.json")))
+        assert summary["instances"]["failed"] == 4, summary["failures"]  # only the 4 bad rows
+        injected = proxy.get_json("/_proxy/stats")
+        assert injected["status"] > 0 and injected["cut_chunks"] > 0 and injected["dropped_responses"] > 0, injected
+        stats = server.get_json("/_test/stats")
+        # Exactly once: every object finalized once, although requests were retried and answers lost.
+        assert all(n == 1 for n in stats["finalized"].values()), [k for k, v in stats["finalized"].items() if v != 1]
+        # Resumed, not restarted: the client asked where the session was and went on from there.
+        # (A chunk whose answer was lost may reach the server twice: libcurl resends a request
+        # once when a reused connection dies before any answer; the server skips those bytes.)
+        assert stats["status_queries_with_progress"] > 0 and stats["restarts_from_zero"] == 0, \
+            {k: stats[k] for k in stats if k != "finalized"}
+        assert summary["upload"]["retries"] > 0 and summary["upload"]["resumed_uploads"] > 0, summary["upload"]
+        rows, objects = check_dataset_with_official_client(server)
+        big = [o for n, o in objects.items() if n.endswith(".dcm") and o["size"] > 2_000_000]
+        assert len(big) == 2, "the radiograph-sized objects are missing"
+        v = eden(tmp, "verify", "gs://eden-it", env={"STORAGE_EMULATOR_HOST": server.url})
+        assert v.returncode == 0, v.stdout + v.stderr
+        # A rerun through the same faults uploads nothing that was verified.
+        before = stats["requests"]
+        again = eden(tmp, *args, env=env)
+        assert again.returncode == 1, again.stderr
+        after = server.get_json("/_test/stats")
+        assert {k: v for k, v in after["requests"].items() if k.startswith("upload")} == \
+            {k: v for k, v in before.items() if k.startswith("upload")}, "the rerun uploaded objects again"
+        assert after["finalized"] == stats["finalized"]
+    finally:
+        proxy.stop()
+        server.stop()
+
+
+def make_service_account(tmp, token_uri, name="sa"):
+    key = os.path.join(tmp, f"{name}.pem")
+    pub = os.path.join(tmp, f"{name}.pub.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True, capture_output=True)
+    email = f"{name}@eden-test.iam.gserviceaccount.com"
+    path = os.path.join(tmp, f"{name}.json")
+    with open(path, "w") as f:
+        json.dump({"type": "service_account", "project_id": "eden-test", "private_key_id": "k1",
+                   "private_key": open(key).read(), "client_email": email, "token_uri": token_uri}, f)
+    return path, pub, email
+
+
+def test_service_account_jwt_verified_and_token_refreshed(tmp):
+    # The server learns its own port first; the key file then names its token endpoint.
+    probe = gcs_server(tmp)
+    port = probe.port
+    probe.stop()
+    key_file, pub, email = make_service_account(tmp, f"http://127.0.0.1:{port}/token")
+    server = gcs_server(tmp, "--port", str(port), "--auth", "--sa-public-key", pub, "--sa-email", email,
+                        "--token-lifetime", "4")
+    # Slow answers (0.8 s each) make the run outlast several 4 s tokens.
+    slow = fault_proxy(server.url, "--slow-every", "1:0.8")
+    try:
+        base = {k: v for k, v in os.environ.items() if k not in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS")}
+        p = subprocess.Popen([ARGS.eden, "run", "--all-studies", "-o", "gs://eden-it", "--gcs-endpoint", slow.url,
+                              "--progress", "plain"], env={**base, **ENV, "HOME": tmp, "GCS_CREDENTIALS_PATH": key_file},
+                             cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Mid-run, the server revokes every token it issued: the next requests get 401, and eden
+        # must fetch a new token and carry on.
+        deadline = time.time() + 60
+        while p.poll() is None and time.time() < deadline and len(server.get_json("/_test/stats")["finalized"]) < 40:
+            time.sleep(0.05)
+        assert p.poll() is None, "the run ended before the tokens could be revoked"
+        before_revoke = server.get_json("/_test/stats")
+        urllib.request.urlopen(urllib.request.Request(server.url + "/_test/revoke-tokens", method="POST")).read()
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 1, out[-2000:] + err
+        assert "service account sa@eden-test" in out, out[:500]
+        stats = server.get_json("/_test/stats")
+        # Before the revocation no request was refused: tokens were refreshed before they expired.
+        assert before_revoke["unauthorized"] == 0, f"{before_revoke['unauthorized']} requests refused before revocation"
+        assert before_revoke["tokens"].get("jwt", 0) >= 2, before_revoke["tokens"]
+        # After it, the refused requests made eden fetch a new token (at most one 401 per thread in flight).
+        assert 1 <= stats["unauthorized"] <= 32, stats["unauthorized"]
+        assert stats["tokens"]["jwt"] > before_revoke["tokens"]["jwt"], stats["tokens"]
+        assert all(n == 1 for n in stats["finalized"].values())
+        assert len(stats["finalized"]) == 2 * (LOADED["instances"] - 4) + 1 + 2, len(stats["finalized"])
+        r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+        private = open(key_file).read()
+        assert json.loads(private)["private_key"][40:80] not in r.stdout + r.stderr, "key material printed"
+        v = eden(tmp, "verify", "gs://eden-it", "--gcs-endpoint", server.url, env={"GCS_CREDENTIALS_PATH": key_file})
+        assert v.returncode == 0, v.stdout + v.stderr
+        # A key the server does not know: the token endpoint refuses it, eden says so and exits 3.
+        other, _, _ = make_service_account(tmp, f"http://127.0.0.1:{port}/token", name="stranger")
+        bad = eden(tmp, "run", "--all-studies", "-o", "gs://eden-it/other", "--gcs-endpoint", server.url,
+                   "--progress", "none", env={"GCS_CREDENTIALS_PATH": other})
+        assert bad.returncode == 3, bad.stdout + bad.stderr
+        assert "refused the credentials" in bad.stderr and "invalid_grant" in bad.stderr, bad.stderr
+    finally:
+        slow.stop()
+        server.stop()
+
+
+def test_authorized_user_refresh_token_and_metadata_server(tmp):
+    probe = gcs_server(tmp)
+    port = probe.port
+    probe.stop()
+    user = {"type": "authorized_user", "client_id": "eden-client.apps.googleusercontent.com",
+            "client_secret": "s3cret-client", "refresh_token": "1//refresh-token-value",
+            "token_uri": f"http://127.0.0.1:{port}/token"}
+    user_file = os.path.join(tmp, "adc.json")
+    json.dump(user, open(user_file, "w"))
+    server = gcs_server(tmp, "--port", str(port), "--auth", "--authorized-user", user_file)
+    try:
+        # gcloud's well-known ADC file, found through $HOME.
+        adc_dir = os.path.join(tmp, ".config", "gcloud")
+        os.makedirs(adc_dir)
+        json.dump(user, open(os.path.join(adc_dir, "application_default_credentials.json"), "w"))
+        r = eden(tmp, "run", "--studies", "4", "-o", "gs://eden-it/user", "--gcs-endpoint", server.url,
+                 "--progress", "none")
+        assert r.returncode in (0, 1), r.stdout[-2000:] + r.stderr
+        assert "user credentials (refresh token" in r.stdout, r.stdout[:400]
+        assert "s3cret" not in r.stdout + r.stderr and "refresh-token-value" not in r.stdout + r.stderr
+        stats = server.get_json("/_test/stats")
+        assert stats["tokens"].get("refresh", 0) >= 1 and stats["unauthorized"] == 0, stats
+        # No key file, no ADC file: the metadata server (GCE_METADATA_HOST) supplies tokens.
+        os.remove(os.path.join(adc_dir, "application_default_credentials.json"))
+        m = eden(tmp, "run", "--studies", "4", "-o", "gs://eden-it/meta", "--gcs-endpoint", server.url,
+                 "--progress", "none", env={"GCE_METADATA_HOST": f"127.0.0.1:{port}"})
+        assert m.returncode in (0, 1), m.stdout[-2000:] + m.stderr
+        assert server.get_json("/_test/stats")["tokens"].get("metadata", 0) >= 1
+        # Anonymous requests to a server that wants tokens: a clear 401 message and exit 3.
+        anon = eden(tmp, "run", "--studies", "4", "-o", "gs://eden-it/anon", "--progress", "none",
+                    env={"STORAGE_EMULATOR_HOST": server.url})
+        assert anon.returncode == 3, anon.stdout + anon.stderr
+        assert "HTTP 401" in anon.stderr and "credentials were refused" in anon.stderr, anon.stderr
+    finally:
+        server.stop()
+
+
+def test_missing_bucket_is_a_clear_error(tmp):
+    server = gcs_server(tmp)
+    try:
+        r = eden(tmp, "run", "--studies", "2", "-o", "gs://no-such-bucket/x", "--progress", "none",
+                 env={"STORAGE_EMULATOR_HOST": server.url})
+        assert r.returncode == 3, r.stdout + r.stderr
+        assert "bucket gs://no-such-bucket does not exist" in r.stderr, r.stderr
+    finally:
+        server.stop()
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--eden", required=True)
+    p.add_argument("--repo", required=True)
+    p.add_argument("--services-dir", default=os.path.join(tempfile.gettempdir(), f"eden-gcs-itest-{os.getuid()}"))
+    p.add_argument("--pg-port", type=int, default=55443)
+    p.add_argument("--orthanc-port", type=int, default=58053)
+    ARGS = p.parse_args()
+    ARGS.eden = os.path.abspath(ARGS.eden)
+
+    def ready(env, loaded):
+        global ENV, LOADED
+        ENV, LOADED = env, loaded
+
+    tests = [v for k, v in globals().items() if k.startswith("test_")]
+    only = os.environ.get("EDEN_TEST_ONLY")
+    if only:
+        tests = [t for t in tests if only in t.__name__]
+    return harness.run_suite(ARGS.repo, ARGS.services_dir, ARGS.pg_port, ARGS.orthanc_port, tests, ready)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
