@@ -211,13 +211,13 @@ def test_run_to_gcs_checked_by_the_official_client(tmp):
 
 def test_faults_end_with_every_object_once_and_verified(tmp):
     server = gcs_server(tmp)
-    proxy = fault_proxy(server.url, "--status-every", "5:503", "--status-every", "7:429", "--cut-chunk-every", "3",
-                        "--drop-response-every", "11", "--slow-every", "13:0.3")
+    proxy = fault_proxy(server.url, "--status-every", "7:503", "--status-every", "11:429", "--cut-chunk-every", "4",
+                        "--drop-response-every", "13", "--slow-every", "17:0.3")
     try:
         query = big_instances_query(tmp)
         env = {"STORAGE_EMULATOR_HOST": proxy.url}
         args = ["run", "--all-studies", "--query", query, "-o", "gs://eden-it", "--progress", "none",
-                "--resumable-threshold-kib", "256", "--upload-chunk-kib", "256", "--retries", "5",
+                "--resumable-threshold-kib", "256", "--upload-chunk-kib", "256", "--retries", "8",
                 "--summary-json", os.path.join(tmp, "s.json")]
         r = eden(tmp, *args, env=env)
         assert r.returncode == 1, f"exit {r.returncode}: {r.stdout[-3000:]} {r.stderr}"
