@@ -27,9 +27,14 @@ trap 'kill $PID 2>/dev/null || true' EXIT
 
 for n in 1 16; do
   sync; start_server
-  build/release/bench/upload_bench "http://127.0.0.1:$PORT" bench ds "$n" "$WORK/files" "$WORK/jpg"
+  /usr/bin/time -f "  eden client CPU: %U s user + %S s system, peak RSS %M KB" \
+    build/release/bench/upload_bench "http://127.0.0.1:$PORT" bench ds "$n" "$WORK/files" "$WORK/jpg"
+  server_cpu=$(awk '{print ($14 + $15) / 100}' "/proc/$PID/stat")
+  echo "  test server CPU: $server_cpu s"
   stop_server
 done
 sync; start_server
-STORAGE_EMULATOR_HOST="http://127.0.0.1:$PORT" node bench/upload_node_client.js bench ds 16 "$WORK/files" "$WORK/jpg"
+STORAGE_EMULATOR_HOST="http://127.0.0.1:$PORT" /usr/bin/time -f "  node client CPU: %U s user + %S s system, peak RSS %M KB" \
+  node bench/upload_node_client.js bench ds 16 "$WORK/files" "$WORK/jpg"
+echo "  test server CPU: $(awk '{print ($14 + $15) / 100}' "/proc/$PID/stat") s"
 stop_server
