@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <random>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -140,6 +141,206 @@ std::string PriorityQueueKey(std::string_view queue, int priority) {
   }
   if (band == 0) return std::string(queue);
   return fmt::format("{}\x06\x16{}", queue, band);
+}
+
+std::string RandomUuid() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint64_t a = rng(), b = rng();
+  uint8_t bytes[16];
+  for (int i = 0; i < 8; ++i) {
+    bytes[i] = static_cast<uint8_t>(a >> (8 * i));
+    bytes[8 + i] = static_cast<uint8_t>(b >> (8 * i));
+  }
+  bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | 0x40);  // version 4
+  bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += fmt::format("{:02x}", bytes[i]);
+  }
+  return out;
+}
+
+namespace {
+
+void AppendRepr(const json& j, std::string& out) {
+  if (j.is_null()) {
+    out += "None";
+  } else if (j.is_boolean()) {
+    out += j.get<bool>() ? "True" : "False";
+  } else if (j.is_string()) {
+    const std::string s = j.get<std::string>();
+    const bool use_double = s.find('\'') != std::string::npos && s.find('"') == std::string::npos;
+    const char q = use_double ? '"' : '\'';
+    out += q;
+    for (char c : s) {
+      if (c == q || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (c == '\n') {
+        out += "\\n";
+      } else {
+        out += c;
+      }
+    }
+    out += q;
+  } else if (j.is_array()) {
+    out += '[';
+    for (size_t i = 0; i < j.size(); ++i) {
+      if (i) out += ", ";
+      AppendRepr(j[i], out);
+    }
+    out += ']';
+  } else if (j.is_object()) {
+    out += '{';
+    bool first = true;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (!first) out += ", ";
+      first = false;
+      AppendRepr(json(it.key()), out);
+      out += ": ";
+      AppendRepr(it.value(), out);
+    }
+    out += '}';
+  } else {
+    out += j.dump();
+  }
+}
+
+ordered Properties(std::string_view exchange, std::string_view routing_key, int delivery_mode) {
+  ordered p;
+  p["delivery_mode"] = delivery_mode;
+  p["delivery_info"] = {{"exchange", exchange}, {"routing_key", routing_key}};
+  p["priority"] = 0;
+  p["body_encoding"] = "base64";
+  p["delivery_tag"] = RandomUuid();
+  return p;
+}
+
+}  // namespace
+
+std::string PythonRepr(std::string_view json_text) {
+  const json j = json::parse(json_text, nullptr, false);
+  if (j.is_discarded()) return std::string(json_text);
+  std::string out;
+  AppendRepr(j, out);
+  return out;
+}
+
+std::string EncodeTaskMessage(const OutgoingTask& t) {
+  const std::string body = "[" + t.args_json + ", " + t.kwargs_json +
+                           R"(, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}])";
+  ordered m;
+  m["body"] = Base64Encode(body);
+  m["content-encoding"] = "utf-8";
+  m["content-type"] = "application/json";
+  ordered h;
+  h["lang"] = "cpp";
+  h["task"] = t.task;
+  h["id"] = t.id;
+  h["shadow"] = nullptr;
+  h["eta"] = nullptr;
+  h["expires"] = nullptr;
+  h["group"] = nullptr;
+  h["group_index"] = nullptr;
+  h["retries"] = 0;
+  h["timelimit"] = ordered::array({nullptr, nullptr});
+  h["root_id"] = t.id;
+  h["parent_id"] = nullptr;
+  h["argsrepr"] = PythonRepr(t.args_json);
+  h["kwargsrepr"] = PythonRepr(t.kwargs_json);
+  h["origin"] = t.origin;
+  h["ignore_result"] = false;
+  m["headers"] = h;
+  ordered p;
+  p["correlation_id"] = t.id;
+  p["reply_to"] = "";
+  p["delivery_mode"] = 2;
+  p["delivery_info"] = {{"exchange", ""}, {"routing_key", t.queue}};
+  p["priority"] = t.priority;
+  p["body_encoding"] = "base64";
+  p["delivery_tag"] = RandomUuid();
+  m["properties"] = p;
+  return m.dump();
+}
+
+std::string EncodeEventEnvelope(std::string_view hostname, std::string_view routing_key, std::string_view body_json) {
+  ordered m;
+  m["body"] = Base64Encode(body_json);
+  m["content-encoding"] = "utf-8";
+  m["content-type"] = "application/json";
+  m["headers"] = {{"hostname", hostname}};
+  m["properties"] = Properties("celeryev", routing_key, 1);
+  return m.dump();
+}
+
+Result<PidboxRequest> DecodePidboxRequest(std::string_view envelope) {
+  const json m = json::parse(envelope, nullptr, false);
+  if (!m.is_object() || !m.contains("body") || !m["body"].is_string()) {
+    return Fail(ErrorCode::kMalformed, "pidbox message is not an envelope");
+  }
+  std::string body = m["body"].get<std::string>();
+  const json props = m.value("properties", json::object());
+  if (props.is_object() && props.value("body_encoding", "") == "base64") {
+    auto decoded = Base64Decode(body);
+    if (!decoded) return Fail(ErrorCode::kMalformed, "pidbox body is not base64");
+    body = std::move(*decoded);
+  }
+  const json b = json::parse(body, nullptr, false);
+  if (!b.is_object() || !b.contains("method") || !b["method"].is_string()) {
+    return Fail(ErrorCode::kMalformed, "pidbox body has no method");
+  }
+  PidboxRequest r;
+  r.method = b["method"].get<std::string>();
+  if (b.contains("arguments") && b["arguments"].is_object()) r.arguments_json = b["arguments"].dump();
+  if (b.contains("destination") && b["destination"].is_array()) {
+    for (const auto& d : b["destination"]) {
+      if (d.is_string()) r.destination.push_back(d.get<std::string>());
+    }
+  }
+  if (b.contains("ticket") && b["ticket"].is_string()) r.ticket = b["ticket"].get<std::string>();
+  if (b.contains("reply_to") && b["reply_to"].is_object()) {
+    r.reply_routing_key = b["reply_to"].value("routing_key", "");
+  }
+  const json h = m.value("headers", json::object());
+  if (h.is_object() && h.contains("expires") && h["expires"].is_number()) r.expires = h["expires"].get<double>();
+  return r;
+}
+
+std::string EncodePidboxReply(std::string_view node, std::string_view result_json, std::string_view ticket,
+                              std::string_view routing_key, long long clock) {
+  ordered body;
+  body[std::string(node)] = ordered::parse(result_json, nullptr, false);
+  ordered m;
+  m["body"] = Base64Encode(body.dump());
+  m["content-encoding"] = "utf-8";
+  m["content-type"] = "application/json";
+  m["headers"] = {{"ticket", ticket}, {"clock", clock}};
+  m["properties"] = Properties("reply.celery.pidbox", routing_key, 1);
+  return m.dump();
+}
+
+std::string MarkRedelivered(std::string_view envelope) {
+  ordered m = ordered::parse(envelope, nullptr, false);
+  if (!m.is_object()) return std::string(envelope);
+  if (m.contains("headers") && m["headers"].is_object()) m["headers"]["redelivered"] = true;
+  if (m.contains("properties") && m["properties"].is_object() && m["properties"].contains("delivery_info") &&
+      m["properties"]["delivery_info"].is_object()) {
+    m["properties"]["delivery_info"]["redelivered"] = true;
+  }
+  return m.dump();
+}
+
+std::string UnackedEntry(std::string_view envelope, std::string_view exchange, std::string_view routing_key) {
+  ordered message = ordered::parse(envelope, nullptr, false);
+  if (message.is_discarded()) message = std::string(envelope);
+  return ordered::array({message, exchange, routing_key}).dump();
+}
+
+std::optional<std::array<std::string, 3>> ParseUnackedEntry(std::string_view entry) {
+  const ordered j = ordered::parse(entry, nullptr, false);
+  if (!j.is_array() || j.size() != 3 || !j[1].is_string() || !j[2].is_string()) return std::nullopt;
+  return std::array<std::string, 3>{j[0].dump(), j[1].get<std::string>(), j[2].get<std::string>()};
 }
 
 }  // namespace eden::celery

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +66,48 @@ std::string FormatDateDone(std::chrono::system_clock::time_point t);
 /// The Redis list a message of `priority` goes to: kombu bands 0-2, 3-5, 6-8, 9 map to
 /// `queue`, `queue\x06\x163`, `queue\x06\x166`, `queue\x06\x169` (PROTOCOL.md §2.4).
 std::string PriorityQueueKey(std::string_view queue, int priority);
+
+/// A random UUID4 string (task ids, delivery tags, tickets).
+std::string RandomUuid();
+
+/// What `eden run --broker` sends: one task message, protocol v2, JSON body, in the key order
+/// Python Celery 5.2 uses (PROTOCOL.md §2.2), so Python workers could run it too.
+struct OutgoingTask {
+  std::string id, task, args_json = "[]", kwargs_json = "{}", queue = "celery", origin;
+  int priority = 0;
+};
+std::string EncodeTaskMessage(const OutgoingTask& task);
+
+/// The envelope of an event (PROTOCOL.md §5.1): body = base64 of `body_json`, headers
+/// {hostname}, delivery_mode 1, exchange celeryev, routing key = type with '-' -> '.'.
+std::string EncodeEventEnvelope(std::string_view hostname, std::string_view routing_key, std::string_view body_json);
+
+/// A remote-control request from `celery inspect` / `celery status` (PROTOCOL.md §6.2).
+struct PidboxRequest {
+  std::string method;
+  std::string arguments_json = "{}";
+  std::vector<std::string> destination;  ///< Empty: every worker.
+  std::string ticket;                    ///< Empty for casts (revoke): no reply.
+  std::string reply_routing_key;
+  std::optional<double> expires;  ///< headers.expires, epoch seconds.
+};
+Result<PidboxRequest> DecodePidboxRequest(std::string_view envelope);
+
+/// A reply envelope: body {"<node>": <result>}, headers {ticket, clock}, delivery_mode 1.
+std::string EncodePidboxReply(std::string_view node, std::string_view result_json, std::string_view ticket,
+                              std::string_view routing_key, long long clock);
+
+/// The message as kombu restores it: headers.redelivered and delivery_info.redelivered true.
+std::string MarkRedelivered(std::string_view envelope);
+
+/// The value kombu keeps in the `unacked` hash: [message, exchange, routing_key].
+std::string UnackedEntry(std::string_view envelope, std::string_view exchange, std::string_view routing_key);
+/// Its parts back; nullopt if it is not such an array.
+std::optional<std::array<std::string, 3>> ParseUnackedEntry(std::string_view entry);
+
+/// Python's repr() of a JSON value, as Celery's argsrepr / kwargsrepr / event fields show it
+/// (['a', 1], {'k': True}, None).
+std::string PythonRepr(std::string_view json_text);
 
 
 }  // namespace eden::celery
