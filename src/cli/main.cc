@@ -10,6 +10,7 @@
 #include "cli/convert_command.h"
 #include "cli/run_command.h"
 #include "cli/verify_command.h"
+#include "cli/worker_command.h"
 #include "cli/version.h"
 #include "config/settings.h"
 
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
   eden::cli::AddConfigCommand(app, run_settings);
   eden::config::RunSettings verify_settings;
   eden::cli::AddVerifyCommand(app, verify_settings);
+  eden::cli::WorkerArgs worker_args;
+  eden::cli::AddWorkerCommand(app, worker_args);
   app.set_config("--config", "", "TOML or INI file with option values (below flags and the environment)");
 
   // A .env in the working directory (or EDEN_ENV_FILE) fills variables the environment lacks:
@@ -51,5 +54,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("run")) return eden::cli::RunRun(run_settings);
   if (app.got_subcommand("config")) return eden::cli::RunConfigShow(run_settings);
   if (app.got_subcommand("verify")) return eden::cli::RunVerify(verify_settings);
+  if (app.got_subcommand("worker")) return eden::cli::RunWorker(worker_args);
   return 2;
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/console_observer.h"
 #include "cli/default_query.h"
@@ -18,7 +19,10 @@
 #include "jpeg/encoder.h"
 #include "pipeline/run.h"
 #include "source/pg_pacs_source.h"
+#include "celery/broker_client.h"
 #include "cli/store_factory.h"
+#include "cli/worker_tasks.h"
+#include "pipeline/wire.h"
 
 namespace eden::cli {
 namespace fs = std::filesystem;
@@ -34,6 +38,74 @@ void AddConfigCommand(CLI::App& app, config::RunSettings& settings) {
   config::AddRunOptions(*show, settings);
   cfg->require_subcommand(1);
 }
+
+namespace {
+
+/// redis://:password@host -> redis://host
+std::string RedactUrl(const std::string& url) {
+  const auto at = url.rfind('@');
+  return at == std::string::npos ? url : "redis://" + url.substr(at + 1);
+}
+
+/// Sends one eden.process_instance task per row to the broker and turns each result back into
+/// an outcome; a task that failed on the worker becomes a failed outcome with its reason.
+pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const OpenedStore& opened) {
+  std::string destination = opened.destination;
+  if (!config::IsGcs(destination)) destination = fs::absolute(destination).lexically_normal().string();
+  nlohmann::json task_options = {{"destination", destination},
+                                 {"prefix", opened.prefix},
+                                 {"quality", s.convert.quality},
+                                 {"max_size", s.convert.max_size},
+                                 {"window", s.convert.window}};
+  return [s, options = task_options.dump()](const std::vector<source::InstanceRow>& rows,
+                                            const std::function<void(pipeline::InstanceOutcome&&)>& on_outcome) -> Status {
+    auto client = celery::BrokerClient::Connect(s.broker, s.result_backend);
+    if (!client) return Fail(client.error());
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    std::vector<celery::OutgoingTask> tasks;
+    tasks.reserve(rows.size());
+    for (const auto& row : rows) {
+      celery::OutgoingTask t;
+      t.id = celery::RandomUuid();
+      t.task = kProcessInstanceTask;
+      t.args_json = "[" + pipeline::RowToJson(row) + ", " + options + "]";
+      t.queue = s.broker_queue;
+      t.origin = fmt::format("eden-run{}@{}", ::getpid(), host);
+      tasks.push_back(std::move(t));
+    }
+    return (*client)->RunTasks(
+        tasks, 256,
+        [&](size_t index, const std::string& status, const std::string& result) {
+          pipeline::InstanceOutcome o;
+          if (status == "SUCCESS") {
+            if (auto parsed = pipeline::OutcomeFromJson(result)) {
+              o = std::move(*parsed);
+            } else {
+              o.error_code = "internal";
+              o.error_message = "worker result: " + parsed.error().message();
+            }
+          } else {
+            const auto r = nlohmann::json::parse(result, nullptr, false);
+            const std::string type = r.is_object() ? r.value("exc_type", status) : status;
+            std::string message;
+            if (r.is_object() && r.contains("exc_message") && r["exc_message"].is_array() && !r["exc_message"].empty() &&
+                r["exc_message"][0].is_string()) {
+              message = r["exc_message"][0].get<std::string>();
+            }
+            o.error_code = type == "TimeLimitExceeded" ? "timeout" : "internal";
+            o.error_message = fmt::format("worker: {} {}: {}", status, type, message);
+          }
+          o.instance_id = rows[index].instance_id;
+          on_outcome(std::move(o));
+        },
+        [](size_t sent, size_t done) {
+          fmt::print(stderr, "eden run: {} of {} sent tasks done; waiting for eden workers\n", done, sent);
+        });
+  };
+}
+
+}  // namespace
 
 int ExitCodeFor(const Error& e) {
   switch (e.code()) {
@@ -136,7 +208,12 @@ int RunRun(const config::RunSettings& s) {
   const bool bar = s.report.progress == "bar" || (s.report.progress == "auto" && tty);
   ConsoleObserver observer(stdout, bar, s.report.progress == "none", s.report.log_level);
   fmt::print("eden run: {}\n", opened->describe);
-  auto summary = pipeline::Run(options, connect, *opened->store, factories, observer);
+  pipeline::Dispatcher dispatch;
+  if (!s.broker.empty()) {
+    fmt::print("eden run: instances go to eden workers through {} (queue {})\n", RedactUrl(s.broker), s.broker_queue);
+    dispatch = MakeBrokerDispatcher(s, *opened);
+  }
+  auto summary = pipeline::Run(options, connect, *opened->store, factories, observer, dispatch);
   if (!summary) {
     const Error& e = summary.error();
     fmt::print(stderr, "eden run: {}\n", e.message());

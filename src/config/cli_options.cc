@@ -81,9 +81,14 @@ void AddRunOptions(CLI::App& cmd, RunSettings& s) {
       ->capture_default_str();
 
   AddOutputOptions(cmd, s.output);
-  cmd.add_option("--broker", s.broker, "Redis broker URL for Celery workers (issue 4)")
-      ->envname("REDIS_URL")
-      ->group("Output");
+  auto* dist = "Distributed (Celery workers: eden worker)";
+  cmd.add_option("--broker", s.broker, "Run the instances on eden workers through this Redis broker (e.g. \"$REDIS_URL\")")
+      ->envname("EDEN_BROKER")
+      ->group(dist);
+  cmd.add_option("--result-backend", s.result_backend, "Redis result backend (default: the broker)")
+      ->envname("EDEN_RESULT_BACKEND")
+      ->group(dist);
+  cmd.add_option("--queue", s.broker_queue, "Celery queue for the instance tasks")->group(dist)->capture_default_str();
 
   auto* fetch = "Download";
   cmd.add_option("--download-concurrency", s.fetch.download_concurrency, "Downloads in flight")

@@ -46,9 +46,9 @@ std::vector<std::string> Validate(const RunSettings& s) {
   if (s.output.upload_chunk_kib < 256 || s.output.upload_chunk_kib % 256 != 0)
     p.push_back("--upload-chunk-kib must be a positive multiple of 256 (GCS resumable uploads)");
   if (s.output.resumable_threshold_kib < 0) p.push_back("--resumable-threshold-kib must not be negative");
-  if (!s.broker.empty())
-    p.push_back(
-        "--broker / REDIS_URL: the Celery executor is not in this build yet (issue 4); unset it to run in-process");
+  if (!s.broker.empty() && s.broker.rfind("redis://", 0) != 0) p.push_back("--broker must be a redis:// URL");
+  if (!s.result_backend.empty() && s.result_backend.rfind("redis://", 0) != 0)
+    p.push_back("--result-backend must be a redis:// URL");
   if (s.fetch.download_concurrency < 1 || s.fetch.download_concurrency > 256) {
     p.push_back("--download-concurrency must be between 1 and 256");
   }

@@ -70,7 +70,9 @@ struct RunSettings {
   FetchSettings fetch;
   ConvertSettings convert;
   ReportSettings report;
-  std::string broker;  ///< REDIS_URL (issue 4)
+  std::string broker;          ///< --broker / EDEN_BROKER: run the instances on Celery workers (eden worker).
+  std::string result_backend;  ///< Empty: the broker.
+  std::string broker_queue = "celery";
 };
 
 /// Where the dataset goes: --output if it is gs:// or was changed from its default, else

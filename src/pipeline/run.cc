@@ -71,7 +71,8 @@ bool StillStored(const std::map<std::string, storage::ObjectInfo>& listing, cons
 
 Result<RunSummary> Run(const RunOptions& options,
                        const std::function<Result<std::unique_ptr<source::PacsSource>>()>& connect,
-                       storage::ObjectStore& store, const StageFactories& factories, RunObserver& observer) {
+                       storage::ObjectStore& store, const StageFactories& factories, RunObserver& observer,
+                       const Dispatcher& dispatch) {
   const auto start = Clock::now();
   RunSummary summary;
   auto journal = Journal::Open(options.journal_path);
@@ -124,7 +125,7 @@ Result<RunSummary> Run(const RunOptions& options,
   auto last_flush = Clock::now();
   Status journal_status;
   size_t done = 0;
-  RunInProcess(pending, options.executor, factories, store, options.layout, options.convert, [&](InstanceOutcome&& o) {
+  auto on_outcome = [&](InstanceOutcome&& o) {
     ++done;
     summary.dicom_bytes += o.downloaded ? o.dicom_bytes : 0;
     summary.jpg_bytes += o.stored ? o.jpg_bytes : 0;
@@ -137,10 +138,17 @@ Result<RunSummary> Run(const RunOptions& options,
       batch.clear();
       last_flush = Clock::now();
     }
-  });
+  };
+  Status dispatch_status;
+  if (dispatch) {
+    dispatch_status = dispatch(pending, on_outcome);
+  } else {
+    RunInProcess(pending, options.executor, factories, store, options.layout, options.convert, on_outcome);
+  }
   if (journal_status) journal_status = store.Flush();
   if (journal_status) journal_status = (*journal)->Record(batch);
   if (!journal_status) return Fail(journal_status.error());
+  if (!dispatch_status) return Fail(dispatch_status.error());  // What did finish is journaled.
   summary.processed = pending.size();
   summary.process_s = SecondsSince(t);
 

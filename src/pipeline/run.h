@@ -59,12 +59,18 @@ class RunObserver {
   virtual void OnOutcome(const InstanceOutcome& outcome, size_t done, size_t total) = 0;
 };
 
+/// Runs the per-instance job for every row somewhere else (`eden run --broker`: Celery workers)
+/// and reports each outcome on the calling thread. Empty: the in-process executor.
+using Dispatcher = std::function<Status(const std::vector<source::InstanceRow>& rows,
+                                        const std::function<void(InstanceOutcome&&)>& on_outcome)>;
+
 /// The run: select (or resume the frozen sample), fetch -> convert -> store every pending
 /// instance, then write the CSV and README-dataset.md (last, so a reader never sees a CSV
 /// naming missing objects). `connect` is called only if the journal has no frozen sample.
 /// Errors: kUnavailable (database or destination unreachable: exit 3), kInvalidArgument, kIo.
 Result<RunSummary> Run(const RunOptions& options,
                        const std::function<Result<std::unique_ptr<source::PacsSource>>()>& connect,
-                       storage::ObjectStore& store, const StageFactories& factories, RunObserver& observer);
+                       storage::ObjectStore& store, const StageFactories& factories, RunObserver& observer,
+                       const Dispatcher& dispatch = {});
 
 }  // namespace eden::pipeline

@@ -1,0 +1,89 @@
+#include "cli/worker_command.h"
+
+#include <csignal>
+#include <ctime>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/worker_tasks.h"
+#include "fetch/curl_fetcher.h"
+
+namespace eden::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnSignal(int) { g_stop = true; }
+
+}  // namespace
+
+void AddWorkerCommand(CLI::App& app, WorkerArgs& a) {
+  CLI::App* w = app.add_subcommand("worker", "A Celery worker over Redis: runs eden's tasks for Celery clients and "
+                                             "`eden run --broker`");
+  auto& o = a.worker;
+  w->add_option("--broker", o.broker_url, "Redis broker URL")->envname("REDIS_URL")->capture_default_str();
+  w->add_option("--result-backend", o.backend_url, "Redis result backend URL (default: the broker)")
+      ->envname("EDEN_RESULT_BACKEND");
+  w->add_option("-Q,--queues", a.queues, "Queues to consume, comma-separated")->capture_default_str();
+  w->add_option("-c,--concurrency", o.concurrency, "Tasks at once (0: one per core)")->capture_default_str();
+  w->add_option("-n,--hostname", o.hostname, "Node name (default eden@<host>)");
+  w->add_flag("-E,--events", o.events, "Send task and worker events (celery events, Flower)");
+  w->add_option("--prefetch", o.prefetch_multiplier, "Messages reserved per concurrency slot")->capture_default_str();
+  w->add_option("--visibility-timeout", o.visibility_timeout_s,
+                "Seconds before another worker restores a message this one reserved and did not ack")
+      ->capture_default_str();
+  w->add_option("--time-limit", o.time_limit_s, "Hard time limit per task, seconds (0: only the message's)")
+      ->capture_default_str();
+  auto& s = a.settings;
+  w->add_option("--gcs-bucket", s.output.gcs_bucket, "Default bucket for tasks.upload_file_to_gcs")
+      ->envname("GCS_BUCKET_NAME");
+  w->add_option("--gcs-credentials", s.output.gcs_credentials, "GCS credentials file")->envname("GCS_CREDENTIALS_PATH");
+  w->add_option("--gcs-endpoint", s.output.gcs_endpoint, "GCS JSON API endpoint")->envname("EDEN_GCS_ENDPOINT");
+  w->add_option("--connect-timeout", s.fetch.connect_timeout_s, "Download connect timeout, seconds")
+      ->capture_default_str();
+  w->add_option("--timeout", s.fetch.timeout_s, "Whole-download timeout, seconds")->capture_default_str();
+  w->add_option("--retries", s.fetch.retries, "Download retries")->capture_default_str();
+  w->add_option("--ca-file", s.fetch.ca_file, "Extra CA bundle for https");
+  w->add_option("--log-level", s.report.log_level, "DEBUG, INFO, WARNING, ERROR")
+      ->envname("LOGGING_LEVEL")
+      ->capture_default_str();
+}
+
+int RunWorker(WorkerArgs& a) {
+  auto& o = a.worker;
+  o.queues.clear();
+  for (size_t start = 0; start <= a.queues.size();) {
+    const size_t comma = std::min(a.queues.find(',', start), a.queues.size());
+    if (comma > start) o.queues.push_back(a.queues.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (o.queues.empty()) {
+    fmt::print(stderr, "eden worker: --queues names no queue\n");
+    return 2;
+  }
+  if (o.concurrency <= 0) o.concurrency = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  fetch::InitialiseCurlOnce();
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  const std::string level = a.settings.report.log_level;
+  const bool quiet_info = level == "WARNING" || level == "ERROR" || level == "CRITICAL";
+  celery::Worker worker(o, MakeWorkerTasks(a.settings), [quiet_info](const char* lvl, const std::string& line) {
+    if (quiet_info && std::string(lvl) == "INFO") return;
+    std::time_t t = std::time(nullptr);
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
+    fmt::print(stderr, "[{} {}] {}\n", when, lvl, line);
+  });
+  auto ok = worker.Run(g_stop);
+  if (!ok) {
+    fmt::print(stderr, "eden worker: {}\n", ok.error().message());
+    return ok.error().code() == ErrorCode::kInvalidArgument ? 2 : 3;
+  }
+  return 0;
+}
+
+}  // namespace eden::cli

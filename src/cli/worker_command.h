@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "celery/worker.h"
+#include "config/settings.h"
+
+namespace eden::cli {
+
+struct WorkerArgs {
+  celery::WorkerOptions worker;
+  std::string queues = "celery";  ///< Comma-separated.
+  config::RunSettings settings;   ///< Download, GCS and conversion settings the tasks use.
+};
+
+/// `eden worker`: a Celery worker over Redis (docs/worker.md).
+void AddWorkerCommand(CLI::App& app, WorkerArgs& args);
+int RunWorker(WorkerArgs& args);
+
+}  // namespace eden::cli

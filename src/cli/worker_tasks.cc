@@ -1,0 +1,233 @@
+#include "cli/worker_tasks.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/mapped_file.h"
+#include "core/crc32c.h"
+#include "cli/store_factory.h"
+#include "convert/converter.h"
+#include "dicom/dcmtk_decoder.h"
+#include "fetch/curl_fetcher.h"
+#include "jpeg/encoder.h"
+#include "pipeline/instance_task.h"
+#include "pipeline/wire.h"
+
+namespace eden::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using celery::TaskOutcome;
+
+TaskOutcome TypeError(const std::string& message) { return {false, "null", "TypeError", message, std::string("builtins")}; }
+
+TaskOutcome Ok(const json& result) { return {true, result.dump(), "", "", std::nullopt}; }
+
+/// Positional argument `index`, else keyword `name`; null if neither.
+json Arg(const json& args, const json& kwargs, size_t index, const char* name) {
+  if (args.is_array() && index < args.size()) return args[index];
+  if (kwargs.is_object() && kwargs.contains(name)) return kwargs[name];
+  return nullptr;
+}
+
+Status WriteFileAtomically(const fs::path& path, std::span<const uint8_t> bytes) {
+  std::error_code ec;
+  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
+  const fs::path tmp = path.string() + fmt::format(".tmp-{}", ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      fs::remove(tmp, ec);
+      return Fail(ErrorCode::kIo, fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  fs::rename(tmp, path, ec);
+  if (ec) return Fail(ErrorCode::kIo, fmt::format("cannot rename to {}: {}", path.string(), ec.message()));
+  return {};
+}
+
+std::string ContentTypeFor(const std::string& path) {
+  const std::string ext = fs::path(path).extension().string();
+  if (ext == ".dcm") return "application/dicom";
+  if (ext == ".jpg" || ext == ".jpeg") return "image/jpeg";
+  if (ext == ".csv") return "text/csv";
+  if (ext == ".md") return "text/markdown";
+  return "application/octet-stream";
+}
+
+/// What every task shares: the decoder, the settings, and one store per destination.
+class TaskContext {
+ public:
+  explicit TaskContext(config::RunSettings settings) : settings_(std::move(settings)) {}
+
+  convert::Converter& Converter() {
+    thread_local std::unique_ptr<convert::Converter> converter;
+    if (!converter) converter = std::make_unique<convert::Converter>(decoder_, jpeg::MakeTurboJpegEncoder());
+    return *converter;
+  }
+  fetch::Fetcher& Fetcher() {
+    thread_local std::unique_ptr<fetch::Fetcher> fetcher;
+    if (!fetcher) {
+      fetch::FetchOptions o;
+      o.connect_timeout_ms = settings_.fetch.connect_timeout_s * 1000L;
+      o.total_timeout_ms = settings_.fetch.timeout_s * 1000L;
+      o.max_attempts = settings_.fetch.retries + 1;
+      o.max_bytes = uint64_t(settings_.fetch.max_download_mb) << 20;
+      o.ca_file = settings_.fetch.ca_file;
+      fetcher = fetch::MakeCurlFetcher(o);
+    }
+    return *fetcher;
+  }
+  /// The store for a destination (a folder or gs://bucket[/prefix]), opened once.
+  Result<storage::ObjectStore*> Store(const std::string& destination) {
+    std::lock_guard lock(mu_);
+    auto it = stores_.find(destination);
+    if (it != stores_.end()) return it->second.store.get();
+    config::RunSettings s = settings_;
+    s.output.destination = destination;
+    auto opened = OpenStore(s);
+    if (!opened) return Fail(opened.error());
+    auto* raw = opened->store.get();
+    stores_.emplace(destination, std::move(*opened));
+    return raw;
+  }
+  const config::RunSettings& settings() const { return settings_; }
+
+ private:
+  config::RunSettings settings_;
+  const dicom::DcmtkDecoder decoder_;
+  std::mutex mu_;
+  std::map<std::string, OpenedStore> stores_;
+};
+
+TaskOutcome ConvertDicomToJpg(TaskContext& ctx, const celery::TaskMessage& m) {
+  const json args = json::parse(m.args_json, nullptr, false), kwargs = json::parse(m.kwargs_json, nullptr, false);
+  const json in = Arg(args, kwargs, 0, "dicom_path");
+  if (!in.is_string()) return TypeError("convert_dicom_to_jpg() needs dicom_path (a string)");
+  const json out_arg = Arg(args, kwargs, 1, "output_path");
+  if (!out_arg.is_null() && !out_arg.is_string()) return TypeError("output_path must be a string");
+  const std::string input = in.get<std::string>();
+  const std::string output =
+      out_arg.is_string() ? out_arg.get<std::string>() : fs::path(input).replace_extension(".jpg").string();
+  convert::ConvertOptions options;
+  options.quality = kwargs.is_object() ? kwargs.value("quality", 100) : 100;
+  options.max_size = kwargs.is_object() ? kwargs.value("max_size", 0u) : 0u;
+  if (options.quality < 1 || options.quality > 100) return TypeError("quality must be between 1 and 100");
+  if (kwargs.is_object() && kwargs.contains("window") && kwargs["window"].is_string()) {
+    auto w = convert::ParseWindow(kwargs["window"].get<std::string>());
+    if (!w) return TypeError(w.error().message());
+    options.render.window = *w;
+  }
+  auto fail = [&](const Error& e) {
+    return Ok({{"success", false}, {"output_path", output}, {"error", e.ToString()}});
+  };
+  auto file = MappedFile::Open(input);
+  if (!file) return fail(file.error());
+  auto result = ctx.Converter().Convert(file->bytes(), options);
+  if (!result) return fail(result.error());
+  if (auto ok = WriteFileAtomically(output, result->frames.front().jpeg); !ok) return fail(ok.error());
+  return Ok({{"success", true},
+             {"output_path", output},
+             {"error", nullptr},
+             {"rows", result->info.format.rows},
+             {"columns", result->info.format.cols},
+             {"photometric", result->info.photometric},
+             {"transfer_syntax", result->info.transfer_syntax_uid}});
+}
+
+TaskOutcome UploadFileToGcs(TaskContext& ctx, const celery::TaskMessage& m) {
+  const json args = json::parse(m.args_json, nullptr, false), kwargs = json::parse(m.kwargs_json, nullptr, false);
+  const json local = Arg(args, kwargs, 0, "local_path"), object = Arg(args, kwargs, 1, "object_path");
+  if (!local.is_string() || !object.is_string()) {
+    return TypeError("upload_file_to_gcs() needs local_path and object_path (strings)");
+  }
+  std::string bucket = kwargs.is_object() && kwargs.contains("bucket") && kwargs["bucket"].is_string()
+                           ? kwargs["bucket"].get<std::string>()
+                           : ctx.settings().output.gcs_bucket;
+  std::string key = object.get<std::string>();
+  if (key.rfind("gs://", 0) == 0) {
+    bucket = key.substr(5, key.find('/', 5) - 5);
+    key = key.find('/', 5) == std::string::npos ? "" : key.substr(key.find('/', 5) + 1);
+  }
+  const std::string uri = "gs://" + bucket + "/" + key;
+  auto fail = [&](const std::string& e) { return Ok({{"success", false}, {"uri", uri}, {"error", e}}); };
+  if (bucket.empty()) return fail("no bucket: pass gs://bucket/object, bucket=..., or set GCS_BUCKET_NAME on the worker");
+  if (key.empty()) return fail("no object name");
+  std::string content_type = ContentTypeFor(key);
+  if (kwargs.is_object() && kwargs.contains("content_type") && kwargs["content_type"].is_string()) {
+    content_type = kwargs["content_type"].get<std::string>();
+  }
+  auto file = MappedFile::Open(local.get<std::string>());
+  if (!file) return fail(file.error().ToString());
+  auto store = ctx.Store("gs://" + bucket);
+  if (!store) return fail(store.error().ToString());
+  if (auto ok = (*store)->Put(key, file->bytes(), content_type); !ok) return fail(ok.error().ToString());
+  return Ok({{"success", true},
+             {"uri", uri},
+             {"error", nullptr},
+             {"size", file->bytes().size()},
+             {"crc32c", Crc32cBase64(Crc32c(file->bytes()))}});
+}
+
+TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) {
+  const json args = json::parse(m.args_json, nullptr, false), kwargs = json::parse(m.kwargs_json, nullptr, false);
+  const json row_json = Arg(args, kwargs, 0, "row"), options = Arg(args, kwargs, 1, "options");
+  if (!row_json.is_object()) return TypeError("process_instance() needs row (an object)");
+  if (!options.is_object() || !options.contains("destination") || !options["destination"].is_string()) {
+    return TypeError("process_instance() needs options with a destination");
+  }
+  auto row = pipeline::RowFromJson(row_json.dump());
+  if (!row) return TypeError(row.error().message());
+  pipeline::DatasetLayout layout;
+  layout.prefix = options.value("prefix", layout.prefix);
+  convert::ConvertOptions convert_options;
+  convert_options.quality = options.value("quality", 100);
+  convert_options.max_size = options.value("max_size", 0u);
+  if (options.contains("window") && options["window"].is_string() && !options["window"].get<std::string>().empty()) {
+    auto w = convert::ParseWindow(options["window"].get<std::string>());
+    if (!w) return TypeError(w.error().message());
+    convert_options.render.window = *w;
+  }
+  auto store = ctx.Store(options["destination"].get<std::string>());
+  if (!store) {
+    return {false, "null", "ConnectionError", "destination: " + store.error().message(), std::string("builtins")};
+  }
+  auto outcome = pipeline::ProcessInstance(*row, ctx.Fetcher(), ctx.Converter(), **store, layout, convert_options);
+  // Durable before the result says so (late ack: the run journals it as stored).
+  if (auto ok = (*store)->Flush(); !ok && outcome.stored) {
+    outcome.stored = false;
+    outcome.error_code = std::string(ErrorCodeName(ok.error().code()));
+    outcome.error_message = "flush: " + ok.error().message();
+  }
+  return {true, pipeline::OutcomeToJson(outcome), "", "", std::nullopt};
+}
+
+}  // namespace
+
+celery::TaskRegistry MakeWorkerTasks(const config::RunSettings& settings) {
+  auto ctx = std::make_shared<TaskContext>(settings);
+  celery::TaskRegistry r;
+  r["tasks.convert_dicom_to_jpg"] = [ctx](const celery::TaskMessage& m) { return ConvertDicomToJpg(*ctx, m); };
+  r["tasks.upload_file_to_gcs"] = [ctx](const celery::TaskMessage& m) { return UploadFileToGcs(*ctx, m); };
+  r[std::string(kProcessInstanceTask)] = [ctx](const celery::TaskMessage& m) { return ProcessInstanceTask(*ctx, m); };
+  return r;
+}
+
+}  // namespace eden::cli

@@ -1,0 +1,120 @@
+#include "pipeline/wire.h"
+
+#include <nlohmann/json.hpp>
+
+namespace eden::pipeline {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+template <typename T>
+json Opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+template <typename T>
+std::optional<T> GetOpt(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return it->get<T>();
+}
+
+}  // namespace
+
+std::string RowToJson(const source::InstanceRow& r) {
+  return json{{"instance_id", r.instance_id},         {"study_id", r.study_id},
+              {"series_number", Opt(r.series_number)}, {"instance_number", Opt(r.instance_number)},
+              {"file_path", Opt(r.file_path)},         {"file_url", Opt(r.file_url)},
+              {"modality", Opt(r.modality)},           {"body_part", Opt(r.body_part)}}
+      .dump();
+}
+
+Result<source::InstanceRow> RowFromJson(const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("instance_id") || !j["instance_id"].is_string()) {
+    return Fail(ErrorCode::kInvalidArgument, "the row is not an object with a string instance_id");
+  }
+  try {
+    source::InstanceRow r;
+    r.instance_id = j["instance_id"].get<std::string>();
+    r.study_id = j.value("study_id", "");
+    r.series_number = GetOpt<int64_t>(j, "series_number");
+    r.instance_number = GetOpt<int64_t>(j, "instance_number");
+    r.file_path = GetOpt<std::string>(j, "file_path");
+    r.file_url = GetOpt<std::string>(j, "file_url");
+    r.modality = GetOpt<std::string>(j, "modality");
+    r.body_part = GetOpt<std::string>(j, "body_part");
+    return r;
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kInvalidArgument, std::string("the row has a field of the wrong type: ") + e.what());
+  }
+}
+
+std::string OutcomeToJson(const InstanceOutcome& o) {
+  return json{{"success", o.stored},
+              {"error", o.error_code.empty() ? json(nullptr) : json(o.error_code + ": " + o.error_message)},
+              {"instance_id", o.instance_id},
+              {"stored", o.stored},
+              {"downloaded", o.downloaded},
+              {"error_code", o.error_code},
+              {"error_message", o.error_message},
+              {"dicom_key", o.dicom_key},
+              {"jpg_key", o.jpg_key},
+              {"dicom_uri", o.dicom_uri},
+              {"jpg_uri", o.jpg_uri},
+              {"dicom_sha256", o.dicom_sha256},
+              {"jpg_sha256", o.jpg_sha256},
+              {"dicom_crc32c", o.dicom_crc32c},
+              {"jpg_crc32c", o.jpg_crc32c},
+              {"dicom_bytes", o.dicom_bytes},
+              {"jpg_bytes", o.jpg_bytes},
+              {"rows", o.rows},
+              {"columns", o.columns},
+              {"modality", o.modality},
+              {"photometric", o.photometric},
+              {"transfer_syntax", o.transfer_syntax},
+              {"window", o.window},
+              {"fetch_ms", o.fetch_ms},
+              {"convert_ms", o.convert_ms},
+              {"store_ms", o.store_ms}}
+      .dump();
+}
+
+Result<InstanceOutcome> OutcomeFromJson(const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("instance_id")) {
+    return Fail(ErrorCode::kInvalidArgument, "the task result is not an instance outcome");
+  }
+  try {
+    InstanceOutcome o;
+    o.instance_id = j.at("instance_id").get<std::string>();
+    o.stored = j.value("stored", false);
+    o.downloaded = j.value("downloaded", false);
+    o.error_code = j.value("error_code", "");
+    o.error_message = j.value("error_message", "");
+    o.dicom_key = j.value("dicom_key", "");
+    o.jpg_key = j.value("jpg_key", "");
+    o.dicom_uri = j.value("dicom_uri", "");
+    o.jpg_uri = j.value("jpg_uri", "");
+    o.dicom_sha256 = j.value("dicom_sha256", "");
+    o.jpg_sha256 = j.value("jpg_sha256", "");
+    o.dicom_crc32c = j.value("dicom_crc32c", "");
+    o.jpg_crc32c = j.value("jpg_crc32c", "");
+    o.dicom_bytes = j.value("dicom_bytes", uint64_t{0});
+    o.jpg_bytes = j.value("jpg_bytes", uint64_t{0});
+    o.rows = j.value("rows", uint32_t{0});
+    o.columns = j.value("columns", uint32_t{0});
+    o.modality = j.value("modality", "");
+    o.photometric = j.value("photometric", "");
+    o.transfer_syntax = j.value("transfer_syntax", "");
+    o.window = j.value("window", "");
+    o.fetch_ms = j.value("fetch_ms", 0.0);
+    o.convert_ms = j.value("convert_ms", 0.0);
+    o.store_ms = j.value("store_ms", 0.0);
+    return o;
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kInvalidArgument, std::string("the task result has a field of the wrong type: ") + e.what());
+  }
+}
+
+}  // namespace eden::pipeline
