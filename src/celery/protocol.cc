@@ -29,13 +29,31 @@ std::optional<double> OptNumber(const json& j) {
   return std::nullopt;
 }
 
+/// The task id of a message too large to parse, found by scanning its headers for "id": "<uuid-ish>",
+/// so the client can still be given a FAILURE. Only characters a task id uses are accepted.
+std::optional<std::string> TaskIdWithoutParsing(std::string_view envelope) {
+  const auto headers = envelope.find("\"headers\"");
+  if (headers == std::string_view::npos) return std::nullopt;
+  for (std::string_view key : {"\"id\": \"", "\"id\":\""}) {
+    const auto at = envelope.find(key, headers);
+    if (at == std::string_view::npos) continue;
+    const auto start = at + key.size();
+    const auto end = envelope.find('"', start);
+    if (end == std::string_view::npos || end - start > 64 || end == start) continue;
+    const std::string_view id = envelope.substr(start, end - start);
+    if (id.find_first_not_of("0123456789abcdefABCDEF-") != std::string_view::npos) continue;
+    return std::string(id);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 tl::expected<TaskMessage, DecodeFailure> DecodeTaskMessage(std::string_view envelope, size_t max_bytes) {
   if (envelope.size() > max_bytes) {
     return tl::unexpected<DecodeFailure>(DecodeFailure{
         Error(ErrorCode::kTooLarge, fmt::format("message of {} bytes exceeds {}", envelope.size(), max_bytes)),
-        std::nullopt});
+        TaskIdWithoutParsing(envelope)});
   }
   const json e = json::parse(envelope, nullptr, /*allow_exceptions=*/false);
   if (e.is_discarded() || !e.is_object()) return Bad("message is not a JSON object");
@@ -163,7 +181,7 @@ std::string RandomUuid() {
 
 namespace {
 
-void AppendRepr(const json& j, std::string& out) {
+void AppendRepr(const ordered& j, std::string& out) {
   if (j.is_null()) {
     out += "None";
   } else if (j.is_boolean()) {
@@ -197,7 +215,7 @@ void AppendRepr(const json& j, std::string& out) {
     for (auto it = j.begin(); it != j.end(); ++it) {
       if (!first) out += ", ";
       first = false;
-      AppendRepr(json(it.key()), out);
+      AppendRepr(ordered(it.key()), out);
       out += ": ";
       AppendRepr(it.value(), out);
     }
@@ -220,7 +238,7 @@ ordered Properties(std::string_view exchange, std::string_view routing_key, int 
 }  // namespace
 
 std::string PythonRepr(std::string_view json_text) {
-  const json j = json::parse(json_text, nullptr, false);
+  const ordered j = ordered::parse(json_text, nullptr, false);
   if (j.is_discarded()) return std::string(json_text);
   std::string out;
   AppendRepr(j, out);

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "celery/protocol.h"
+#include "celery/redis.h"
+#include "celery/worker.h"
 
 namespace eden::celery {
 namespace {
@@ -145,6 +147,101 @@ TEST(CeleryProtocol, Base64RoundTripAndRejects) {
   EXPECT_FALSE(Base64Decode("Zm9").has_value());
   EXPECT_FALSE(Base64Decode("Zm=v").has_value());
   EXPECT_FALSE(Base64Decode("Zm9v!!!!").has_value());
+}
+
+TEST(CeleryProtocol, OurTaskMessagesDecodeAsPythonsDo) {
+  OutgoingTask t;
+  t.id = RandomUuid();
+  t.task = "eden.process_instance";
+  t.args_json = R"([{"instance_id": "a"}, {"destination": "/out"}])";
+  t.queue = "dicom";
+  t.priority = 6;
+  auto m = DecodeTaskMessage(EncodeTaskMessage(t));
+  ASSERT_TRUE(m) << m.error().error.message();
+  EXPECT_EQ(m->id, t.id);
+  EXPECT_EQ(m->task, t.task);
+  EXPECT_EQ(m->root_id, t.id);
+  EXPECT_EQ(m->routing_key, "dicom");
+  EXPECT_EQ(m->priority, 6);
+  EXPECT_EQ(m->args_json, R"([{"instance_id":"a"},{"destination":"/out"}])");
+  EXPECT_EQ(t.id.size(), 36u);
+  EXPECT_EQ(t.id[14], '4');  // UUID version 4
+  EXPECT_NE(RandomUuid(), RandomUuid());
+}
+
+TEST(CeleryProtocol, PythonReprMatchesCeleryArgsrepr) {
+  // The captured envelope's argsrepr/kwargsrepr (PROTOCOL.md §2.2).
+  EXPECT_EQ(PythonRepr(R"(["/data/in/1.dcm", "/data/out/1.jpg"])"), "['/data/in/1.dcm', '/data/out/1.jpg']");
+  EXPECT_EQ(PythonRepr(R"({"quality": 85, "grayscale": true})"), "{'quality': 85, 'grayscale': True}");
+  EXPECT_EQ(PythonRepr("[null, false, \"it's\"]"), "[None, False, \"it's\"]");
+}
+
+TEST(CeleryProtocol, IsoTimesWithOffsets) {
+  EXPECT_DOUBLE_EQ(*ParseIsoTime("1970-01-01T00:00:10+00:00"), 10.0);
+  EXPECT_DOUBLE_EQ(*ParseIsoTime("1970-01-01T01:00:10+01:00"), 10.0);
+  EXPECT_NEAR(*ParseIsoTime("2026-11-24T21:55:36.792378+00:00"), 1795557336.792378, 1e-5);
+  EXPECT_DOUBLE_EQ(*ParseIsoTime("1970-01-01T00:00:10Z"), 10.0);
+  EXPECT_FALSE(ParseIsoTime("tomorrow"));
+}
+
+TEST(CeleryProtocol, PidboxRequestAndReplyAsCapturedFromCeleryInspect) {
+  // PROTOCOL.md §6.2, exact.
+  const std::string request =
+      R"({"body": "eyJtZXRob2QiOiAicGluZyIsICJhcmd1bWVudHMiOiB7fSwgImRlc3RpbmF0aW9uIjogbnVsbCwgInBhdHRlcm4iOiBudWxsLCAibWF0Y2hlciI6IG51bGwsICJ0aWNrZXQiOiAiMDlmZTI3NWMtY2NhYi00MWUyLWIyMjgtNzk4ZTFlYTc0MGEwIiwgInJlcGx5X3RvIjogeyJleGNoYW5nZSI6ICJyZXBseS5jZWxlcnkucGlkYm94IiwgInJvdXRpbmdfa2V5IjogIjcxMWJjOTdjLTI5OWYtM2VkZS05NDZjLTIxMjY4NzdjNDlmYyJ9fQ==", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"clock": 1, "expires": 1795557383.116245}, "properties": {"delivery_mode": 2, "delivery_info": {"exchange": "celery.pidbox", "routing_key": ""}, "priority": 0, "body_encoding": "base64", "delivery_tag": "13e14bca-6546-4bdf-bd02-3a20cb308f79"}})";
+  auto q = DecodePidboxRequest(request);
+  ASSERT_TRUE(q) << q.error().message();
+  EXPECT_EQ(q->method, "ping");
+  EXPECT_EQ(q->ticket, "09fe275c-ccab-41e2-b228-798e1ea740a0");
+  EXPECT_EQ(q->reply_routing_key, "711bc97c-299f-3ede-946c-2126877c49fc");
+  EXPECT_TRUE(q->destination.empty());
+  EXPECT_DOUBLE_EQ(*q->expires, 1795557383.116245);
+  const std::string reply = EncodePidboxReply("celery@vm", R"({"ok": "pong"})", q->ticket, q->reply_routing_key, 3);
+  // The captured reply's body, byte for byte once decoded: {"celery@vm": {"ok": "pong"}}.
+  const auto body_at = reply.find("\"body\":\"") + 8;
+  const std::string body = *Base64Decode(reply.substr(body_at, reply.find('"', body_at) - body_at));
+  EXPECT_EQ(body, R"({"celery@vm":{"ok":"pong"}})");
+  EXPECT_NE(reply.find(R"("ticket":"09fe275c-ccab-41e2-b228-798e1ea740a0")"), std::string::npos);
+  EXPECT_FALSE(DecodePidboxRequest("{}"));
+}
+
+TEST(CeleryProtocol, UnackedEntriesAndRestoredMessages) {
+  const auto envelopes = Envelopes("01_client_send_queue_raw_exact.txt");
+  ASSERT_FALSE(envelopes.empty());
+  const std::string entry = UnackedEntry(envelopes[0], "", "celery");
+  auto parts = ParseUnackedEntry(entry);
+  ASSERT_TRUE(parts);
+  EXPECT_EQ((*parts)[1], "");
+  EXPECT_EQ((*parts)[2], "celery");
+  const std::string restored = MarkRedelivered((*parts)[0]);
+  EXPECT_NE(restored.find(R"("redelivered":true)"), std::string::npos);
+  auto m = DecodeTaskMessage(restored);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->id, DecodeTaskMessage(envelopes[0])->id);
+  EXPECT_FALSE(ParseUnackedEntry("[1, 2]"));
+}
+
+TEST(CeleryProtocol, OversizeMessagesStillNameTheirTask) {
+  const std::string big = R"({"body": ")" + std::string(2000, 'A') +
+                          R"(", "headers": {"lang": "py", "task": "t", "id": "5f3c0000-1111-2222-3333-444455556666"}})";
+  auto m = DecodeTaskMessage(big, 1000);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().error.code(), ErrorCode::kTooLarge);
+  EXPECT_EQ(m.error().task_id.value_or(""), "5f3c0000-1111-2222-3333-444455556666");
+}
+
+TEST(CeleryRedis, UrlsAsTheSeedWritesThem) {
+  auto u = ParseRedisUrl("redis://:s3cret@cache.internal:6380/2");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "cache.internal");
+  EXPECT_EQ(u->port, 6380);
+  EXPECT_EQ(u->db, 2);
+  EXPECT_EQ(u->password, "s3cret");
+  auto d = ParseRedisUrl("redis://localhost");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->port, 6379);
+  EXPECT_EQ(d->db, 0);
+  EXPECT_FALSE(ParseRedisUrl("http://x"));
+  EXPECT_FALSE(ParseRedisUrl("redis://h:port/0"));
 }
 
 }  // namespace

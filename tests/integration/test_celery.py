@@ -1,0 +1,385 @@
+#!/usr/bin/python3
+"""Integration tests of `eden worker` and `eden run --broker` against a real Redis 7, the real
+Python Celery client (Debian python3-celery 5.2.6) and its CLI, and the demo PACS (real
+PostgreSQL + Orthanc). Prints one line per test and 'N passed, N failed'; exit 1 on any failure."""
+import argparse
+import base64
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import harness
+
+ARGS = None
+ENV = {}
+LOADED = {}
+CORPUS = "/usr/lib/python3/dist-packages/pydicom/data/test_files"
+PREFIX = "eden-dataset-vlms/sample-test"
+
+
+def broker(db=0):
+    return f"redis://127.0.0.1:{ARGS.redis_port}/{db}"
+
+
+def redis_cli(*args):
+    r = subprocess.run(["redis-cli", "-p", str(ARGS.redis_port), *args], capture_output=True, text=True, check=True)
+    return r.stdout.strip()
+
+
+def celery_app():
+    from celery import Celery
+    return Celery(broker=broker(0), backend=broker(1))
+
+
+class Worker:
+    """An `eden worker` process; stopped with SIGTERM (warm) or SIGKILL."""
+
+    def __init__(self, tmp, name, *extra, env=None):
+        self.name = f"{name}@eden-test"
+        self.log_path = os.path.join(tmp, f"{name}.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([ARGS.eden, "worker", "--broker", broker(0), "--result-backend", broker(1),
+                                      "-n", self.name, *extra], stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **ENV, **(env or {})})
+        deadline = time.time() + 20
+        while time.time() < deadline and " ready: " not in open(self.log_path).read():
+            assert self.proc.poll() is None, open(self.log_path).read()
+            time.sleep(0.05)
+
+    def text(self):
+        return open(self.log_path).read()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=60)
+        finally:
+            self.log.close()
+        return self.proc.returncode
+
+
+def celery_cli(*args, timeout=30):
+    return subprocess.run(["/usr/bin/python3", "-m", "celery", "-b", broker(0), "--result-backend", broker(1), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def read_csv(out):
+    path = os.path.join(out, PREFIX, "dicom-reports-extracted-sample.csv")
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def slow_query(tmp, delay_ms):
+    """The built-in selection with downloads through a proxy that waits `delay_ms` per file."""
+    port = ARGS.proxy_port
+    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), str(port),
+                              ENV["EDEN_ORTHANC_URL"], str(delay_ms)])
+    time.sleep(0.5)
+    base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
+    path = os.path.join(tmp, "slow.sql")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("SELECT study_id, series_number, instance_id, instance_number, file_path, "
+                f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}') AS file_url, "
+                f"report_value, field_created_at, modality, body_part FROM ({base_sql}) base")
+    return proxy, path
+
+
+def unacked_count():
+    return int(redis_cli("-n", "0", "HLEN", "unacked"))
+
+
+# ---- tests -------------------------------------------------------------------------------------
+
+def test_python_client_tasks_args_kwargs_priority_queue_countdown(tmp):
+    w = Worker(tmp, "w1", "-Q", "celery,dicom", "-c", "2", "-E")
+    try:
+        app = celery_app()
+        out = os.path.join(tmp, "ct.jpg")
+        r = app.send_task("tasks.convert_dicom_to_jpg", args=[f"{CORPUS}/CT_small.dcm"], kwargs={"output_path": out})
+        res = r.get(timeout=20)
+        assert res["success"] is True and res["error"] is None and res["output_path"] == out, res
+        assert open(out, "rb").read(2) == b"\xff\xd8" and res["rows"] == 128, res
+        # A priority-9 message on a non-default queue, with a countdown: held until its ETA.
+        out2 = os.path.join(tmp, "mr.jpg")
+        sig = app.signature("tasks.convert_dicom_to_jpg", args=(f"{CORPUS}/MR_small.dcm",),
+                            kwargs={"output_path": out2, "quality": 80})
+        sent = time.time()
+        r2 = sig.apply_async(priority=9, queue="dicom", countdown=2)
+        res2 = r2.get(timeout=30)
+        assert res2["success"] and os.path.exists(out2), res2
+        done = r2.date_done.timestamp() if r2.date_done.tzinfo else \
+            r2.date_done.replace(tzinfo=__import__("datetime").timezone.utc).timestamp()
+        assert done >= sent + 1.9, f"ran {done - sent:.2f} s after sending: countdown not honoured"
+        # A conversion that fails is a result with success false and the reason.
+        bad = app.send_task("tasks.convert_dicom_to_jpg", args=[f"{CORPUS}/../test_files/no_such.dcm",
+                                                                 os.path.join(tmp, "x.jpg")]).get(timeout=20)
+        assert bad["success"] is False and bad["error"].startswith("io"), bad
+        # A task called wrongly raises in the client, as Python's would.
+        try:
+            app.send_task("tasks.convert_dicom_to_jpg", args=[], kwargs={}).get(timeout=20)
+            raise AssertionError("no exception")
+        except TypeError as e:
+            assert "dicom_path" in str(e)
+        try:
+            app.send_task("tasks.does_not_exist", args=[1]).get(timeout=20)
+            raise AssertionError("no exception")
+        except Exception as e:  # celery.exceptions.NotRegistered
+            assert type(e).__name__ == "NotRegistered", repr(e)
+        assert unacked_count() == 0, "messages left unacknowledged"
+    finally:
+        assert w.stop() == 0, w.text()
+    assert "stopped after" in w.text()
+
+
+def test_upload_file_to_gcs_task(tmp):
+    root = os.path.join(tmp, "gcs")
+    server = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/gcs/gcs_test_server.py"), "--root", root,
+                               "--bucket", "seed-bucket"], stdout=subprocess.PIPE, text=True)
+    port = int(server.stdout.readline().split()[1])
+    w = Worker(tmp, "wg", env={"STORAGE_EMULATOR_HOST": f"127.0.0.1:{port}", "GCS_BUCKET_NAME": "seed-bucket"})
+    try:
+        app = celery_app()
+        src = f"{CORPUS}/CT_small.dcm"
+        res = app.send_task("tasks.upload_file_to_gcs",
+                            args=[src, "eden-dataset-vlms/sample-test/dicom-files/ct.dcm"]).get(timeout=30)
+        assert res["success"] and res["uri"] == "gs://seed-bucket/eden-dataset-vlms/sample-test/dicom-files/ct.dcm", res
+        assert res["size"] == os.path.getsize(src)
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/storage/v1/b/seed-bucket/o/"
+                                    "eden-dataset-vlms%2Fsample-test%2Fdicom-files%2Fct.dcm") as resp:
+            meta = json.load(resp)
+        assert meta["crc32c"] == res["crc32c"] and meta["contentType"] == "application/dicom", meta
+        missing = app.send_task("tasks.upload_file_to_gcs", args=["/nonexistent", "x/y.dcm"]).get(timeout=30)
+        assert missing["success"] is False and missing["error"], missing
+    finally:
+        w.stop()
+        server.kill()
+        server.wait()
+
+
+def test_inspect_ping_active_and_events_dump(tmp):
+    w = Worker(tmp, "wi", "-E", "-c", "1")
+    proxy, query = slow_query(tmp, 1500)
+    try:
+        ping = celery_cli("inspect", "ping")
+        assert ping.returncode == 0 and f"{w.name}: OK" in ping.stdout and "pong" in ping.stdout, ping.stdout + ping.stderr
+        status = celery_cli("status")
+        assert f"{w.name}: OK" in status.stdout, status.stdout
+        registered = celery_cli("inspect", "registered")
+        assert "tasks.convert_dicom_to_jpg" in registered.stdout and "eden.process_instance" in registered.stdout
+        dump = subprocess.Popen(["/usr/bin/python3", "-m", "celery", "-b", broker(0), "events", "--dump"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(1.5)
+        # A slow instance task (its download waits 1.5 s) is active while we ask.
+        run = subprocess.Popen([ARGS.eden, "run", "--studies", "1", "--seed", "inspect", "--query", query, "-o",
+                                os.path.join(tmp, "out"), "--broker", broker(0), "--result-backend", broker(1),
+                                "--progress", "none"], env={**os.environ, **ENV}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        active = ""
+        deadline = time.time() + 30
+        while time.time() < deadline and "eden.process_instance" not in active:
+            active = celery_cli("inspect", "active").stdout
+        assert "eden.process_instance" in active and w.name in active, active
+        run.communicate(timeout=120)
+        assert run.returncode in (0, 1), run.returncode
+        time.sleep(2.5)  # one more heartbeat
+        dump.send_signal(signal.SIGINT)
+        text = dump.communicate(timeout=20)[0]
+        for what in ("task received", "task started", "task succeeded", "heartbeat"):
+            assert f"{w.name} [" in text and what in text, f"{what} missing from celery events --dump:\n{text[-2000:]}"
+        assert "eden.process_instance" in text
+    finally:
+        proxy.kill()
+        proxy.wait()
+        w.stop()
+
+
+def good_task(app, tmp, n):
+    out = os.path.join(tmp, f"good{n}.jpg")
+    res = app.send_task("tasks.convert_dicom_to_jpg", args=[f"{CORPUS}/MR_small.dcm", out]).get(timeout=30)
+    assert res["success"], res
+
+
+def envelope(body_text, task="tasks.convert_dicom_to_jpg", task_id=None, content_type="application/json",
+             encode=True):
+    task_id = task_id or str(uuid.uuid4())
+    return task_id, json.dumps({
+        "body": base64.b64encode(body_text.encode()).decode() if encode else body_text,
+        "content-encoding": "utf-8", "content-type": content_type,
+        "headers": {"lang": "py", "task": task, "id": task_id, "root_id": task_id, "retries": 0},
+        "properties": {"correlation_id": task_id, "delivery_mode": 2, "priority": 0, "body_encoding": "base64",
+                       "delivery_info": {"exchange": "", "routing_key": "celery"}, "delivery_tag": str(uuid.uuid4())}})
+
+
+def test_hostile_messages_never_stop_the_worker(tmp):
+    w = Worker(tmp, "wh", "-c", "1")
+    try:
+        app = celery_app()
+        good_task(app, tmp, 0)
+        cases = [("not json", None, b"this is not json at all"),
+                 ("bad base64", *envelope("%%%not-base64%%%", encode=False)),
+                 ("wrong body shape", *envelope('{"x": 1}')),
+                 ("unknown task", *envelope('[[1], {}, {}]', task="tasks.nope")),
+                 ("pickle", *envelope("gAN9cQAu", content_type="application/x-python-serialize", encode=False)),
+                 ("oversize", *envelope('[["' + "A" * (17 << 20) + '"], {}, {}]'))]
+        for n, (label, task_id, raw) in enumerate(cases, start=1):
+            data = raw if isinstance(raw, bytes) else raw.encode()
+            p = subprocess.run(["redis-cli", "-p", str(ARGS.redis_port), "-n", "0", "-x", "LPUSH", "celery"],
+                               input=data, capture_output=True)
+            assert p.returncode == 0, p.stderr
+            good_task(app, tmp, n)  # The next good task still succeeds.
+            assert w.proc.poll() is None, f"worker died on {label}:\n{w.text()[-2000:]}"
+            if task_id:
+                from celery.result import AsyncResult
+                r = AsyncResult(task_id, app=app)
+                try:
+                    r.get(timeout=10)
+                    raise AssertionError(f"{label}: no failure stored")
+                except AssertionError:
+                    raise
+                except Exception as e:
+                    assert r.state == "FAILURE", (label, r.state, repr(e))
+        assert redis_cli("-n", "0", "LLEN", "celery") == "0", "messages left in the queue"
+        assert unacked_count() == 0, "messages left unacknowledged"
+        log = w.text()
+        assert log.count("discarded a message") >= 4 and "unregistered task tasks.nope" in log, log[-3000:]
+    finally:
+        assert w.stop() == 0
+
+
+def test_kill_9_worker_then_another_restores_its_tasks(tmp):
+    proxy, query = slow_query(tmp, 300)
+    out = os.path.join(tmp, "out")
+    a = Worker(tmp, "wa", "-c", "1", "--prefetch", "4", "--visibility-timeout", "3")
+    b = None
+    try:
+        run = subprocess.Popen([ARGS.eden, "run", "--all-studies", "--query", query, "-o", out, "--broker", broker(0),
+                                "--result-backend", broker(1), "--progress", "none", "--summary-json",
+                                os.path.join(tmp, "s.json")], env={**os.environ, **ENV}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and "succeeded" not in a.text():
+            time.sleep(0.05)
+        while time.time() < deadline and unacked_count() == 0:
+            time.sleep(0.02)
+        held = unacked_count()
+        assert held > 0, "worker A holds nothing to lose"
+        a.stop(signal.SIGKILL)
+        b = Worker(tmp, "wb", "-c", "2", "--visibility-timeout", "3")
+        stdout, stderr = run.communicate(timeout=300)
+        assert run.returncode == 1, stdout[-2000:] + stderr  # the 4 known bad rows
+        assert "restored" in b.text(), b.text()[-2000:]
+        rows = read_csv(out)
+        ids = [r["instance_id"] for r in rows]
+        assert len(ids) == len(set(ids)) == LOADED["instances"], "rows missing or duplicated"
+        assert sum(r["status"] == "stored" for r in rows) == LOADED["instances"] - 4
+        v = subprocess.run([ARGS.eden, "verify", out], capture_output=True, text=True)
+        assert v.returncode == 0, v.stdout + v.stderr
+        assert unacked_count() == 0
+    finally:
+        proxy.kill()
+        proxy.wait()
+        if b:
+            b.stop()
+
+
+def test_workers_share_a_1000_instance_run(tmp):
+    # 1,000 instances in 10 studies, each a new row pointing at one of the demo PACS's files.
+    psql = ["psql", "-h", ENV["EDEN_PG_SOCKET"], "-p", ENV["SOURCE_DATABASE_PORT"], "-U", "eden", "-d", "pacs", "-q",
+            "-v", "ON_ERROR_STOP=1"]
+    sql = """
+    WITH good AS (SELECT file_url, row_number() OVER (ORDER BY id) AS n FROM pacs_instances
+                  WHERE file_url LIKE '%/instances/%/file' AND file_url NOT LIKE '%deadbeef%' AND NOT deleted),
+         studies AS (INSERT INTO pacs_studies (id, study_instance_uid, modality, body_part)
+                     SELECT gen_random_uuid(), '1.2.3.' || s, 'MR', 'SHARED' FROM generate_series(1, 10) s
+                     RETURNING id),
+         series AS (INSERT INTO pacs_series (id, study_id, series_number, modality)
+                    SELECT gen_random_uuid(), id, 1, 'MR' FROM studies RETURNING id)
+    INSERT INTO pacs_instances (id, series_id, instance_number, file_path, file_url)
+    SELECT gen_random_uuid(), se.id, k, 'shared/' || k, (SELECT file_url FROM good WHERE n = 1 + (k % 40))
+    FROM series se, generate_series(1, 100) k;
+    """
+    subprocess.run(psql + ["-c", sql], check=True, capture_output=True, text=True)
+    workers = [Worker(tmp, f"ws{i}", "-c", "2") for i in range(3)]
+    out = os.path.join(tmp, "out")
+    try:
+        r = subprocess.run([ARGS.eden, "run", "--all-studies", "--body-part", "SHARED", "-o", out, "--broker", broker(0),
+                            "--result-backend", broker(1), "--progress", "none", "--summary-json",
+                            os.path.join(tmp, "s.json")], env={**os.environ, **ENV}, capture_output=True, text=True,
+                           timeout=600)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr
+        rows = read_csv(out)
+        assert len(rows) == 1000 and len({x["instance_id"] for x in rows}) == 1000
+        assert all(x["status"] == "stored" for x in rows)
+        stats = celery_app().control.inspect(timeout=2).stats()
+        shares = {name: s["total"].get("eden.process_instance", 0) for name, s in stats.items()}
+        assert sum(shares.values()) == 1000 and all(n > 0 for n in shares.values()), shares
+        v = subprocess.run([ARGS.eden, "verify", out], capture_output=True, text=True)
+        assert v.returncode == 0, v.stdout
+    finally:
+        for w in workers:
+            assert w.stop() == 0
+        subprocess.run(psql + ["-c", "UPDATE pacs_studies SET deleted = true WHERE body_part = 'SHARED'"], check=True,
+                       capture_output=True)
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--eden", required=True)
+    p.add_argument("--repo", required=True)
+    p.add_argument("--services-dir", default=os.path.join(tempfile.gettempdir(), f"eden-celery-itest-{os.getuid()}"))
+    p.add_argument("--pg-port", type=int, default=55444)
+    p.add_argument("--orthanc-port", type=int, default=58054)
+    p.add_argument("--redis-port", type=int, default=56390)
+    p.add_argument("--proxy-port", type=int, default=58064)
+    ARGS = p.parse_args()
+    ARGS.eden = os.path.abspath(ARGS.eden)
+    redis_dir = os.path.join(ARGS.services_dir + "-redis")
+    os.makedirs(redis_dir, exist_ok=True)
+    pidfile = os.path.join(redis_dir, "redis.pid")
+    subprocess.run(["redis-server", "--port", str(ARGS.redis_port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--daemonize", "yes", "--pidfile", pidfile, "--dir", redis_dir,
+                    "--logfile", os.path.join(redis_dir, "redis.log")], check=True)
+    for _ in range(100):
+        if subprocess.run(["redis-cli", "-p", str(ARGS.redis_port), "ping"], capture_output=True).stdout.strip() == b"PONG":
+            break
+        time.sleep(0.05)
+    print(f"redis: running on 127.0.0.1:{ARGS.redis_port}")
+
+    def ready(env, loaded):
+        global ENV, LOADED
+        ENV, LOADED = env, loaded
+
+    tests = [v for k, v in globals().items() if k.startswith("test_")]
+    only = os.environ.get("EDEN_TEST_ONLY")
+    if only:
+        tests = [t for t in tests if only in t.__name__]
+
+    def each(t):
+        def run(tmp):
+            redis_cli("FLUSHALL")
+            t(tmp)
+        run.__name__ = t.__name__
+        return run
+
+    try:
+        return harness.run_suite(ARGS.repo, ARGS.services_dir, ARGS.pg_port, ARGS.orthanc_port, [each(t) for t in tests],
+                                 ready)
+    finally:
+        try:
+            os.kill(int(open(pidfile).read()), signal.SIGTERM)
+            print("redis: stopped")
+        except (OSError, ValueError):
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
