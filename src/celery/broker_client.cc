@@ -55,7 +55,8 @@ Status BrokerClient::RunTasks(const std::vector<OutgoingTask>& tasks, size_t win
     ++done;
     on_result(index, status, j.contains("result") ? j["result"].dump() : "null");
   };
-  auto last_sweep = Clock::now(), last_wait = Clock::now();
+  auto last_sweep = Clock::now(), last_wait = Clock::now(), last_progress = Clock::now();
+  size_t done_before = 0;
   while (done < tasks.size()) {
     // Send up to the window.
     while (next < tasks.size() && in_flight.size() < window) {
@@ -93,7 +94,12 @@ Status BrokerClient::RunTasks(const std::vector<OutgoingTask>& tasks, size_t win
       }
       last_sweep = Clock::now();
     }
-    if (on_wait && Clock::now() - last_wait > std::chrono::seconds(5)) {
+    if (done != done_before) {
+      done_before = done;
+      last_progress = Clock::now();
+    }
+    if (on_wait && Clock::now() - last_progress > std::chrono::seconds(10) &&
+        Clock::now() - last_wait > std::chrono::seconds(10)) {
       on_wait(next, done);
       last_wait = Clock::now();
     }

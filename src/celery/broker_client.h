@@ -21,7 +21,7 @@ class BrokerClient {
 
   /// Called once per task as it ends: its index, state (SUCCESS, FAILURE, REVOKED) and `result`.
   using OnResult = std::function<void(size_t index, const std::string& status, const std::string& result_json)>;
-  /// Called every few seconds while waiting: tasks sent, done.
+  /// Called every 10 s while no result arrives: tasks sent, done.
   using OnWait = std::function<void(size_t sent, size_t done)>;
 
   Status RunTasks(const std::vector<OutgoingTask>& tasks, size_t window, const OnResult& on_result,

@@ -99,8 +99,9 @@ pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const Op
           o.instance_id = rows[index].instance_id;
           on_outcome(std::move(o));
         },
-        [](size_t sent, size_t done) {
-          fmt::print(stderr, "eden run: {} of {} sent tasks done; waiting for eden workers\n", done, sent);
+        [&s](size_t sent, size_t done) {
+          fmt::print(stderr, "eden run: no result for 10 s ({} of {} sent tasks done): is an eden worker consuming "
+                             "queue {} on this broker?\n", done, sent, s.broker_queue);
         });
   };
 }

@@ -201,6 +201,51 @@ def test_inspect_ping_active_and_events_dump(tmp):
         w.stop()
 
 
+def test_sigterm_finishes_running_tasks_and_time_limit(tmp):
+    proxy, _ = slow_query(tmp, 5000)  # each download takes 5 s
+    try:
+        # Warm shutdown: SIGTERM while a task runs -> it finishes and its result is stored; what
+        # was reserved but not started goes back to the queue; worker-offline is published.
+        w = Worker(tmp, "wt", "-c", "1", "--prefetch", "4", "-E")
+        dump = subprocess.Popen(["/usr/bin/python3", "-m", "celery", "-b", broker(0), "events", "--dump"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(1.5)
+        app = celery_app()
+        url = f"http://127.0.0.1:{ARGS.proxy_port}/instances/none/file"
+        rows = [{"instance_id": f"slow-{n}", "study_id": "s", "file_url": url} for n in range(3)]
+        results = [app.send_task("eden.process_instance", args=[row, {"destination": os.path.join(tmp, "out")}])
+                   for row in rows]
+        deadline = time.time() + 30
+        while time.time() < deadline and "eden.process_instance" not in celery_cli("inspect", "active").stdout:
+            pass
+        assert w.stop(signal.SIGTERM) == 0, w.text()[-2000:]
+        first = results[0].get(timeout=10)  # finished although SIGTERM arrived while it ran
+        assert first["instance_id"] == "slow-0" and first["error"].startswith("not_found"), first
+        assert int(redis_cli("-n", "0", "LLEN", "celery")) == 2, "reserved tasks were not put back"
+        assert unacked_count() == 0
+        time.sleep(1)
+        dump.send_signal(signal.SIGINT)
+        text = dump.communicate(timeout=20)[0]
+        assert "wt@eden-test" in text and "shutdown" in text, text[-1500:]
+        # The same two tasks, now under a 1 s time limit: each fails with TimeLimitExceeded.
+        w2 = Worker(tmp, "wt2", "-c", "2", "--time-limit", "1")
+        try:
+            for r in results[1:]:
+                try:
+                    r.get(timeout=30)
+                    raise AssertionError("no time limit")
+                except AssertionError:
+                    raise
+                except Exception as e:
+                    assert type(e).__name__ == "TimeLimitExceeded", repr(e)
+            assert w2.proc.poll() is None
+        finally:
+            w2.stop()
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
 def good_task(app, tmp, n):
     out = os.path.join(tmp, f"good{n}.jpg")
     res = app.send_task("tasks.convert_dicom_to_jpg", args=[f"{CORPUS}/MR_small.dcm", out]).get(timeout=30)
@@ -375,7 +420,12 @@ def main():
                                  ready)
     finally:
         try:
-            os.kill(int(open(pidfile).read()), signal.SIGTERM)
+            pid = int(open(pidfile).read())
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(200):  # gone before the next suite binds the port
+                if not os.path.exists(f"/proc/{pid}"):
+                    break
+                time.sleep(0.05)
             print("redis: stopped")
         except (OSError, ValueError):
             pass
