@@ -85,7 +85,7 @@ class State:
         self.token_lifetime = token_lifetime
         self.last_generation = 0
         self.stats = {"requests": {}, "finalized": {}, "tokens": {}, "unauthorized": 0, "uploads_rejected": {},
-                      "resent_bytes": 0, "restarts_from_zero": 0,
+                      "resent_bytes": 0, "ignored_committed_offset": 0,
                       "status_queries_with_progress": 0}
         os.makedirs(os.path.join(root, "objects"), exist_ok=True)
         for b in buckets:
@@ -571,6 +571,7 @@ class Handler(BaseHTTPRequestHandler):
             if sess["data"] and sess["done"] is None:
                 with s.lock:
                     s.stats["status_queries_with_progress"] += 1
+            sess["after_status_query"] = True
             if total is not None and len(sess["data"]) == total and sess["done"] is None:
                 return self.send(200, self.complete_session(sess))
             return self.session_status(sess)
@@ -584,8 +585,12 @@ class Handler(BaseHTTPRequestHandler):
                 raise GcsError(400, f"Invalid request. Chunk starts at {start}, but {committed} bytes are persisted.")
             if start < committed:  # bytes the server already has: skipped, and counted
                 s.stats["resent_bytes"] += min(committed - start, len(data))
-                if start == 0:
-                    s.stats["restarts_from_zero"] += 1
+                # Re-sending bytes the status query just reported as committed is the client's
+                # fault; a plain duplicate (libcurl resends a request once when a reused
+                # connection dies before any answer) is not.
+                if sess.get("after_status_query"):
+                    s.stats["ignored_committed_offset"] += 1
+            sess["after_status_query"] = False
             data = data[committed - start:]
             final = complete and (total is not None and committed + len(data) == total or
                                   (total is None and end is None))
