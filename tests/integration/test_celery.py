@@ -317,7 +317,9 @@ def test_kill_9_worker_then_another_restores_its_tasks(tmp):
         held = unacked_count()
         assert held > 0, "worker A holds nothing to lose"
         a.stop(signal.SIGKILL)
-        b = Worker(tmp, "wb", "-c", "2", "--visibility-timeout", "3")
+        # B reserves one message per slot, so with this short visibility timeout it does not
+        # restore its own reservations while they wait.
+        b = Worker(tmp, "wb", "-c", "2", "--prefetch", "1", "--visibility-timeout", "3")
         stdout, stderr = run.communicate(timeout=300)
         assert run.returncode == 1, stdout[-2000:] + stderr  # the 4 known bad rows
         assert "restored" in b.text(), b.text()[-2000:]
@@ -327,7 +329,8 @@ def test_kill_9_worker_then_another_restores_its_tasks(tmp):
         assert sum(r["status"] == "stored" for r in rows) == LOADED["instances"] - 4
         v = subprocess.run([ARGS.eden, "verify", out], capture_output=True, text=True)
         assert v.returncode == 0, v.stdout + v.stderr
-        assert unacked_count() == 0
+        assert b.stop() == 0
+        assert unacked_count() == 0, "messages left unacknowledged"
     finally:
         proxy.kill()
         proxy.wait()
