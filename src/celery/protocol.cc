@@ -338,6 +338,23 @@ std::string EncodePidboxReply(std::string_view node, std::string_view result_jso
   return m.dump();
 }
 
+std::string RetryMessage(std::string_view envelope, std::string_view eta_iso) {
+  ordered m = ordered::parse(envelope, nullptr, false);
+  if (!m.is_object() || !m.contains("headers") || !m["headers"].is_object()) return std::string(envelope);
+  auto& h = m["headers"];
+  h["retries"] = (h.contains("retries") && h["retries"].is_number_integer() ? h["retries"].get<int>() : 0) + 1;
+  h["eta"] = eta_iso;
+  if (h.contains("id")) h["parent_id"] = h["id"];
+  h.erase("redelivered");
+  if (m.contains("properties") && m["properties"].is_object()) {
+    m["properties"]["delivery_tag"] = RandomUuid();
+    if (m["properties"].contains("delivery_info") && m["properties"]["delivery_info"].is_object()) {
+      m["properties"]["delivery_info"].erase("redelivered");
+    }
+  }
+  return m.dump();
+}
+
 std::string MarkRedelivered(std::string_view envelope) {
   ordered m = ordered::parse(envelope, nullptr, false);
   if (!m.is_object()) return std::string(envelope);

@@ -97,6 +97,10 @@ Result<PidboxRequest> DecodePidboxRequest(std::string_view envelope);
 std::string EncodePidboxReply(std::string_view node, std::string_view result_json, std::string_view ticket,
                               std::string_view routing_key, long long clock);
 
+/// The message Celery's retry sends (PROTOCOL.md §4.4): same task id, headers.retries + 1,
+/// headers.eta = `eta_iso`, parent_id = the task's id, a new delivery tag.
+std::string RetryMessage(std::string_view envelope, std::string_view eta_iso);
+
 /// The message as kombu restores it: headers.redelivered and delivery_info.redelivered true.
 std::string MarkRedelivered(std::string_view envelope);
 

@@ -316,7 +316,7 @@ struct Worker::Impl {
       try {
         return fn(m);
       } catch (const std::exception& e) {
-        return TaskOutcome{false, "null", "RuntimeError", e.what(), std::string("builtins")};
+        return TaskOutcome{false, "null", "RuntimeError", e.what(), std::string("builtins"), std::nullopt};
       }
     };
     if (limit <= 0) return guarded(d.msg);
@@ -327,7 +327,7 @@ struct Worker::Impl {
     std::thread([promise, guarded, msg = d.msg]() { promise->set_value(guarded(msg)); }).detach();
     if (future.wait_for(std::chrono::duration<double>(limit)) == std::future_status::timeout) {
       return TaskOutcome{false, "null", "TimeLimitExceeded", fmt::format("TimeLimitExceeded({:g},)", limit),
-                         std::string("celery.exceptions")};
+                         std::string("celery.exceptions"), std::nullopt};
     }
     return future.get();
   }
@@ -355,6 +355,10 @@ struct Worker::Impl {
       ordered begun = EventHead();
       begun["uuid"] = m.id;
       Publish(**conn, std::move(begun), "task-started");
+      if (opt.track_started) {
+        StoreResult(**results, m.id,
+                    EncodeResult("STARTED", ordered({{"pid", pid}, {"hostname", node}}).dump(), std::nullopt, m.id, ""));
+      }
       const auto t0 = Clock::now();
       TaskOutcome out = Execute(d);
       const double runtime = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -368,6 +372,23 @@ struct Worker::Impl {
         e["runtime"] = runtime;
         Publish(**conn, std::move(e), "task-succeeded");
         Log("INFO", fmt::format("task {}[{}] succeeded in {:.3f} s", m.task, m.id, runtime));
+      } else if (out.retry_in_s && m.retries < opt.max_retries) {
+        // Celery's retry: the same task again later (same id, retries + 1, an ETA), RETRY stored.
+        const auto when = std::chrono::system_clock::now() +
+                          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                              std::chrono::duration<double>(*out.retry_in_s));
+        const std::string eta = FormatDateDone(when) + "+00:00";
+        (void)(*conn)->Command({"LPUSH", PriorityQueueKey(d.queue, m.priority), RetryMessage(d.raw, eta)});
+        const std::string traceback = fmt::format("{}: {}\nRetry in {:g}s\n", out.exc_type, out.exc_message, *out.retry_in_s);
+        StoreResult(**results, m.id,
+                    EncodeResult("RETRY", ExceptionJson(out.exc_type, out.exc_message, out.exc_module), traceback, m.id, ""));
+        ordered e = EventHead();
+        e["uuid"] = m.id;
+        e["exception"] = fmt::format("{}({})", out.exc_type, PythonRepr(json(out.exc_message).dump()));
+        e["traceback"] = traceback;
+        Publish(**conn, std::move(e), "task-retried");
+        Log("WARNING", fmt::format("task {}[{}] retry {} in {:g} s: {}: {}", m.task, m.id, m.retries + 1, *out.retry_in_s,
+                                   out.exc_type, out.exc_message));
       } else {
         StoreFailure(**results, m.id, out.exc_type, out.exc_message, out.exc_module);
         Log("WARNING", fmt::format("task {}[{}] failed in {:.3f} s: {}: {}", m.task, m.id, runtime, out.exc_type,

@@ -26,6 +26,8 @@ struct WorkerOptions {
   int result_expires_s = 86400;
   size_t max_message_bytes = size_t{16} << 20;
   double heartbeat_s = 2.0;
+  bool track_started = false;  ///< Store a STARTED result when a task begins (task_track_started).
+  int max_retries = 3;         ///< A task asking to retry is retried this many times, then FAILURE.
 };
 
 /// What a task function returns: a JSON result, or an exception for the FAILURE document.
@@ -34,6 +36,9 @@ struct TaskOutcome {
   std::string result_json = "null";
   std::string exc_type, exc_message;
   std::optional<std::string> exc_module;  ///< nullopt: the client creates a class of that name.
+  /// With !ok: retry in this many seconds (Celery's self.retry(countdown=...)): the worker stores
+  /// RETRY, re-sends the message with retries + 1 and an ETA, until max_retries.
+  std::optional<double> retry_in_s;
 };
 using TaskFunction = std::function<TaskOutcome(const TaskMessage&)>;
 using TaskRegistry = std::map<std::string, TaskFunction>;

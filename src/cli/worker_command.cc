@@ -33,6 +33,12 @@ void AddWorkerCommand(CLI::App& app, WorkerArgs& a) {
   w->add_option("--visibility-timeout", o.visibility_timeout_s,
                 "Seconds before another worker restores a message this one reserved and did not ack")
       ->capture_default_str();
+  w->add_flag("--track-started", o.track_started, "Store a STARTED result when a task begins");
+  w->add_option("--max-retries", a.settings.broker_task_retries,
+                "Retries of an instance that failed transiently (PACS or destination down)")
+      ->capture_default_str();
+  w->add_option("--retry-delay", a.settings.broker_retry_delay_s, "Seconds before retry n is n x this")
+      ->capture_default_str();
   w->add_option("--time-limit", o.time_limit_s, "Hard time limit per task, seconds (0: only the message's)")
       ->capture_default_str();
   auto& s = a.settings;
@@ -62,6 +68,7 @@ int RunWorker(WorkerArgs& a) {
     fmt::print(stderr, "eden worker: --queues names no queue\n");
     return 2;
   }
+  o.max_retries = a.settings.broker_task_retries;
   if (o.concurrency <= 0) o.concurrency = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   fetch::InitialiseCurlOnce();
   struct sigaction sa {};

@@ -29,9 +29,11 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using celery::TaskOutcome;
 
-TaskOutcome TypeError(const std::string& message) { return {false, "null", "TypeError", message, std::string("builtins")}; }
+TaskOutcome TypeError(const std::string& message) {
+  return {false, "null", "TypeError", message, std::string("builtins"), std::nullopt};
+}
 
-TaskOutcome Ok(const json& result) { return {true, result.dump(), "", "", std::nullopt}; }
+TaskOutcome Ok(const json& result) { return {true, result.dump(), "", "", std::nullopt, std::nullopt}; }
 
 /// Positional argument `index`, else keyword `name`; null if neither.
 json Arg(const json& args, const json& kwargs, size_t index, const char* name) {
@@ -207,7 +209,8 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   }
   auto store = ctx.Store(options["destination"].get<std::string>());
   if (!store) {
-    return {false, "null", "ConnectionError", "destination: " + store.error().message(), std::string("builtins")};
+    return {false, "null", "ConnectionError", "destination: " + store.error().message(), std::string("builtins"),
+            std::nullopt};
   }
   auto outcome = pipeline::ProcessInstance(*row, ctx.Fetcher(), ctx.Converter(), **store, layout, convert_options);
   // Durable before the result says so (late ack: the run journals it as stored).
@@ -216,7 +219,14 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
     outcome.error_code = std::string(ErrorCodeName(ok.error().code()));
     outcome.error_message = "flush: " + ok.error().message();
   }
-  return {true, pipeline::OutcomeToJson(outcome), "", "", std::nullopt};
+  // A transient failure (the PACS or the destination down after the client's own retries) is
+  // worth another go later: ask the worker to retry; after the last retry it is a result.
+  if (!outcome.stored && (outcome.error_code == "unavailable" || outcome.error_code == "timeout") &&
+      m.retries < ctx.settings().broker_task_retries) {
+    return {false, "null", "ConnectionError", outcome.error_code + ": " + outcome.error_message, std::string("builtins"),
+            ctx.settings().broker_retry_delay_s * (m.retries + 1)};
+  }
+  return {true, pipeline::OutcomeToJson(outcome), "", "", std::nullopt, std::nullopt};
 }
 
 }  // namespace

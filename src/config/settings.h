@@ -73,6 +73,8 @@ struct RunSettings {
   std::string broker;          ///< --broker / EDEN_BROKER: run the instances on Celery workers (eden worker).
   std::string result_backend;  ///< Empty: the broker.
   std::string broker_queue = "celery";
+  int broker_task_retries = 3;       ///< eden worker: retries of an instance that failed transiently...
+  double broker_retry_delay_s = 5;   ///< ...after this many seconds x the retry number.
 };
 
 /// Where the dataset goes: --output if it is gs:// or was changed from its default, else

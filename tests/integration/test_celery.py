@@ -246,6 +246,30 @@ def test_sigterm_finishes_running_tasks_and_time_limit(tmp):
         proxy.wait()
 
 
+def test_transient_failures_retry_then_fail_with_started_and_retry_states(tmp):
+    w = Worker(tmp, "wr", "-c", "1", "-E", "--track-started", "--max-retries", "2", "--retry-delay", "0.5",
+               "--retries", "0")
+    try:
+        import redis
+        app = celery_app()
+        listener = redis.Redis(port=ARGS.redis_port, db=1).pubsub()
+        listener.psubscribe("celery-task-meta-*")
+        row = {"instance_id": "refused-1", "study_id": "s", "file_url": "http://127.0.0.1:1/instances/x/file"}
+        r = app.send_task("eden.process_instance", args=[row, {"destination": os.path.join(tmp, "out")}])
+        final = r.get(timeout=60)
+        states = []
+        while (m := listener.get_message(timeout=1)) is not None:
+            if m["type"] == "pmessage":
+                states.append(json.loads(m["data"])["status"])
+        # Each attempt stores STARTED; two transient failures store RETRY; the last attempt's
+        # outcome is the result.
+        assert states == ["STARTED", "RETRY", "STARTED", "RETRY", "STARTED", "SUCCESS"], states
+        assert final["success"] is False and final["error"].startswith("unavailable"), final
+        assert w.text().count("retry ") == 2, w.text()[-2000:]
+    finally:
+        w.stop()
+
+
 def good_task(app, tmp, n):
     out = os.path.join(tmp, f"good{n}.jpg")
     res = app.send_task("tasks.convert_dicom_to_jpg", args=[f"{CORPUS}/MR_small.dcm", out]).get(timeout=30)

@@ -229,6 +229,21 @@ TEST(CeleryProtocol, OversizeMessagesStillNameTheirTask) {
   EXPECT_EQ(m.error().task_id.value_or(""), "5f3c0000-1111-2222-3333-444455556666");
 }
 
+TEST(CeleryProtocol, RetryMessagesAsCeleryResendsThem) {
+  const auto envelopes = Envelopes("01_client_send_queue_raw_exact.txt");
+  ASSERT_FALSE(envelopes.empty());
+  auto original = DecodeTaskMessage(envelopes[0]);
+  ASSERT_TRUE(original);
+  auto retry = DecodeTaskMessage(RetryMessage(envelopes[0], "2026-11-24T21:55:57.732058+00:00"));
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->id, original->id);
+  EXPECT_EQ(retry->retries, original->retries + 1);
+  EXPECT_EQ(retry->eta.value_or(""), "2026-11-24T21:55:57.732058+00:00");
+  EXPECT_EQ(retry->parent_id.value_or(""), original->id);
+  EXPECT_NE(retry->delivery_tag, original->delivery_tag);
+  EXPECT_EQ(retry->args_json, original->args_json);
+}
+
 TEST(CeleryRedis, UrlsAsTheSeedWritesThem) {
   auto u = ParseRedisUrl("redis://:s3cret@cache.internal:6380/2");
   ASSERT_TRUE(u);
