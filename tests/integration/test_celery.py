@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -410,20 +411,30 @@ def main():
     p.add_argument("--services-dir", default=os.path.join(tempfile.gettempdir(), f"eden-celery-itest-{os.getuid()}"))
     p.add_argument("--pg-port", type=int, default=55444)
     p.add_argument("--orthanc-port", type=int, default=58054)
-    p.add_argument("--redis-port", type=int, default=56390)
+    p.add_argument("--redis-port", type=int, default=0, help="0: a free port")
     p.add_argument("--proxy-port", type=int, default=58064)
     ARGS = p.parse_args()
     ARGS.eden = os.path.abspath(ARGS.eden)
+    if not ARGS.redis_port:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ARGS.redis_port = probe.getsockname()[1]
     redis_dir = os.path.join(ARGS.services_dir + "-redis")
     os.makedirs(redis_dir, exist_ok=True)
     pidfile = os.path.join(redis_dir, "redis.pid")
     subprocess.run(["redis-server", "--port", str(ARGS.redis_port), "--bind", "127.0.0.1", "--save", "",
                     "--appendonly", "no", "--daemonize", "yes", "--pidfile", pidfile, "--dir", redis_dir,
                     "--logfile", os.path.join(redis_dir, "redis.log")], check=True)
-    for _ in range(100):
-        if subprocess.run(["redis-cli", "-p", str(ARGS.redis_port), "ping"], capture_output=True).stdout.strip() == b"PONG":
+    # Ready, and ours: the server answering on the port has the pid our redis-server wrote.
+    for _ in range(200):
+        info = subprocess.run(["redis-cli", "-p", str(ARGS.redis_port), "INFO", "server"], capture_output=True,
+                              text=True).stdout
+        if os.path.exists(pidfile) and f"process_id:{open(pidfile).read().strip()}" in info:
             break
         time.sleep(0.05)
+    else:
+        print(f"redis did not start on {ARGS.redis_port}:\n" + open(os.path.join(redis_dir, "redis.log")).read()[-2000:])
+        return 1
     print(f"redis: running on 127.0.0.1:{ARGS.redis_port}")
 
     def ready(env, loaded):
