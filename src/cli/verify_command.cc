@@ -12,7 +12,8 @@ namespace eden::cli {
 void AddVerifyCommand(CLI::App& app, config::RunSettings& settings) {
   CLI::App* verify =
       app.add_subcommand("verify", "Check that every object the dataset's CSV names exists with its recorded hash");
-  verify->add_option("destination", settings.output.destination, "Folder or gs://bucket[/prefix] (default --output)");
+  verify->add_option("destination", settings.output.destination, "Folder or gs://bucket[/prefix] (default --output)")
+      ->each([&settings](const std::string&) { settings.output.destination_given = true; });
   config::AddOutputOptions(*verify, settings.output);
   verify->add_option("--ca-file", settings.fetch.ca_file, "Extra CA bundle for https");
 }

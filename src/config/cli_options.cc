@@ -6,6 +6,7 @@ void AddOutputOptions(CLI::App& cmd, OutputSettings& o) {
   auto* out = "Output";
   cmd.add_option("-o,--output", o.destination, "Output folder, or gs://bucket[/prefix]")
       ->envname("EDEN_OUTPUT")
+      ->each([&o](const std::string&) { o.destination_given = true; })
       ->group(out)
       ->capture_default_str();
   cmd.add_option("--prefix", o.prefix, "Dataset prefix inside the output (a gs:// URL's path overrides it)")

@@ -18,7 +18,10 @@ std::string Trim(const std::string& s) {
 }  // namespace
 
 std::string EffectiveDestination(const RunSettings& s) {
-  if (IsGcs(s.output.destination) || s.output.destination != OutputSettings{}.destination) return s.output.destination;
+  if (IsGcs(s.output.destination) || s.output.destination_given ||
+      s.output.destination != OutputSettings{}.destination) {
+    return s.output.destination;
+  }
   if (!s.output.gcs_bucket.empty()) return "gs://" + s.output.gcs_bucket;
   return s.output.destination;
 }

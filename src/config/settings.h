@@ -29,6 +29,7 @@ struct SelectionSettings {
 
 struct OutputSettings {
   std::string destination = "./eden-output";  ///< A folder, or gs://bucket[/prefix].
+  bool destination_given = false;              ///< Set by -o / EDEN_OUTPUT / a positional DEST.
   std::string prefix = "eden-dataset-vlms/sample-test";
   std::string csv_name = "dicom-reports-extracted-sample.csv";
   std::string journal;  ///< Empty: <destination>/.eden/journal.sqlite
@@ -77,7 +78,7 @@ struct RunSettings {
   double broker_retry_delay_s = 5;   ///< ...after this many seconds x the retry number.
 };
 
-/// Where the dataset goes: --output if it is gs:// or was changed from its default, else
+/// Where the dataset goes: --output if it is gs:// or was given at all, else
 /// gs://GCS_BUCKET_NAME if that is set (the seed's variable), else the default folder.
 std::string EffectiveDestination(const RunSettings& s);
 inline bool IsGcs(const std::string& destination) { return destination.rfind("gs://", 0) == 0; }
