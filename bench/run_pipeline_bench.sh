@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-1000}
 WORK=${BENCH_WORK:-build/bench-pipeline}
-export EDEN_SERVICES_DIR=${EDEN_SERVICES_DIR:-/tmp/eden-bench-services}  # postgres must be able to enter it
+# The loaded PACS lives beside the data when an earlier run put it there; else under /tmp
+# (postgres must be able to enter the folder).
+if [ -z "${EDEN_SERVICES_DIR:-}" ]; then
+  if [ -d "$WORK/services/pg" ]; then EDEN_SERVICES_DIR="$(realpath "$WORK/services")"; else EDEN_SERVICES_DIR=/tmp/eden-bench-services; fi
+fi
+export EDEN_SERVICES_DIR
 export EDEN_PG_PORT=${EDEN_PG_PORT:-55452} EDEN_ORTHANC_PORT=${EDEN_ORTHANC_PORT:-58072}
 scripts/install-deps.sh >/dev/null
 cmake --preset release >/dev/null
