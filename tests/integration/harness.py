@@ -4,6 +4,7 @@ one line per test and 'N passed, N failed'."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -14,15 +15,32 @@ def sh(cmd, env=None, check=True, **kw):
     return subprocess.run(cmd, env={**os.environ, **(env or {})}, check=check, text=True, capture_output=True, **kw)
 
 
+def usable_port(preferred):
+    """`preferred` if nothing listens there, else a free port (another suite or a stray server
+    must not make a test fail for a reason that is not its own)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+
 def run_suite(repo, services_dir, pg_port, orthanc_port, tests, on_ready):
     """Starts the services, loads the demo PACS, calls on_ready(env, loaded), runs each test in a
     fresh temporary folder, stops the services. Returns the process exit code."""
+    pg_port, orthanc_port = usable_port(pg_port), usable_port(orthanc_port)
     svc_env = {"EDEN_SERVICES_DIR": services_dir, "EDEN_PG_PORT": str(pg_port), "EDEN_ORTHANC_PORT": str(orthanc_port)}
     services = os.path.join(repo, "scripts/services.sh")
     shutil.rmtree(services_dir, ignore_errors=True)
     passed = failed = 0
     try:
-        print(sh([services, "start"], env=svc_env).stdout.strip())
+        started = sh([services, "start"], env=svc_env, check=False)
+        print(started.stdout.strip())
+        if started.returncode != 0:
+            print(started.stderr)
+            raise RuntimeError("the services did not start")
         env = dict(line.split("=", 1) for line in sh([services, "env"], env=svc_env).stdout.split())
         loaded = sh(["/usr/bin/python3", os.path.join(repo, "scripts/load_demo_pacs.py"), "--orthanc",
                      env["EDEN_ORTHANC_URL"], "--psql",
