@@ -45,9 +45,8 @@ int main(int argc, char** argv) {
         std::ifstream in(files[i], std::ios::binary);
         std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), {});
         const std::string type = files[i].extension() == ".jpg" ? "image/jpeg" : "application/dicom";
-        auto ok = store.Put(prefix + "/" + files[i].parent_path().filename().string() + "/" +
-                                files[i].filename().string(),
-                            data, type);
+        auto ok = store.Put(
+            prefix + "/" + files[i].parent_path().filename().string() + "/" + files[i].filename().string(), data, type);
         if (!ok) {
           ++failed;
           std::fprintf(stderr, "%s\n", ok.error().ToString().c_str());

@@ -2,10 +2,10 @@
 
 #include <array>
 #include <chrono>
-#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/base64.h"
 #include "core/result.h"
@@ -112,6 +112,5 @@ std::optional<std::array<std::string, 3>> ParseUnackedEntry(std::string_view ent
 /// Python's repr() of a JSON value, as Celery's argsrepr / kwargsrepr / event fields show it
 /// (['a', 1], {'k': True}, None).
 std::string PythonRepr(std::string_view json_text);
-
 
 }  // namespace eden::celery

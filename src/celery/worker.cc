@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <condition_variable>
 #include <cstdio>
+#include <ctime>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -32,9 +32,7 @@ constexpr const char* kReleaseLock =
     "local token = redis.call('get', KEYS[1]) if not token or token ~= ARGV[1] then return 0 end "
     "redis.call('del', KEYS[1]) return 1";
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double Now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::string QueueOfKey(const std::string& key) { return key.substr(0, key.find(kSep)); }
 
@@ -145,10 +143,8 @@ struct Worker::Impl {
   // ---- results and acks ---------------------------------------------------------------------
   void StoreResult(RedisConnection& conn, const std::string& task_id, const std::string& doc) {
     const std::string key = "celery-task-meta-" + task_id;
-    auto r = conn.Pipeline({{"MULTI"},
-                            {"SETEX", key, std::to_string(opt.result_expires_s), doc},
-                            {"PUBLISH", key, doc},
-                            {"EXEC"}});
+    auto r = conn.Pipeline(
+        {{"MULTI"}, {"SETEX", key, std::to_string(opt.result_expires_s), doc}, {"PUBLISH", key, doc}, {"EXEC"}});
     if (!r) Log("ERROR", fmt::format("task {}: storing the result failed: {}", task_id, r.error().message()));
   }
   void StoreFailure(RedisConnection& conn, const std::string& task_id, const std::string& type,
@@ -185,8 +181,8 @@ struct Worker::Impl {
     token.erase(std::remove(token.begin(), token.end(), '-'), token.end());
     auto lock = conn.Command({"SET", "unacked_mutex", token, "PX", "300000", "NX"});
     if (!lock || lock->IsNil()) return;
-    auto due = conn.Command({"ZREVRANGEBYSCORE", "unacked_index", fmt::format("{:.6f}", Now() - opt.visibility_timeout_s),
-                             "0", "WITHSCORES"});
+    auto due = conn.Command({"ZREVRANGEBYSCORE", "unacked_index",
+                             fmt::format("{:.6f}", Now() - opt.visibility_timeout_s), "0", "WITHSCORES"});
     size_t restored = 0;
     if (due && due->type == RedisReply::Type::kArray) {
       for (size_t i = 0; i + 1 < due->elements.size(); i += 2) {
@@ -214,7 +210,8 @@ struct Worker::Impl {
       }
     }
     (void)conn.Command({"EVAL", kReleaseLock, "1", "unacked_mutex", token});
-    if (restored) Log("WARNING", fmt::format("restored {} unacknowledged message(s) past the visibility timeout", restored));
+    if (restored)
+      Log("WARNING", fmt::format("restored {} unacknowledged message(s) past the visibility timeout", restored));
   }
 
   // ---- receiving ----------------------------------------------------------------------------
@@ -225,7 +222,8 @@ struct Worker::Impl {
       const auto& f = decoded.error();
       Log("ERROR", fmt::format("discarded a message from queue {}: {}{}", queue, f.error.message(),
                                f.task_id ? " (task " + *f.task_id + ", FAILURE stored)" : ""));
-      if (f.task_id) StoreFailure(results, *f.task_id, "ValueError", "invalid task message: " + f.error.message(), "builtins");
+      if (f.task_id)
+        StoreFailure(results, *f.task_id, "ValueError", "invalid task message: " + f.error.message(), "builtins");
       return;  // Popped and never reserved: it is gone from the queue, nothing else is.
     }
     Delivery d;
@@ -236,7 +234,8 @@ struct Worker::Impl {
     d.received = Now();
     (void)conn.Pipeline({{"MULTI"},
                          {"ZADD", "unacked_index", fmt::format("{:.6f}", d.received), d.tag},
-                         {"HSET", "unacked", d.tag, UnackedEntry(d.raw, d.msg.exchange, d.msg.routing_key.empty() ? queue : d.msg.routing_key)},
+                         {"HSET", "unacked", d.tag,
+                          UnackedEntry(d.raw, d.msg.exchange, d.msg.routing_key.empty() ? queue : d.msg.routing_key)},
                          {"EXEC"}});
     const TaskMessage& m = d.msg;
     if (!tasks.count(m.task)) {
@@ -326,8 +325,12 @@ struct Worker::Impl {
     auto future = promise->get_future();
     std::thread([promise, guarded, msg = d.msg]() { promise->set_value(guarded(msg)); }).detach();
     if (future.wait_for(std::chrono::duration<double>(limit)) == std::future_status::timeout) {
-      return TaskOutcome{false, "null", "TimeLimitExceeded", fmt::format("TimeLimitExceeded({:g},)", limit),
-                         std::string("celery.exceptions"), std::nullopt};
+      return TaskOutcome{false,
+                         "null",
+                         "TimeLimitExceeded",
+                         fmt::format("TimeLimitExceeded({:g},)", limit),
+                         std::string("celery.exceptions"),
+                         std::nullopt};
     }
     return future.get();
   }
@@ -356,8 +359,9 @@ struct Worker::Impl {
       begun["uuid"] = m.id;
       Publish(**conn, std::move(begun), "task-started");
       if (opt.track_started) {
-        StoreResult(**results, m.id,
-                    EncodeResult("STARTED", ordered({{"pid", pid}, {"hostname", node}}).dump(), std::nullopt, m.id, ""));
+        StoreResult(
+            **results, m.id,
+            EncodeResult("STARTED", ordered({{"pid", pid}, {"hostname", node}}).dump(), std::nullopt, m.id, ""));
       }
       const auto t0 = Clock::now();
       TaskOutcome out = Execute(d);
@@ -374,21 +378,23 @@ struct Worker::Impl {
         Log("INFO", fmt::format("task {}[{}] succeeded in {:.3f} s", m.task, m.id, runtime));
       } else if (out.retry_in_s && m.retries < opt.max_retries) {
         // Celery's retry: the same task again later (same id, retries + 1, an ETA), RETRY stored.
-        const auto when = std::chrono::system_clock::now() +
-                          std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                              std::chrono::duration<double>(*out.retry_in_s));
+        const auto when =
+            std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                                   std::chrono::duration<double>(*out.retry_in_s));
         const std::string eta = FormatDateDone(when) + "+00:00";
         (void)(*conn)->Command({"LPUSH", PriorityQueueKey(d.queue, m.priority), RetryMessage(d.raw, eta)});
-        const std::string traceback = fmt::format("{}: {}\nRetry in {:g}s\n", out.exc_type, out.exc_message, *out.retry_in_s);
-        StoreResult(**results, m.id,
-                    EncodeResult("RETRY", ExceptionJson(out.exc_type, out.exc_message, out.exc_module), traceback, m.id, ""));
+        const std::string traceback =
+            fmt::format("{}: {}\nRetry in {:g}s\n", out.exc_type, out.exc_message, *out.retry_in_s);
+        StoreResult(
+            **results, m.id,
+            EncodeResult("RETRY", ExceptionJson(out.exc_type, out.exc_message, out.exc_module), traceback, m.id, ""));
         ordered e = EventHead();
         e["uuid"] = m.id;
         e["exception"] = fmt::format("{}({})", out.exc_type, PythonRepr(json(out.exc_message).dump()));
         e["traceback"] = traceback;
         Publish(**conn, std::move(e), "task-retried");
-        Log("WARNING", fmt::format("task {}[{}] retry {} in {:g} s: {}: {}", m.task, m.id, m.retries + 1, *out.retry_in_s,
-                                   out.exc_type, out.exc_message));
+        Log("WARNING", fmt::format("task {}[{}] retry {} in {:g} s: {}: {}", m.task, m.id, m.retries + 1,
+                                   *out.retry_in_s, out.exc_type, out.exc_message));
       } else {
         StoreFailure(**results, m.id, out.exc_type, out.exc_message, out.exc_module);
         Log("WARNING", fmt::format("task {}[{}] failed in {:.3f} s: {}: {}", m.task, m.id, runtime, out.exc_type,
@@ -439,7 +445,8 @@ struct Worker::Impl {
     if (q.method == "scheduled") {
       ordered list = ordered::array();
       for (const auto& d : scheduled) {
-        list.push_back({{"eta", d.msg.eta.value_or("")}, {"priority", d.msg.priority},
+        list.push_back({{"eta", d.msg.eta.value_or("")},
+                        {"priority", d.msg.priority},
                         {"request", RequestInfo(d, std::nullopt, false)}});
       }
       return list.dump();
@@ -466,7 +473,9 @@ struct Worker::Impl {
                    {"processes", {pid}},
                    {"implementation", "eden threads"},
                    {"timeouts", {0, opt.time_limit_s}}};
-      s["broker"] = {{"hostname", broker.host}, {"port", broker.port}, {"virtual_host", std::to_string(broker.db)},
+      s["broker"] = {{"hostname", broker.host},
+                     {"port", broker.port},
+                     {"virtual_host", std::to_string(broker.db)},
                      {"transport", "redis"}};
       s["prefetch_count"] = opt.concurrency * opt.prefetch_multiplier;
       rusage ru{};
@@ -564,7 +573,8 @@ struct Worker::Impl {
   void TimerLoop() {
     auto conn = RedisConnection::Connect(broker);
     if (!conn) return;
-    auto next_beat = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.heartbeat_s));
+    auto next_beat =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.heartbeat_s));
     auto next_restore = Clock::now() + std::chrono::seconds(10);
     const auto restore_every = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(std::clamp(opt.visibility_timeout_s / 2, 1.0, 10.0)));
@@ -624,8 +634,8 @@ Status Worker::Run(const std::atomic<bool>& stop) {
   std::string names;
   for (const auto& [name, fn] : w.tasks) names += (names.empty() ? "" : ", ") + name;
   w.Log("INFO", fmt::format("{} ready: queues {}, concurrency {}, prefetch {}, events {}, tasks: {}", w.node,
-                            fmt::join(w.opt.queues, ","), w.opt.concurrency, w.opt.concurrency * w.opt.prefetch_multiplier,
-                            w.opt.events ? "on" : "off", names));
+                            fmt::join(w.opt.queues, ","), w.opt.concurrency,
+                            w.opt.concurrency * w.opt.prefetch_multiplier, w.opt.events ? "on" : "off", names));
 
   std::vector<std::thread> threads;
   for (int i = 0; i < w.opt.concurrency; ++i) threads.emplace_back([&w] { w.ExecutorLoop(); });

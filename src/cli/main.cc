@@ -10,8 +10,8 @@
 #include "cli/convert_command.h"
 #include "cli/run_command.h"
 #include "cli/verify_command.h"
-#include "cli/worker_command.h"
 #include "cli/version.h"
+#include "cli/worker_command.h"
 #include "config/settings.h"
 
 int main(int argc, char** argv) {

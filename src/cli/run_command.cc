@@ -10,19 +10,19 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "celery/broker_client.h"
 #include "cli/console_observer.h"
 #include "cli/default_query.h"
+#include "cli/store_factory.h"
+#include "cli/worker_tasks.h"
 #include "config/cli_options.h"
 #include "convert/converter.h"
 #include "dicom/dcmtk_decoder.h"
 #include "fetch/curl_fetcher.h"
 #include "jpeg/encoder.h"
 #include "pipeline/run.h"
-#include "source/pg_pacs_source.h"
-#include "celery/broker_client.h"
-#include "cli/store_factory.h"
-#include "cli/worker_tasks.h"
 #include "pipeline/wire.h"
+#include "source/pg_pacs_source.h"
 
 namespace eden::cli {
 namespace fs = std::filesystem;
@@ -41,12 +41,6 @@ void AddConfigCommand(CLI::App& app, config::RunSettings& settings) {
 
 namespace {
 
-/// redis://:password@host -> redis://host
-std::string RedactUrl(const std::string& url) {
-  const auto at = url.rfind('@');
-  return at == std::string::npos ? url : "redis://" + url.substr(at + 1);
-}
-
 /// Sends one eden.process_instance task per row to the broker and turns each result back into
 /// an outcome; a task that failed on the worker becomes a failed outcome with its reason.
 pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const OpenedStore& opened) {
@@ -57,8 +51,9 @@ pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const Op
                                  {"quality", s.convert.quality},
                                  {"max_size", s.convert.max_size},
                                  {"window", s.convert.window}};
-  return [s, options = task_options.dump()](const std::vector<source::InstanceRow>& rows,
-                                            const std::function<void(pipeline::InstanceOutcome&&)>& on_outcome) -> Status {
+  return [s, options = task_options.dump()](
+             const std::vector<source::InstanceRow>& rows,
+             const std::function<void(pipeline::InstanceOutcome &&)>& on_outcome) -> Status {
     auto client = celery::BrokerClient::Connect(s.broker, s.result_backend);
     if (!client) return Fail(client.error());
     char host[256] = {};
@@ -89,8 +84,8 @@ pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const Op
             const auto r = nlohmann::json::parse(result, nullptr, false);
             const std::string type = r.is_object() ? r.value("exc_type", status) : status;
             std::string message;
-            if (r.is_object() && r.contains("exc_message") && r["exc_message"].is_array() && !r["exc_message"].empty() &&
-                r["exc_message"][0].is_string()) {
+            if (r.is_object() && r.contains("exc_message") && r["exc_message"].is_array() &&
+                !r["exc_message"].empty() && r["exc_message"][0].is_string()) {
               message = r["exc_message"][0].get<std::string>();
             }
             o.error_code = type == "TimeLimitExceeded" ? "timeout" : "internal";
@@ -100,8 +95,10 @@ pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const Op
           on_outcome(std::move(o));
         },
         [&s](size_t sent, size_t done) {
-          fmt::print(stderr, "eden run: no result for 10 s ({} of {} sent tasks done): is an eden worker consuming "
-                             "queue {} on this broker?\n", done, sent, s.broker_queue);
+          fmt::print(stderr,
+                     "eden run: no result for 10 s ({} of {} sent tasks done): is an eden worker consuming "
+                     "queue {} on this broker?\n",
+                     done, sent, s.broker_queue);
         });
   };
 }
@@ -179,12 +176,7 @@ int RunRun(const config::RunSettings& s) {
   options.layout.prefix = opened->prefix;
   options.layout.csv_name = s.output.csv_name;
 
-  fetch::FetchOptions fetch_options;
-  fetch_options.connect_timeout_ms = s.fetch.connect_timeout_s * 1000L;
-  fetch_options.total_timeout_ms = s.fetch.timeout_s * 1000L;
-  fetch_options.max_attempts = s.fetch.retries + 1;
-  fetch_options.max_bytes = uint64_t(s.fetch.max_download_mb) << 20;
-  fetch_options.ca_file = s.fetch.ca_file;
+  const fetch::FetchOptions fetch_options = FetchOptionsFrom(s.fetch);
 
   // 3. The adapters.
   fetch::InitialiseCurlOnce();
@@ -211,7 +203,8 @@ int RunRun(const config::RunSettings& s) {
   fmt::print("eden run: {}\n", opened->describe);
   pipeline::Dispatcher dispatch;
   if (!s.broker.empty()) {
-    fmt::print("eden run: instances go to eden workers through {} (queue {})\n", RedactUrl(s.broker), s.broker_queue);
+    fmt::print("eden run: instances go to eden workers through {} (queue {})\n", fetch::RedactUrl(s.broker),
+               s.broker_queue);
     dispatch = MakeBrokerDispatcher(s, *opened);
   }
   auto summary = pipeline::Run(options, connect, *opened->store, factories, observer, dispatch);

@@ -4,12 +4,23 @@
 
 #include <fmt/format.h>
 
+#include "fetch/fetcher.h"
 #include "gcs/client.h"
 #include "gcs/credentials.h"
 #include "storage/local_object_store.h"
 
 namespace eden::cli {
 namespace fs = std::filesystem;
+
+fetch::FetchOptions FetchOptionsFrom(const config::FetchSettings& f) {
+  fetch::FetchOptions o;
+  o.connect_timeout_ms = f.connect_timeout_s * 1000L;
+  o.total_timeout_ms = f.timeout_s * 1000L;
+  o.max_attempts = f.retries + 1;
+  o.max_bytes = uint64_t(f.max_download_mb) << 20;
+  o.ca_file = f.ca_file;
+  return o;
+}
 
 Result<OpenedStore> OpenStore(const config::RunSettings& s) {
   OpenedStore out;
@@ -39,7 +50,7 @@ Result<OpenedStore> OpenStore(const config::RunSettings& s) {
   if (emulator && *emulator) {
     // The convention Google's clients follow: an emulator, no authentication.
     options.endpoint = std::string(emulator).find("://") == std::string::npos ? std::string("http://") + emulator
-                                                                               : std::string(emulator);
+                                                                              : std::string(emulator);
     credentials = gcs::MakeAnonymousCredentials();
   } else {
     if (!o.gcs_endpoint.empty()) options.endpoint = o.gcs_endpoint;
@@ -53,7 +64,7 @@ Result<OpenedStore> OpenStore(const config::RunSettings& s) {
   out.store = std::move(store);
   out.destination = "gs://" + url->bucket;
   out.describe = fmt::format("output gs://{}, prefix {} (GCS at {}, credentials: {})", url->bucket, out.prefix,
-                             gcs::RedactUrl(options.endpoint), credentials->Describe());
+                             fetch::RedactUrl(options.endpoint), credentials->Describe());
   out.default_journal = fs::path(".eden") / "gs" / url->bucket / out.prefix / "journal.sqlite";
   out.upload_concurrency = o.upload_concurrency > 0 ? o.upload_concurrency : 16;
   return out;

@@ -6,6 +6,7 @@
 
 #include "config/settings.h"
 #include "core/result.h"
+#include "fetch/fetcher.h"
 #include "gcs/gcs_object_store.h"
 #include "storage/object_store.h"
 
@@ -21,6 +22,9 @@ struct OpenedStore {
   gcs::GcsObjectStore* gcs = nullptr;  ///< Set for GCS (upload counters for the summary).
   int upload_concurrency = 4;
 };
+
+/// Download options from the settings (`eden run` and `eden worker` share them).
+fetch::FetchOptions FetchOptionsFrom(const config::FetchSettings& f);
 
 /// A local folder, or GCS: STORAGE_EMULATOR_HOST (anonymous, plain http), else --gcs-endpoint or
 /// Google's, with Application Default Credentials (GCS_CREDENTIALS_PATH first). Errors are

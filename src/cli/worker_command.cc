@@ -19,8 +19,9 @@ extern "C" void OnSignal(int) { g_stop = true; }
 }  // namespace
 
 void AddWorkerCommand(CLI::App& app, WorkerArgs& a) {
-  CLI::App* w = app.add_subcommand("worker", "A Celery worker over Redis: runs eden's tasks for Celery clients and "
-                                             "`eden run --broker`");
+  CLI::App* w = app.add_subcommand("worker",
+                                   "A Celery worker over Redis: runs eden's tasks for Celery clients and "
+                                   "`eden run --broker`");
   auto& o = a.worker;
   w->add_option("--broker", o.broker_url, "Redis broker URL")->envname("REDIS_URL")->capture_default_str();
   w->add_option("--result-backend", o.backend_url, "Redis result backend URL (default: the broker)")

@@ -1,10 +1,5 @@
 #include "cli/worker_tasks.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -13,14 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/mapped_file.h"
-#include "core/crc32c.h"
 #include "cli/store_factory.h"
 #include "convert/converter.h"
+#include "core/crc32c.h"
 #include "dicom/dcmtk_decoder.h"
 #include "fetch/curl_fetcher.h"
 #include "jpeg/encoder.h"
 #include "pipeline/instance_task.h"
 #include "pipeline/wire.h"
+#include "storage/local_object_store.h"
 
 namespace eden::cli {
 namespace {
@@ -40,29 +36,6 @@ json Arg(const json& args, const json& kwargs, size_t index, const char* name) {
   if (args.is_array() && index < args.size()) return args[index];
   if (kwargs.is_object() && kwargs.contains(name)) return kwargs[name];
   return nullptr;
-}
-
-Status WriteFileAtomically(const fs::path& path, std::span<const uint8_t> bytes) {
-  std::error_code ec;
-  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
-  const fs::path tmp = path.string() + fmt::format(".tmp-{}", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      fs::remove(tmp, ec);
-      return Fail(ErrorCode::kIo, fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  fs::rename(tmp, path, ec);
-  if (ec) return Fail(ErrorCode::kIo, fmt::format("cannot rename to {}: {}", path.string(), ec.message()));
-  return {};
 }
 
 std::string ContentTypeFor(const std::string& path) {
@@ -86,15 +59,7 @@ class TaskContext {
   }
   fetch::Fetcher& Fetcher() {
     thread_local std::unique_ptr<fetch::Fetcher> fetcher;
-    if (!fetcher) {
-      fetch::FetchOptions o;
-      o.connect_timeout_ms = settings_.fetch.connect_timeout_s * 1000L;
-      o.total_timeout_ms = settings_.fetch.timeout_s * 1000L;
-      o.max_attempts = settings_.fetch.retries + 1;
-      o.max_bytes = uint64_t(settings_.fetch.max_download_mb) << 20;
-      o.ca_file = settings_.fetch.ca_file;
-      fetcher = fetch::MakeCurlFetcher(o);
-    }
+    if (!fetcher) fetcher = fetch::MakeCurlFetcher(FetchOptionsFrom(settings_.fetch));
     return *fetcher;
   }
   /// The store for a destination (a folder or gs://bucket[/prefix]), opened once.
@@ -144,7 +109,12 @@ TaskOutcome ConvertDicomToJpg(TaskContext& ctx, const celery::TaskMessage& m) {
   if (!file) return fail(file.error());
   auto result = ctx.Converter().Convert(file->bytes(), options);
   if (!result) return fail(result.error());
-  if (auto ok = WriteFileAtomically(output, result->frames.front().jpeg); !ok) return fail(ok.error());
+  // The local store's put: temporary name, then rename (a reader never sees half a JPEG).
+  const fs::path out_path(output);
+  storage::LocalObjectStore folder(out_path.has_parent_path() ? out_path.parent_path() : fs::path("."));
+  if (auto ok = folder.Put(out_path.filename().string(), result->frames.front().jpeg, "image/jpeg"); !ok) {
+    return fail(ok.error());
+  }
   return Ok({{"success", true},
              {"output_path", output},
              {"error", nullptr},
@@ -170,7 +140,8 @@ TaskOutcome UploadFileToGcs(TaskContext& ctx, const celery::TaskMessage& m) {
   }
   const std::string uri = "gs://" + bucket + "/" + key;
   auto fail = [&](const std::string& e) { return Ok({{"success", false}, {"uri", uri}, {"error", e}}); };
-  if (bucket.empty()) return fail("no bucket: pass gs://bucket/object, bucket=..., or set GCS_BUCKET_NAME on the worker");
+  if (bucket.empty())
+    return fail("no bucket: pass gs://bucket/object, bucket=..., or set GCS_BUCKET_NAME on the worker");
   if (key.empty()) return fail("no object name");
   std::string content_type = ContentTypeFor(key);
   if (kwargs.is_object() && kwargs.contains("content_type") && kwargs["content_type"].is_string()) {
@@ -209,7 +180,7 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   }
   auto store = ctx.Store(options["destination"].get<std::string>());
   if (!store) {
-    return {false, "null", "ConnectionError", "destination: " + store.error().message(), std::string("builtins"),
+    return {false,       "null", "ConnectionError", "destination: " + store.error().message(), std::string("builtins"),
             std::nullopt};
   }
   auto outcome = pipeline::ProcessInstance(*row, ctx.Fetcher(), ctx.Converter(), **store, layout, convert_options);
@@ -223,7 +194,11 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   // worth another go later: ask the worker to retry; after the last retry it is a result.
   if (!outcome.stored && (outcome.error_code == "unavailable" || outcome.error_code == "timeout") &&
       m.retries < ctx.settings().broker_task_retries) {
-    return {false, "null", "ConnectionError", outcome.error_code + ": " + outcome.error_message, std::string("builtins"),
+    return {false,
+            "null",
+            "ConnectionError",
+            outcome.error_code + ": " + outcome.error_message,
+            std::string("builtins"),
             ctx.settings().broker_retry_delay_s * (m.retries + 1)};
   }
   return {true, pipeline::OutcomeToJson(outcome), "", "", std::nullopt, std::nullopt};

@@ -83,7 +83,8 @@ void AddRunOptions(CLI::App& cmd, RunSettings& s) {
 
   AddOutputOptions(cmd, s.output);
   auto* dist = "Distributed (Celery workers: eden worker)";
-  cmd.add_option("--broker", s.broker, "Run the instances on eden workers through this Redis broker (e.g. \"$REDIS_URL\")")
+  cmd.add_option("--broker", s.broker,
+                 "Run the instances on eden workers through this Redis broker (e.g. \"$REDIS_URL\")")
       ->envname("EDEN_BROKER")
       ->group(dist);
   cmd.add_option("--result-backend", s.result_backend, "Redis result backend (default: the broker)")

@@ -40,7 +40,8 @@ std::vector<std::string> Validate(const RunSettings& s) {
   }
   if (s.output.destination.empty()) p.push_back("--output must not be empty");
   if (const std::string d = EffectiveDestination(s); IsGcs(d)) {
-    const std::string bucket = d.substr(5, d.find('/', 5) == std::string::npos ? std::string::npos : d.find('/', 5) - 5);
+    const std::string bucket =
+        d.substr(5, d.find('/', 5) == std::string::npos ? std::string::npos : d.find('/', 5) - 5);
     if (bucket.size() < 3 || bucket.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos)
       p.push_back(fmt::format("'{}' does not name a valid GCS bucket (gs://bucket[/prefix])", d));
   }
@@ -95,9 +96,10 @@ std::string Show(const RunSettings& s) {
   out += fmt::format("output.gcs_bucket = {}\noutput.gcs_credentials = {}\noutput.gcs_endpoint = {}\nbroker = {}\n",
                      val(s.output.gcs_bucket), val(s.output.gcs_credentials), val(s.output.gcs_endpoint),
                      s.broker.empty() ? "(unset)" : "********");
-  out += fmt::format("output.upload_concurrency = {}\noutput.resumable_threshold_kib = {}\noutput.upload_chunk_kib = {}\n",
-                     s.output.upload_concurrency == 0 ? std::string("auto") : std::to_string(s.output.upload_concurrency),
-                     s.output.resumable_threshold_kib, s.output.upload_chunk_kib);
+  out +=
+      fmt::format("output.upload_concurrency = {}\noutput.resumable_threshold_kib = {}\noutput.upload_chunk_kib = {}\n",
+                  s.output.upload_concurrency == 0 ? std::string("auto") : std::to_string(s.output.upload_concurrency),
+                  s.output.resumable_threshold_kib, s.output.upload_chunk_kib);
   out += fmt::format("fetch.download_concurrency = {}\nfetch.connect_timeout_s = {}\nfetch.timeout_s = {}\n",
                      s.fetch.download_concurrency, s.fetch.connect_timeout_s, s.fetch.timeout_s);
   out += fmt::format("fetch.retries = {}\nfetch.max_download_mb = {}\nfetch.ca_file = {}\n", s.fetch.retries,

@@ -29,7 +29,7 @@ struct SelectionSettings {
 
 struct OutputSettings {
   std::string destination = "./eden-output";  ///< A folder, or gs://bucket[/prefix].
-  bool destination_given = false;              ///< Set by -o / EDEN_OUTPUT / a positional DEST.
+  bool destination_given = false;             ///< Set by -o / EDEN_OUTPUT / a positional DEST.
   std::string prefix = "eden-dataset-vlms/sample-test";
   std::string csv_name = "dicom-reports-extracted-sample.csv";
   std::string journal;  ///< Empty: <destination>/.eden/journal.sqlite
@@ -74,8 +74,8 @@ struct RunSettings {
   std::string broker;          ///< --broker / EDEN_BROKER: run the instances on Celery workers (eden worker).
   std::string result_backend;  ///< Empty: the broker.
   std::string broker_queue = "celery";
-  int broker_task_retries = 3;       ///< eden worker: retries of an instance that failed transiently...
-  double broker_retry_delay_s = 5;   ///< ...after this many seconds x the retry number.
+  int broker_task_retries = 3;      ///< eden worker: retries of an instance that failed transiently...
+  double broker_retry_delay_s = 5;  ///< ...after this many seconds x the retry number.
 };
 
 /// Where the dataset goes: --output if it is gs:// or was given at all, else

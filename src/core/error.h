@@ -8,22 +8,22 @@ namespace eden {
 /// Closed set of failure kinds. The code, not the message, decides what a caller does
 /// (retry, record and continue, abort the run).
 enum class ErrorCode {
-  kInvalidArgument,   ///< Bad user input or configuration.
-  kNotDicom,          ///< The bytes are not a DICOM Part 10 (or raw) data set.
-  kTruncated,         ///< The data ends before an element or the pixel data does.
-  kMalformed,         ///< Structurally broken DICOM (bad VR, bad length, bad attribute value).
-  kNoPixelData,       ///< A valid DICOM object that carries no image (SR, RT plan, waveform...).
-  kUnsupported,       ///< Valid but not handled (an exotic transfer syntax or photometric).
-  kCorruptPixelData,  ///< Pixel data present but the codec could not decode it.
-  kTooLarge,          ///< Over a configured size limit.
-  kIo,                ///< Local file system failure.
-  kNotFound,          ///< A remote or local object does not exist.
-  kUnavailable,       ///< A service is down or answered 5xx; transient.
-  kTimeout,           ///< Transient.
-  kUnauthenticated,   ///< Credentials missing, rejected or expired (HTTP 401, a refused token grant).
-  kPermissionDenied,  ///< Authenticated but not allowed (HTTP 403).
+  kInvalidArgument,     ///< Bad user input or configuration.
+  kNotDicom,            ///< The bytes are not a DICOM Part 10 (or raw) data set.
+  kTruncated,           ///< The data ends before an element or the pixel data does.
+  kMalformed,           ///< Structurally broken DICOM (bad VR, bad length, bad attribute value).
+  kNoPixelData,         ///< A valid DICOM object that carries no image (SR, RT plan, waveform...).
+  kUnsupported,         ///< Valid but not handled (an exotic transfer syntax or photometric).
+  kCorruptPixelData,    ///< Pixel data present but the codec could not decode it.
+  kTooLarge,            ///< Over a configured size limit.
+  kIo,                  ///< Local file system failure.
+  kNotFound,            ///< A remote or local object does not exist.
+  kUnavailable,         ///< A service is down or answered 5xx; transient.
+  kTimeout,             ///< Transient.
+  kUnauthenticated,     ///< Credentials missing, rejected or expired (HTTP 401, a refused token grant).
+  kPermissionDenied,    ///< Authenticated but not allowed (HTTP 403).
   kFailedPrecondition,  ///< A conditional request's condition did not hold (HTTP 412).
-  kInternal,          ///< A bug in eden; should never reach a user.
+  kInternal,            ///< A bug in eden; should never reach a user.
 };
 
 /// Stable, lower-case name of a code, used in JSON output, CSV columns and exit summaries.

@@ -43,15 +43,6 @@ size_t OnData(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
-/// URLs in messages lose their query string and credentials: signed URLs carry secrets.
-std::string Redact(const std::string& url) {
-  std::string out = url.substr(0, url.find('?'));
-  const auto scheme = out.find("://");
-  const auto at = out.find('@');
-  if (scheme != std::string::npos && at != std::string::npos && at > scheme) out.erase(scheme + 3, at - scheme - 2);
-  return out;
-}
-
 class CurlFetcher final : public Fetcher {
  public:
   CurlFetcher(FetchOptions options, Sleeper sleeper)
@@ -71,7 +62,7 @@ class CurlFetcher final : public Fetcher {
     if (!handle_) return Fail(ErrorCode::kInternal, "curl_easy_init failed");
     const bool is_file = url.rfind("file://", 0) == 0;
     if (!is_file && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-      return Fail(ErrorCode::kInvalidArgument, fmt::format("unsupported URL scheme: {}", Redact(url)));
+      return Fail(ErrorCode::kInvalidArgument, fmt::format("unsupported URL scheme: {}", RedactUrl(url)));
     }
     for (int attempt = 1;; ++attempt) {
       auto result = FetchOnce(url, is_file);
@@ -118,13 +109,13 @@ class CurlFetcher final : public Fetcher {
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (body.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-      return Fail(ErrorCode::kTooLarge, fmt::format("{} is larger than {} bytes", Redact(url), options_.max_bytes));
+      return Fail(ErrorCode::kTooLarge, fmt::format("{} is larger than {} bytes", RedactUrl(url), options_.max_bytes));
     }
     if (rc != CURLE_OK) {
       const std::string what = curl_easy_strerror(rc);
       switch (rc) {
         case CURLE_OPERATION_TIMEDOUT:
-          return Fail(ErrorCode::kTimeout, fmt::format("{}: {}", Redact(url), what));
+          return Fail(ErrorCode::kTimeout, fmt::format("{}: {}", RedactUrl(url), what));
         case CURLE_COULDNT_CONNECT:
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_RECV_ERROR:
@@ -133,20 +124,20 @@ class CurlFetcher final : public Fetcher {
         case CURLE_PARTIAL_FILE:
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
-          return Fail(ErrorCode::kUnavailable, fmt::format("{}: {}", Redact(url), what));
+          return Fail(ErrorCode::kUnavailable, fmt::format("{}: {}", RedactUrl(url), what));
         case CURLE_FILE_COULDNT_READ_FILE:
-          return Fail(ErrorCode::kNotFound, fmt::format("{}: {}", Redact(url), what));
+          return Fail(ErrorCode::kNotFound, fmt::format("{}: {}", RedactUrl(url), what));
         default:
-          return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: {}", Redact(url), what));
+          return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: {}", RedactUrl(url), what));
       }
     }
     if (!is_file) {
       if (status == 404 || status == 410)
-        return Fail(ErrorCode::kNotFound, fmt::format("{}: HTTP {}", Redact(url), status));
+        return Fail(ErrorCode::kNotFound, fmt::format("{}: HTTP {}", RedactUrl(url), status));
       if (IsRetryableHttpStatus(status))
-        return Fail(ErrorCode::kUnavailable, fmt::format("{}: HTTP {}", Redact(url), status));
+        return Fail(ErrorCode::kUnavailable, fmt::format("{}: HTTP {}", RedactUrl(url), status));
       if (status < 200 || status > 299)
-        return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: HTTP {}", Redact(url), status));
+        return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: HTTP {}", RedactUrl(url), status));
     }
     return std::move(body.bytes);
   }

@@ -27,6 +27,10 @@ struct FetchOptions {
 /// `unit_random` is a number in [0, 1). Pure.
 long BackoffDelayMs(int attempt, long initial_ms, long max_ms, double unit_random);
 
+/// A URL fit for messages: no query string (signed URLs and upload session ids carry secrets)
+/// and no user:password part (redis://:secret@host). Pure.
+std::string RedactUrl(const std::string& url);
+
 /// Whether an HTTP status is worth retrying: 408, 429 and 5xx; never other 4xx.
 bool IsRetryableHttpStatus(long status);
 

@@ -44,7 +44,9 @@ Result<ObjectMetadata> ParseObjectMetadata(const std::string& json_text) {
   if (!j.is_object() || !j.contains("name")) {
     return Fail(ErrorCode::kUnavailable, "GCS answered with something that is not an object resource");
   }
-  auto text = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  auto text = [&](const char* k) {
+    return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+  };
   ObjectMetadata m;
   m.bucket = text("bucket");
   m.name = text("name");
@@ -122,7 +124,7 @@ Result<HttpResponse> GcsClient::Once(HttpRequest request) {
   auto response = http_->Send(request);
   if (!response) return response;
   if ((response->status >= 200 && response->status < 300) || response->status == 308) return response;
-  return Fail(ErrorFromResponse(*response, request.method + " " + RedactUrl(request.url)));
+  return Fail(ErrorFromResponse(*response, request.method + " " + fetch::RedactUrl(request.url)));
 }
 
 Result<HttpResponse> GcsClient::WithRetries(const std::function<HttpRequest()>& make, const std::string& what) {
@@ -137,7 +139,8 @@ Result<HttpResponse> GcsClient::WithRetries(const std::function<HttpRequest()>& 
       continue;
     }
     if (!r.error().IsTransient() || attempt >= options_.max_attempts) {
-      if (r.error().IsTransient()) return Fail(r.error().WithContext(fmt::format("{} (after {} attempts)", what, attempt)));
+      if (r.error().IsTransient())
+        return Fail(r.error().WithContext(fmt::format("{} (after {} attempts)", what, attempt)));
       return Fail(r.error().WithContext(what));
     }
     ++stats_.retries;
@@ -191,8 +194,9 @@ Result<GcsClient::ListPage> GcsClient::ListObjects(const std::string& bucket, co
   auto r = WithRetries(
       [&] {
         HttpRequest q;
-        q.url = options_.endpoint + "/storage/v1/b/" + UrlEncode(bucket) + "/o?maxResults=1000&prefix=" +
-                UrlEncode(prefix) + (page_token.empty() ? "" : "&pageToken=" + UrlEncode(page_token));
+        q.url = options_.endpoint + "/storage/v1/b/" + UrlEncode(bucket) +
+                "/o?maxResults=1000&prefix=" + UrlEncode(prefix) +
+                (page_token.empty() ? "" : "&pageToken=" + UrlEncode(page_token));
         return q;
       },
       "listing gs://" + bucket + "/" + prefix);
@@ -228,8 +232,9 @@ Result<ObjectMetadata> GcsClient::Multipart(const std::string& bucket, const std
   static constexpr const char* kBoundary = "eden_etl_boundary_7c1f2b9e";
   std::string body;
   body.reserve(bytes.size() + 512);
-  body += fmt::format("--{}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{}\r\n--{}\r\nContent-Type: {}\r\n\r\n",
-                      kBoundary, UploadResource(name, content_type, hashes), kBoundary, content_type);
+  body +=
+      fmt::format("--{}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{}\r\n--{}\r\nContent-Type: {}\r\n\r\n",
+                  kBoundary, UploadResource(name, content_type, hashes), kBoundary, content_type);
   body.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   body += fmt::format("\r\n--{}--\r\n", kBoundary);
   auto r = WithRetries(
@@ -321,7 +326,8 @@ Result<ObjectMetadata> GcsClient::Resumable(const std::string& bucket, const std
       Backoff(failures);
       ask_status = true;
     }
-    if (++failures >= options_.max_attempts) return Fail(ErrorCode::kUnavailable, what + ": upload sessions keep expiring");
+    if (++failures >= options_.max_attempts)
+      return Fail(ErrorCode::kUnavailable, what + ": upload sessions keep expiring");
   }
 }
 

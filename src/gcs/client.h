@@ -26,9 +26,9 @@ struct ObjectMetadata {
 
 struct ClientOptions {
   std::string endpoint = "https://storage.googleapis.com";  ///< Or STORAGE_EMULATOR_HOST / a test server.
-  int max_attempts = 6;           ///< Per request, including the first (Google: retry with backoff).
-  long backoff_initial_ms = 500;  ///< Full-jitter exponential backoff, doubling...
-  long backoff_max_ms = 32'000;   ///< ...up to this (Google's guidance: 32 s).
+  int max_attempts = 6;                          ///< Per request, including the first (Google: retry with backoff).
+  long backoff_initial_ms = 500;                 ///< Full-jitter exponential backoff, doubling...
+  long backoff_max_ms = 32'000;                  ///< ...up to this (Google's guidance: 32 s).
   size_t resumable_threshold = size_t{8} << 20;  ///< Objects at least this large use a resumable upload.
   size_t chunk_size = size_t{8} << 20;           ///< Resumable chunk; a multiple of 256 KiB.
   HttpOptions http;

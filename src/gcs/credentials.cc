@@ -73,20 +73,19 @@ Result<AccessToken> ParseTokenResponse(const Result<HttpResponse>& response, con
   if (response->status != 200) {
     std::string reason = body.is_object() ? body.value("error", "") : "";
     std::string detail = body.is_object() ? body.value("error_description", "") : "";
-    const auto code = response->status >= 500 || response->status == 429 ? ErrorCode::kUnavailable
-                                                                            : ErrorCode::kUnauthenticated;
-    return Fail(code, fmt::format("{}: the token endpoint refused the credentials (HTTP {}{}{})", what,
-                                  response->status, reason.empty() ? "" : ", " + reason,
-                                  detail.empty() ? "" : ": " + detail));
+    const auto code =
+        response->status >= 500 || response->status == 429 ? ErrorCode::kUnavailable : ErrorCode::kUnauthenticated;
+    return Fail(code,
+                fmt::format("{}: the token endpoint refused the credentials (HTTP {}{}{})", what, response->status,
+                            reason.empty() ? "" : ", " + reason, detail.empty() ? "" : ": " + detail));
   }
   if (!body.is_object() || !body.contains("access_token") || !body["access_token"].is_string()) {
     return Fail(ErrorCode::kUnauthenticated, what + ": the token endpoint's answer has no access_token");
   }
   AccessToken t;
   t.token = body["access_token"].get<std::string>();
-  const int64_t expires_in = body.contains("expires_in") && body["expires_in"].is_number_integer()
-                                 ? body["expires_in"].get<int64_t>()
-                                 : 3600;
+  const int64_t expires_in =
+      body.contains("expires_in") && body["expires_in"].is_number_integer() ? body["expires_in"].get<int64_t>() : 3600;
   t.expiry = Clock::now() + std::chrono::seconds(expires_in);
   return t;
 }
@@ -136,8 +135,8 @@ std::shared_ptr<Credentials> MakeOAuthCredentials(TokenSource source, std::strin
 }
 
 Result<std::string> MakeJwtAssertion(const std::string& client_email, const std::string& private_key_pem,
-                                     const std::string& key_id, const std::string& scope,
-                                     const std::string& audience, Clock::time_point now) {
+                                     const std::string& key_id, const std::string& scope, const std::string& audience,
+                                     Clock::time_point now) {
   const int64_t iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   json header = {{"alg", "RS256"}, {"typ", "JWT"}};
   if (!key_id.empty()) header["kid"] = key_id;
@@ -171,13 +170,16 @@ Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path
   json j = json::parse(std::string(std::istreambuf_iterator<char>(in), {}), nullptr, false);
   if (!j.is_object()) return Fail(ErrorCode::kInvalidArgument, fmt::format("{} is not a JSON object", path));
   const std::string type = j.value("type", "");
-  auto field = [&](const char* name) { return j.contains(name) && j[name].is_string() ? j[name].get<std::string>() : ""; };
+  auto field = [&](const char* name) {
+    return j.contains(name) && j[name].is_string() ? j[name].get<std::string>() : "";
+  };
   if (type == "service_account") {
     const std::string email = field("client_email"), key = field("private_key"), key_id = field("private_key_id");
     std::string token_uri = field("token_uri");
     if (token_uri.empty()) token_uri = "https://oauth2.googleapis.com/token";
     if (email.empty() || key.empty()) {
-      return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: a service account key needs client_email and private_key", path));
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: a service account key needs client_email and private_key", path));
     }
     // Check the key now: a bad key is a configuration error, not a failed upload later.
     if (auto probe = MakeJwtAssertion(email, key, key_id, kStorageScope, token_uri, Clock::now()); !probe) {
@@ -187,10 +189,10 @@ Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path
         [=]() -> Result<AccessToken> {
           auto assertion = MakeJwtAssertion(email, key, key_id, kStorageScope, token_uri, Clock::now());
           if (!assertion) return Fail(assertion.error());
-          return PostForm(*http, token_uri,
-                          FormEncode({{"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"},
-                                      {"assertion", *assertion}}),
-                          "service account " + email);
+          return PostForm(
+              *http, token_uri,
+              FormEncode({{"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"}, {"assertion", *assertion}}),
+              "service account " + email);
         },
         "service account " + email);
   }
@@ -213,12 +215,13 @@ Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path
         },
         "user credentials (refresh token, client " + id + ")");
   }
-  return Fail(ErrorCode::kInvalidArgument,
-              fmt::format("{}: credentials type \"{}\" is not supported (service_account, authorized_user)", path, type));
+  return Fail(
+      ErrorCode::kInvalidArgument,
+      fmt::format("{}: credentials type \"{}\" is not supported (service_account, authorized_user)", path, type));
 }
 
 Result<std::shared_ptr<Credentials>> DefaultCredentials(const std::string& explicit_path,
-                                                       std::shared_ptr<HttpClient> http) {
+                                                        std::shared_ptr<HttpClient> http) {
   if (!explicit_path.empty()) return LoadCredentialsFile(explicit_path, http);
   if (auto p = Env("GOOGLE_APPLICATION_CREDENTIALS"); !p.empty()) return LoadCredentialsFile(p, http);
   std::filesystem::path well_known;

@@ -45,8 +45,8 @@ inline constexpr const char* kStorageScope = "https://www.googleapis.com/auth/de
 /// kid}, claims {iss, scope, aud, iat, exp = iat + 3600}, RS256 over "header.claims" with the
 /// PEM private key. kInvalidArgument if the key cannot be read.
 Result<std::string> MakeJwtAssertion(const std::string& client_email, const std::string& private_key_pem,
-                                     const std::string& key_id, const std::string& scope,
-                                     const std::string& audience, std::chrono::system_clock::time_point now);
+                                     const std::string& key_id, const std::string& scope, const std::string& audience,
+                                     std::chrono::system_clock::time_point now);
 
 /// Credentials from a JSON key file: "service_account" (JWT exchanged at its token_uri) or
 /// "authorized_user" (refresh token exchanged at token_uri, default Google's), what
@@ -58,6 +58,6 @@ Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path
 /// ($CLOUDSDK_CONFIG or ~/.config/gcloud/application_default_credentials.json), then the GCE/GKE
 /// metadata server (GCE_METADATA_HOST, default metadata.google.internal).
 Result<std::shared_ptr<Credentials>> DefaultCredentials(const std::string& explicit_path,
-                                                       std::shared_ptr<HttpClient> http);
+                                                        std::shared_ptr<HttpClient> http);
 
 }  // namespace eden::gcs

@@ -78,7 +78,8 @@ std::string GcsObjectStore::Uri(const std::string& key) const { return "gs://" +
 Status GcsObjectStore::CheckWritable() {
   auto ok = client_->GetBucket(bucket_);
   if (!ok && ok.error().code() == ErrorCode::kNotFound) {
-    return Fail(ErrorCode::kUnavailable, fmt::format("bucket gs://{} does not exist (or these credentials cannot see it)", bucket_));
+    return Fail(ErrorCode::kUnavailable,
+                fmt::format("bucket gs://{} does not exist (or these credentials cannot see it)", bucket_));
   }
   return ok;
 }

@@ -2,12 +2,14 @@
 
 #include <curl/curl.h>
 
-#include <algorithm>
 #include <strings.h>
+#include <algorithm>
 
 #include <cctype>
 
 #include <fmt/format.h>
+
+#include "fetch/fetcher.h"
 
 namespace eden::gcs {
 namespace {
@@ -114,7 +116,8 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_slist_free_all(headers);
   if (rc != CURLE_OK) {
     curl_easy_cleanup(h);  // A broken connection is not worth keeping.
-    const std::string what = fmt::format("{} {}: {}", request.method, RedactUrl(request.url), curl_easy_strerror(rc));
+    const std::string what =
+        fmt::format("{} {}: {}", request.method, fetch::RedactUrl(request.url), curl_easy_strerror(rc));
     if (rc == CURLE_OPERATION_TIMEDOUT) return Fail(ErrorCode::kTimeout, what);
     if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) return Fail(ErrorCode::kInvalidArgument, what);
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM)
@@ -134,14 +137,6 @@ std::string UrlEncode(std::string_view text) {
       out += fmt::format("%{:02X}", c);
     }
   }
-  return out;
-}
-
-std::string RedactUrl(const std::string& url) {
-  std::string out = url.substr(0, url.find('?'));
-  const auto scheme = out.find("://");
-  const auto at = out.find('@');
-  if (scheme != std::string::npos && at != std::string::npos && at > scheme) out.erase(scheme + 3, at - scheme - 2);
   return out;
 }
 

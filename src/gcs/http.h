@@ -34,9 +34,9 @@ struct HttpResponse {
 
 struct HttpOptions {
   long connect_timeout_ms = 10'000;
-  long low_speed_timeout_s = 30;     ///< Abort a transfer under 1 KB/s for this long.
-  long total_timeout_ms = 600'000;   ///< Whole request.
-  std::string ca_file;               ///< Extra CA bundle (certificates are always verified).
+  long low_speed_timeout_s = 30;    ///< Abort a transfer under 1 KB/s for this long.
+  long total_timeout_ms = 600'000;  ///< Whole request.
+  std::string ca_file;              ///< Extra CA bundle (certificates are always verified).
 };
 
 /// A libcurl adapter: one request per call, no retries (the client's retry loop owns those).
@@ -64,8 +64,5 @@ class HttpClient {
 /// Percent-encodes everything but RFC 3986 unreserved characters (object names in URL paths
 /// and query values: "a/b c" -> "a%2Fb%20c").
 std::string UrlEncode(std::string_view text);
-
-/// A URL for messages: no query string (signed URLs and upload ids carry secrets), no userinfo.
-std::string RedactUrl(const std::string& url);
 
 }  // namespace eden::gcs

@@ -72,8 +72,8 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& path
     if (auto ok = j->Exec(sql); !ok) return Fail(ok.error());
   }
   // Journals written before the CRC-32C columns existed gain them (an error means they exist).
-  for (const char* sql : {"ALTER TABLE instances ADD COLUMN dicom_crc32c TEXT",
-                          "ALTER TABLE instances ADD COLUMN jpg_crc32c TEXT"}) {
+  for (const char* sql :
+       {"ALTER TABLE instances ADD COLUMN dicom_crc32c TEXT", "ALTER TABLE instances ADD COLUMN jpg_crc32c TEXT"}) {
     (void)j->Exec(sql);
   }
   return j;
@@ -213,12 +213,13 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
   if (outcomes.empty()) return {};
   if (auto ok = Exec("BEGIN IMMEDIATE"); !ok) return ok;
   sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(db_,
-                     "UPDATE instances SET state=?, attempts=attempts+1, downloaded=?, error_code=?, error_message=?, "
-                     "dicom_key=?, jpg_key=?, dicom_uri=?, jpg_uri=?, dicom_sha256=?, jpg_sha256=?, dicom_bytes=?, "
-                     "jpg_bytes=?, rows=?, columns=?, modality=?, photometric=?, transfer_syntax=?, window=?, "
-                     "dicom_crc32c=?, jpg_crc32c=?, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?",
-                     -1, &raw, nullptr);
+  sqlite3_prepare_v2(
+      db_,
+      "UPDATE instances SET state=?, attempts=attempts+1, downloaded=?, error_code=?, error_message=?, "
+      "dicom_key=?, jpg_key=?, dicom_uri=?, jpg_uri=?, dicom_sha256=?, jpg_sha256=?, dicom_bytes=?, "
+      "jpg_bytes=?, rows=?, columns=?, modality=?, photometric=?, transfer_syntax=?, window=?, "
+      "dicom_crc32c=?, jpg_crc32c=?, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?",
+      -1, &raw, nullptr);
   Stmt u(raw);
   for (const auto& o : outcomes) {
     sqlite3_reset(u.get());

@@ -58,8 +58,8 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
 /// and, where the store keeps one (GCS), their recorded CRC-32C.
 bool StillStored(const std::map<std::string, storage::ObjectInfo>& listing, const JournalEntry& e) {
   const auto& o = e.outcome;
-  for (const auto& [key, size, crc] : {std::tuple{o.dicom_key, o.dicom_bytes, o.dicom_crc32c},
-                                       std::tuple{o.jpg_key, o.jpg_bytes, o.jpg_crc32c}}) {
+  for (const auto& [key, size, crc] :
+       {std::tuple{o.dicom_key, o.dicom_bytes, o.dicom_crc32c}, std::tuple{o.jpg_key, o.jpg_bytes, o.jpg_crc32c}}) {
     auto it = listing.find(key);
     if (it == listing.end() || it->second.size != size) return false;
     if (!it->second.crc32c.empty() && !crc.empty() && it->second.crc32c != crc) return false;

@@ -45,7 +45,7 @@ struct RunSummary {
   std::vector<Failure> failures;
   std::string csv_uri, readme_uri, output_root;
   std::vector<std::pair<std::string, uint64_t>> upload;  ///< Store counters (GCS: requests, retries...).
-  int exit_code = 0;  ///< 0 all stored, 1 some failed.
+  int exit_code = 0;                                     ///< 0 all stored, 1 some failed.
 };
 
 /// How a run talks to whoever watches it (the console, a test).

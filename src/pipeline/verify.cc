@@ -60,8 +60,8 @@ Result<VerifyReport> VerifyDataset(storage::ObjectStore& store, const DatasetLay
   if (table->empty()) return Fail(ErrorCode::kInvalidArgument, store.Uri(layout.CsvKey()) + " is empty");
   std::map<std::string, size_t> col;
   for (size_t i = 0; i < (*table)[0].size(); ++i) col[(*table)[0][i]] = i;
-  for (const char* needed : {"instance_id", "status", "downloaded", "dicom_bytes", "jpg_bytes", "dicom_crc32c",
-                             "jpg_crc32c", "jpg_uri"}) {
+  for (const char* needed :
+       {"instance_id", "status", "downloaded", "dicom_bytes", "jpg_bytes", "dicom_crc32c", "jpg_crc32c", "jpg_uri"}) {
     if (!col.count(needed)) {
       return Fail(ErrorCode::kInvalidArgument,
                   fmt::format("{} has no {} column (written by an older eden?)", store.Uri(layout.CsvKey()), needed));
@@ -99,16 +99,19 @@ Result<VerifyReport> VerifyDataset(storage::ObjectStore& store, const DatasetLay
   for (size_t r = 1; r < table->size(); ++r) {
     const auto& row = (*table)[r];
     if (row.size() < (*table)[0].size()) {
-      report.problems.push_back(fmt::format("CSV row {} has {} fields, the header {}", r + 1, row.size(), (*table)[0].size()));
+      report.problems.push_back(
+          fmt::format("CSV row {} has {} fields, the header {}", r + 1, row.size(), (*table)[0].size()));
       continue;
     }
     ++report.rows;
     const std::string& id = row[col["instance_id"]];
     if (row[col["downloaded"]] == "True") {
-      if (auto ok = check(layout.DicomKey(id), row[col["dicom_bytes"]], row[col["dicom_crc32c"]]); !ok) return Fail(ok.error());
+      if (auto ok = check(layout.DicomKey(id), row[col["dicom_bytes"]], row[col["dicom_crc32c"]]); !ok)
+        return Fail(ok.error());
     }
     if (!row[col["jpg_uri"]].empty()) {
-      if (auto ok = check(layout.JpegKey(id), row[col["jpg_bytes"]], row[col["jpg_crc32c"]]); !ok) return Fail(ok.error());
+      if (auto ok = check(layout.JpegKey(id), row[col["jpg_bytes"]], row[col["jpg_crc32c"]]); !ok)
+        return Fail(ok.error());
     }
     if (row[col["status"]] != "stored") ++report.failed_rows;
   }

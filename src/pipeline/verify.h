@@ -16,10 +16,10 @@ Result<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text);
 
 /// What `eden verify` found.
 struct VerifyReport {
-  size_t rows = 0;            ///< CSV data rows.
-  size_t objects = 0;         ///< Objects the CSV names (DICOM + JPEG of stored rows).
-  size_t ok = 0;              ///< Present with the recorded size and CRC-32C.
-  size_t failed_rows = 0;     ///< Rows the run recorded as failed (no objects to check).
+  size_t rows = 0;                    ///< CSV data rows.
+  size_t objects = 0;                 ///< Objects the CSV names (DICOM + JPEG of stored rows).
+  size_t ok = 0;                      ///< Present with the recorded size and CRC-32C.
+  size_t failed_rows = 0;             ///< Rows the run recorded as failed (no objects to check).
   std::vector<std::string> problems;  ///< One line per missing or differing object.
 };
 

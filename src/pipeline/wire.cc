@@ -22,7 +22,7 @@ std::optional<T> GetOpt(const json& j, const char* key) {
 }  // namespace
 
 std::string RowToJson(const source::InstanceRow& r) {
-  return json{{"instance_id", r.instance_id},         {"study_id", r.study_id},
+  return json{{"instance_id", r.instance_id},          {"study_id", r.study_id},
               {"series_number", Opt(r.series_number)}, {"instance_number", Opt(r.instance_number)},
               {"file_path", Opt(r.file_path)},         {"file_url", Opt(r.file_url)},
               {"modality", Opt(r.modality)},           {"body_part", Opt(r.body_part)}}

@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <fstream>
 #include <iterator>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr size_t kDirectAlign = 4096;         // O_DIRECT: buffer, offset and length aligned to this.
+constexpr size_t kDirectAlign = 4096;           // O_DIRECT: buffer, offset and length aligned to this.
 constexpr size_t kDirectMin = size_t{1} << 20;  // Below 1 MiB the page cache is cheaper.
 
 Status WriteAll(int fd, std::span<const uint8_t> bytes) {

@@ -15,6 +15,20 @@ def sh(cmd, env=None, check=True, **kw):
     return subprocess.run(cmd, env={**os.environ, **(env or {})}, check=check, text=True, capture_output=True, **kw)
 
 
+def tests_of(module_globals):
+    """The module's test_* functions, in order; EDEN_TEST_ONLY=part keeps those whose name has it."""
+    only = os.environ.get("EDEN_TEST_ONLY", "")
+    return [v for k, v in module_globals.items() if k.startswith("test_") and only in k]
+
+
+def setter_of(module_globals):
+    """on_ready for run_suite: stores the services' environment and the loaded PACS as the
+    module's ENV and LOADED."""
+    def ready(env, loaded):
+        module_globals["ENV"], module_globals["LOADED"] = env, loaded
+    return ready
+
+
 def usable_port(preferred):
     """`preferred` if nothing listens there, else a free port (another suite or a stray server
     must not make a test fail for a reason that is not its own)."""

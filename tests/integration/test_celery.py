@@ -437,14 +437,7 @@ def main():
         return 1
     print(f"redis: running on 127.0.0.1:{ARGS.redis_port}")
 
-    def ready(env, loaded):
-        global ENV, LOADED
-        ENV, LOADED = env, loaded
-
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    only = os.environ.get("EDEN_TEST_ONLY")
-    if only:
-        tests = [t for t in tests if only in t.__name__]
+    tests = harness.tests_of(globals())
 
     def each(t):
         def run(tmp):
@@ -455,7 +448,7 @@ def main():
 
     try:
         return harness.run_suite(ARGS.repo, ARGS.services_dir, ARGS.pg_port, ARGS.orthanc_port, [each(t) for t in tests],
-                                 ready)
+                                 harness.setter_of(globals()))
     finally:
         try:
             pid = int(open(pidfile).read())

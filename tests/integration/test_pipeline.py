@@ -296,12 +296,9 @@ def main():
     ARGS = p.parse_args()
     ARGS.eden = os.path.abspath(ARGS.eden)
 
-    def ready(env, loaded):
-        global ENV, LOADED
-        ENV, LOADED = env, loaded
-
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    return harness.run_suite(ARGS.repo, ARGS.services_dir, ARGS.pg_port, ARGS.orthanc_port, tests, ready)
+    tests = harness.tests_of(globals())
+    return harness.run_suite(ARGS.repo, ARGS.services_dir, ARGS.pg_port, ARGS.orthanc_port, tests,
+                             harness.setter_of(globals()))
 
 
 if __name__ == "__main__":

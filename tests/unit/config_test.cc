@@ -26,7 +26,7 @@ TEST(Config, DestinationFromTheSeedsBucketVariable) {
   EXPECT_EQ(EffectiveDestination(s), "./eden-output");
   s.output.gcs_bucket = "seed-bucket";
   EXPECT_EQ(EffectiveDestination(s), "gs://seed-bucket");  // GCS_BUCKET_NAME alone: the seed's bucket.
-  s.output.destination_given = true;  // -o ./eden-output given explicitly: the folder wins.
+  s.output.destination_given = true;                       // -o ./eden-output given explicitly: the folder wins.
   EXPECT_EQ(EffectiveDestination(s), "./eden-output");
   s.output.destination = "/data/out";
   EXPECT_EQ(EffectiveDestination(s), "/data/out");  // An explicit folder wins.

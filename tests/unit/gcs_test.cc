@@ -8,6 +8,7 @@
 
 #include "core/base64.h"
 #include "core/crc32c.h"
+#include "fetch/fetcher.h"
 #include "gcs/client.h"
 #include "gcs/credentials.h"
 #include "gcs/gcs_object_store.h"
@@ -110,8 +111,8 @@ TEST(Jwt, SignedWithRs256AndVerifiableWithThePublicKey) {
 }
 
 TEST(Jwt, ABadKeyIsAConfigurationError) {
-  auto jwt = MakeJwtAssertion("a@b", "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n", "", kStorageScope,
-                              "http://t/token", std::chrono::system_clock::now());
+  auto jwt = MakeJwtAssertion("a@b", "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n", "",
+                              kStorageScope, "http://t/token", std::chrono::system_clock::now());
   ASSERT_FALSE(jwt);
   EXPECT_EQ(jwt.error().code(), ErrorCode::kInvalidArgument);
 }
@@ -200,7 +201,7 @@ TEST(GcsUrl, ParsesBucketAndPrefix) {
 TEST(Http, UrlEncodeKeepsOnlyUnreserved) {
   EXPECT_EQ(UrlEncode("a/b c.dcm"), "a%2Fb%20c.dcm");
   EXPECT_EQ(UrlEncode("x~_-."), "x~_-.");
-  EXPECT_EQ(RedactUrl("https://u:p@host/path?upload_id=secret"), "https://host/path");
+  EXPECT_EQ(fetch::RedactUrl("https://u:p@host/path?upload_id=secret"), "https://host/path");
 }
 
 }  // namespace
