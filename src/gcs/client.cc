@@ -1,5 +1,7 @@
 #include "gcs/client.h"
 
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -219,10 +221,39 @@ Result<ObjectMetadata> GcsClient::InsertObject(const std::string& bucket, const 
                                                std::span<const uint8_t> bytes, const std::string& content_type,
                                                const ObjectHashes& hashes, int64_t if_generation_match) {
   if (bytes.size() >= options_.resumable_threshold) {
-    return CheckStored(Resumable(bucket, name, bytes, content_type, hashes, if_generation_match), hashes, bytes.size(),
-                       name);
+    auto read = [bytes](uint64_t offset, size_t n) -> Result<std::span<const uint8_t>> {
+      return bytes.subspan(offset, n);
+    };
+    return CheckStored(Resumable(bucket, name, bytes.size(), read, content_type, hashes, if_generation_match), hashes,
+                       bytes.size(), name);
   }
   return CheckStored(Multipart(bucket, name, bytes, content_type, hashes, if_generation_match), hashes, bytes.size(),
+                     name);
+}
+
+Result<ObjectMetadata> GcsClient::InsertObjectFromFile(const std::string& bucket, const std::string& name,
+                                                       const std::filesystem::path& path, uint64_t size,
+                                                       const std::string& content_type, const ObjectHashes& hashes,
+                                                       int64_t if_generation_match) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kIo, fmt::format("cannot read {}", path.string()));
+  if (size < options_.resumable_threshold) {
+    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
+    if (bytes.size() != size) return Fail(ErrorCode::kIo, fmt::format("{} changed while uploading", path.string()));
+    return InsertObject(bucket, name, bytes, content_type, hashes, if_generation_match);
+  }
+  std::vector<uint8_t> chunk;
+  auto read = [&](uint64_t offset, size_t n) -> Result<std::span<const uint8_t>> {
+    chunk.resize(n);
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(n));
+    if (static_cast<size_t>(in.gcount()) != n) {
+      return Fail(ErrorCode::kIo, fmt::format("{} changed while uploading", path.string()));
+    }
+    return std::span<const uint8_t>(chunk);
+  };
+  return CheckStored(Resumable(bucket, name, size, read, content_type, hashes, if_generation_match), hashes, size,
                      name);
 }
 
@@ -252,11 +283,10 @@ Result<ObjectMetadata> GcsClient::Multipart(const std::string& bucket, const std
   return ParseObjectMetadata(r->body);
 }
 
-Result<ObjectMetadata> GcsClient::Resumable(const std::string& bucket, const std::string& name,
-                                            std::span<const uint8_t> bytes, const std::string& content_type,
+Result<ObjectMetadata> GcsClient::Resumable(const std::string& bucket, const std::string& name, uint64_t total,
+                                            const ChunkReader& read, const std::string& content_type,
                                             const ObjectHashes& hashes, int64_t generation) {
   const std::string what = "resumable upload of gs://" + bucket + "/" + name;
-  const uint64_t total = bytes.size();
   const std::string resource = UploadResource(name, content_type, hashes);
   int failures = 0;  // Consecutive failures without progress.
   for (;;) {
@@ -288,7 +318,9 @@ Result<ObjectMetadata> GcsClient::Resumable(const std::string& bucket, const std
         q.headers = {fmt::format("Content-Range: bytes */{}", total)};
       } else {
         const uint64_t n = std::min<uint64_t>(options_.chunk_size, total - committed);
-        q.body = bytes.subspan(committed, n);
+        auto body = read(committed, n);
+        if (!body) return Fail(body.error().WithContext(what));
+        q.body = *body;
         q.headers = {total == 0 ? std::string("Content-Range: bytes */0")
                                 : fmt::format("Content-Range: bytes {}-{}/{}", committed, committed + n - 1, total)};
       }

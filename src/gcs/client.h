@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -71,6 +72,13 @@ class GcsClient {
                                       std::span<const uint8_t> bytes, const std::string& content_type,
                                       const ObjectHashes& hashes, int64_t if_generation_match);
 
+  /// InsertObject for a file that need not fit in memory: read a chunk at a time; `hashes`
+  /// from HashFile (the caller has them already to decide whether to upload at all).
+  Result<ObjectMetadata> InsertObjectFromFile(const std::string& bucket, const std::string& name,
+                                              const std::filesystem::path& path, uint64_t size,
+                                              const std::string& content_type, const ObjectHashes& hashes,
+                                              int64_t if_generation_match);
+
   const ClientStats& stats() const { return stats_; }
   const ClientOptions& options() const { return options_; }
 
@@ -80,8 +88,11 @@ class GcsClient {
   void Backoff(int attempt);
   Result<ObjectMetadata> Multipart(const std::string& bucket, const std::string& name, std::span<const uint8_t> bytes,
                                    const std::string& content_type, const ObjectHashes& hashes, int64_t generation);
-  Result<ObjectMetadata> Resumable(const std::string& bucket, const std::string& name, std::span<const uint8_t> bytes,
-                                   const std::string& content_type, const ObjectHashes& hashes, int64_t generation);
+  /// Bytes [offset, offset + n) of the object being uploaded; the view lives until the next call.
+  using ChunkReader = std::function<Result<std::span<const uint8_t>>(uint64_t offset, size_t n)>;
+  Result<ObjectMetadata> Resumable(const std::string& bucket, const std::string& name, uint64_t total,
+                                   const ChunkReader& read, const std::string& content_type, const ObjectHashes& hashes,
+                                   int64_t generation);
 
   ClientOptions options_;
   std::shared_ptr<Credentials> credentials_;

@@ -22,32 +22,49 @@ Result<GcsUrl> ParseGcsUrl(const std::string& url) {
 GcsObjectStore::GcsObjectStore(std::shared_ptr<GcsClient> client, std::string bucket)
     : client_(std::move(client)), bucket_(std::move(bucket)) {}
 
-Status GcsObjectStore::Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) {
-  const ObjectHashes hashes = HashObject(bytes);
+uint64_t GcsObjectStore::KnownKey(const std::string& key, const std::string& crc32c) {
+  const size_t a = std::hash<std::string_view>{}(key), b = std::hash<std::string_view>{}(crc32c);
+  return a ^ (b + 0x9E3779B97F4A7C15ULL + (a << 6) + (a >> 2));
+}
+
+Status GcsObjectStore::Store(const std::string& key, uint64_t size, const ObjectHashes& hashes, const Upload& upload) {
   {
     std::lock_guard lock(mu_);
-    auto it = known_.find(key);
-    if (it != known_.end() && it->second.size == bytes.size() && it->second.crc32c == hashes.crc32c) {
+    auto it = known_.find(KnownKey(key, hashes.crc32c));
+    if (it != known_.end() && it->second == size) {
       ++skipped_;
       return {};
     }
   }
-  auto stored = client_->InsertObject(bucket_, key, bytes, content_type, hashes, 0);
+  auto stored = upload(0);
   if (!stored && stored.error().code() == ErrorCode::kFailedPrecondition) {
     // Already there: from an attempt whose answer was lost, or an earlier run.
     auto meta = client_->GetObjectMetadata(bucket_, key);
     if (!meta) return Fail(meta.error());
-    if (*meta && (*meta)->crc32c == hashes.crc32c && (*meta)->size == bytes.size()) {
+    if (*meta && (*meta)->crc32c == hashes.crc32c && (*meta)->size == size) {
       ++skipped_;
-      stored = std::move(**meta);
-    } else {
-      stored = client_->InsertObject(bucket_, key, bytes, content_type, hashes, *meta ? (*meta)->generation : 0);
+      return {};
     }
+    stored = upload(*meta ? (*meta)->generation : 0);
   }
   if (!stored) return Fail(stored.error());
-  std::lock_guard lock(mu_);
-  known_[key] = storage::ObjectInfo{stored->size, stored->crc32c};
   return {};
+}
+
+Status GcsObjectStore::Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) {
+  const ObjectHashes hashes = HashObject(bytes);
+  return Store(key, bytes.size(), hashes, [&](int64_t generation) {
+    return client_->InsertObject(bucket_, key, bytes, content_type, hashes, generation);
+  });
+}
+
+Status GcsObjectStore::PutFile(const std::string& key, const std::filesystem::path& path,
+                               const std::string& content_type) {
+  auto file = HashFile(path);
+  if (!file) return Fail(file.error());
+  return Store(key, file->size, file->hashes, [&](int64_t generation) {
+    return client_->InsertObjectFromFile(bucket_, key, path, file->size, content_type, file->hashes, generation);
+  });
 }
 
 Result<std::optional<storage::ObjectInfo>> GcsObjectStore::Stat(const std::string& key) {
@@ -59,18 +76,19 @@ Result<std::optional<storage::ObjectInfo>> GcsObjectStore::Stat(const std::strin
 
 Result<std::vector<uint8_t>> GcsObjectStore::Get(const std::string& key) { return client_->ReadObject(bucket_, key); }
 
-Result<std::map<std::string, storage::ObjectInfo>> GcsObjectStore::List(const std::string& prefix) {
-  std::map<std::string, storage::ObjectInfo> out;
+Status GcsObjectStore::ForEach(const std::string& prefix, const Visitor& visit) {
   std::string token;
   do {
     auto page = client_->ListObjects(bucket_, prefix, token);
     if (!page) return Fail(page.error());
-    for (const auto& m : page->items) out[m.name] = storage::ObjectInfo{m.size, m.crc32c};
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& m : page->items) known_[KnownKey(m.name, m.crc32c)] = m.size;
+    }
+    for (const auto& m : page->items) visit(m.name, storage::ObjectInfo{m.size, m.crc32c});
     token = page->next_page_token;
   } while (!token.empty());
-  std::lock_guard lock(mu_);
-  for (const auto& [k, v] : out) known_[k] = v;
-  return out;
+  return {};
 }
 
 std::string GcsObjectStore::Uri(const std::string& key) const { return "gs://" + bucket_ + "/" + key; }

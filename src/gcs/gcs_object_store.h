@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "core/result.h"
 #include "gcs/client.h"
@@ -21,7 +22,8 @@ Result<GcsUrl> ParseGcsUrl(const std::string& url);
 /// ObjectStore over a GCS bucket. Put uploads with ifGenerationMatch=0 and both hashes; if the
 /// object already exists with the same CRC32C and size it is left alone (a retried or rerun
 /// upload stores nothing twice), otherwise it is replaced with ifGenerationMatch=<its
-/// generation>. Objects seen by List() are remembered, so a rerun does not even send them.
+/// generation>. Objects seen by ForEach() are remembered (about 40 bytes each), so a rerun does not
+/// even send them.
 class GcsObjectStore final : public storage::ObjectStore {
  public:
   GcsObjectStore(std::shared_ptr<GcsClient> client, std::string bucket);
@@ -29,7 +31,8 @@ class GcsObjectStore final : public storage::ObjectStore {
   Status Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) override;
   Result<std::optional<storage::ObjectInfo>> Stat(const std::string& key) override;
   Result<std::vector<uint8_t>> Get(const std::string& key) override;
-  Result<std::map<std::string, storage::ObjectInfo>> List(const std::string& prefix) override;
+  Status PutFile(const std::string& key, const std::filesystem::path& path, const std::string& content_type) override;
+  Status ForEach(const std::string& prefix, const Visitor& visit) override;
   std::string Uri(const std::string& key) const override;
   Status CheckWritable() override;
 
@@ -38,10 +41,16 @@ class GcsObjectStore final : public storage::ObjectStore {
   const GcsClient& client() const { return *client_; }
 
  private:
+  /// Uploads unless an identical object is known or found to be there already.
+  using Upload = std::function<Result<ObjectMetadata>(int64_t if_generation_match)>;
+  Status Store(const std::string& key, uint64_t size, const ObjectHashes& hashes, const Upload& upload);
+  /// Listed objects as hash(key, crc32c) -> size: about 40 MB a million objects, not 200.
+  static uint64_t KnownKey(const std::string& key, const std::string& crc32c);
+
   std::shared_ptr<GcsClient> client_;
   std::string bucket_;
   std::mutex mu_;
-  std::map<std::string, storage::ObjectInfo> known_;
+  std::unordered_map<uint64_t, uint64_t> known_;
   std::atomic<uint64_t> skipped_{0};
 };
 

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <string>
 
 #include "core/crc32c.h"
+#include "core/result.h"
 
 namespace eden::gcs {
 
@@ -17,5 +19,12 @@ struct ObjectHashes {
   std::string md5;     ///< base64
 };
 ObjectHashes HashObject(std::span<const uint8_t> bytes);
+
+/// Both hashes and the size of a file, read a few MiB at a time. kIo if it cannot be read.
+struct FileHashes {
+  ObjectHashes hashes;
+  uint64_t size = 0;
+};
+Result<FileHashes> HashFile(const std::filesystem::path& path);
 
 }  // namespace eden::gcs

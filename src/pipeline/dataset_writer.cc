@@ -52,63 +52,71 @@ const std::vector<std::pair<std::string, std::string>>& CsvColumns() {
   return kColumns;
 }
 
-std::string BuildCsv(const std::vector<JournalEntry>& entries) {
+std::string CsvHeader() {
   std::string out;
   for (size_t i = 0; i < CsvColumns().size(); ++i) out += (i ? "," : "") + CsvColumns()[i].first;
   out += "\r\n";
-  for (const auto& e : entries) {
-    const auto& r = e.row;
-    const auto& o = e.outcome;
-    const bool failed = e.state != "stored";
-    const std::string error = o.error_code.empty() ? "" : o.error_code + ": " + o.error_message;
-    const std::string local = o.downloaded ? "dicom-files/" + r.instance_id + ".dcm" : "";
-    const std::vector<std::string> fields = {r.study_id,
-                                             Opt(r.series_number),
-                                             r.instance_id,
-                                             Opt(r.instance_number),
-                                             Opt(r.file_path),
-                                             Opt(r.file_url),
-                                             Opt(r.report_value),
-                                             Opt(r.field_created_at),
-                                             o.downloaded ? "True" : "False",
-                                             local,
-                                             failed ? (e.state == "pending" ? "pending" : "failed") : "stored",
-                                             error,
-                                             o.dicom_uri,
-                                             o.jpg_uri,
-                                             o.rows ? std::to_string(o.rows) : "",
-                                             o.columns ? std::to_string(o.columns) : "",
-                                             o.modality,
-                                             o.photometric,
-                                             o.transfer_syntax,
-                                             o.window,
-                                             o.dicom_sha256,
-                                             o.jpg_sha256,
-                                             o.downloaded ? std::to_string(o.dicom_bytes) : "",
-                                             o.jpg_uri.empty() ? "" : std::to_string(o.jpg_bytes),
-                                             o.downloaded ? o.dicom_crc32c : "",
-                                             o.jpg_uri.empty() ? "" : o.jpg_crc32c};
-    for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + CsvField(fields[i]);
-    out += "\r\n";
-  }
   return out;
 }
 
-std::string BuildDatasetReadme(const std::vector<JournalEntry>& entries, const std::map<std::string, std::string>& meta,
-                               const DatasetLayout& layout) {
-  size_t stored = 0, failed = 0, with_report = 0;
-  std::map<std::string, size_t> studies, modalities, errors;
-  for (const auto& e : entries) {
-    studies[e.row.study_id]++;
-    if (e.state == "stored") {
-      ++stored;
-      modalities[e.outcome.modality.empty() ? "(none)" : e.outcome.modality]++;
-    } else {
-      ++failed;
-      errors[e.outcome.error_code.empty() ? "pending" : e.outcome.error_code]++;
-    }
-    if (e.row.report_value && !e.row.report_value->empty()) ++with_report;
+void AppendCsvRow(std::string& out, const JournalEntry& e) {
+  const auto& r = e.row;
+  const auto& o = e.outcome;
+  const bool failed = e.state != "stored";
+  const std::string error = o.error_code.empty() ? "" : o.error_code + ": " + o.error_message;
+  const std::string local = o.downloaded ? "dicom-files/" + r.instance_id + ".dcm" : "";
+  const std::vector<std::string> fields = {r.study_id,
+                                           Opt(r.series_number),
+                                           r.instance_id,
+                                           Opt(r.instance_number),
+                                           Opt(r.file_path),
+                                           Opt(r.file_url),
+                                           Opt(r.report_value),
+                                           Opt(r.field_created_at),
+                                           o.downloaded ? "True" : "False",
+                                           local,
+                                           failed ? (e.state == "pending" ? "pending" : "failed") : "stored",
+                                           error,
+                                           o.dicom_uri,
+                                           o.jpg_uri,
+                                           o.rows ? std::to_string(o.rows) : "",
+                                           o.columns ? std::to_string(o.columns) : "",
+                                           o.modality,
+                                           o.photometric,
+                                           o.transfer_syntax,
+                                           o.window,
+                                           o.dicom_sha256,
+                                           o.jpg_sha256,
+                                           o.downloaded ? std::to_string(o.dicom_bytes) : "",
+                                           o.jpg_uri.empty() ? "" : std::to_string(o.jpg_bytes),
+                                           o.downloaded ? o.dicom_crc32c : "",
+                                           o.jpg_uri.empty() ? "" : o.jpg_crc32c};
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i) out += ',';
+    out += CsvField(fields[i]);
   }
+  out += "\r\n";
+}
+
+void DatasetStats::Add(const JournalEntry& e) {
+  ++instances;
+  if (instances == 1 || e.row.study_id != last_study) {
+    ++studies;
+    last_study = e.row.study_id;
+  }
+  if (e.state == "stored") {
+    ++stored;
+    modalities[e.outcome.modality.empty() ? "(none)" : e.outcome.modality]++;
+  } else {
+    ++failed;
+    errors[e.outcome.error_code.empty() ? "pending" : e.outcome.error_code]++;
+  }
+  if (e.row.report_value && !e.row.report_value->empty()) ++with_report;
+}
+
+std::string BuildDatasetReadme(const DatasetStats& stats, const std::map<std::string, std::string>& meta,
+                               const DatasetLayout& layout) {
+  const auto& [instances, studies, stored, failed, with_report, modalities, errors, last_study] = stats;
   auto get = [&](const char* k) { return meta.count(k) ? meta.at(k) : std::string("-"); };
   std::string md;
   md += "# DICOM images and reports for vision-language models\n\n";
@@ -119,7 +127,7 @@ std::string BuildDatasetReadme(const std::vector<JournalEntry>& entries, const s
   md += fmt::format(
       "| | |\n|---|---|\n| studies | {} |\n| instances | {} |\n| stored (DICOM + JPEG) | {} |\n"
       "| failed | {} |\n| instances whose study has a report | {} |\n\n",
-      studies.size(), entries.size(), stored, failed, with_report);
+      studies, instances, stored, failed, with_report);
   md += "| modality | images |\n|---|---|\n";
   for (const auto& [m, n] : modalities) md += fmt::format("| {} | {} |\n", m, n);
   if (!errors.empty()) {

@@ -12,15 +12,25 @@ namespace eden::pipeline {
 /// One CSV field, quoted per RFC 4180 when it holds a comma, quote, CR or LF.
 std::string CsvField(const std::string& value);
 
-/// The dataset CSV: the seed's ten columns first, in the seed's order, then the extras. One row
-/// per entry, in the order given; CRLF line ends (RFC 4180), UTF-8.
-std::string BuildCsv(const std::vector<JournalEntry>& entries);
+/// The dataset CSV: the seed's ten columns first, in the seed's order, then the extras; CRLF
+/// line ends (RFC 4180), UTF-8. The header line, then one line per entry appended to `out` (a
+/// run streams them to a file: a large dataset's CSV is never held whole).
+std::string CsvHeader();
+void AppendCsvRow(std::string& out, const JournalEntry& entry);
 
 /// The column names, in order (documented in README-dataset.md).
 const std::vector<std::pair<std::string, std::string>>& CsvColumns();
 
+/// The counts README-dataset.md reports, gathered one entry at a time.
+struct DatasetStats {
+  size_t instances = 0, studies = 0, stored = 0, failed = 0, with_report = 0;
+  std::map<std::string, size_t> modalities, errors;
+  std::string last_study;  ///< Entries come grouped by study (CSV order): a new id is a new study.
+  void Add(const JournalEntry& entry);
+};
+
 /// README-dataset.md: what was selected, how it was converted, counts, columns.
-std::string BuildDatasetReadme(const std::vector<JournalEntry>& entries, const std::map<std::string, std::string>& meta,
+std::string BuildDatasetReadme(const DatasetStats& stats, const std::map<std::string, std::string>& meta,
                                const DatasetLayout& layout);
 
 }  // namespace eden::pipeline

@@ -99,8 +99,12 @@ Result<bool> Journal::IsFrozen() {
 
 Status Journal::Reset() { return Exec("BEGIN; DELETE FROM instances; DELETE FROM meta; COMMIT;"); }
 
-Status Journal::Freeze(const std::vector<source::InstanceRow>& rows, const std::map<std::string, std::string>& meta) {
+Status Journal::Freeze(const PageSource& next_page, const std::map<std::string, std::string>& meta) {
   if (auto ok = Exec("BEGIN IMMEDIATE; DELETE FROM instances; DELETE FROM meta;"); !ok) return ok;
+  auto fail = [&](Error e) -> Status {
+    (void)Exec("ROLLBACK");
+    return Fail(std::move(e));
+  };
   sqlite3_stmt* raw = nullptr;
   sqlite3_prepare_v2(db_,
                      "INSERT OR IGNORE INTO instances (instance_id, seq, study_id, series_number, instance_number, "
@@ -109,23 +113,26 @@ Status Journal::Freeze(const std::vector<source::InstanceRow>& rows, const std::
                      -1, &raw, nullptr);
   Stmt insert(raw);
   int64_t seq = 0;
-  for (const auto& r : rows) {
-    sqlite3_reset(insert.get());
-    BindText(insert.get(), 1, r.instance_id);
-    sqlite3_bind_int64(insert.get(), 2, seq++);
-    BindText(insert.get(), 3, r.study_id);
-    BindInt(insert.get(), 4, r.series_number);
-    BindInt(insert.get(), 5, r.instance_number);
-    BindText(insert.get(), 6, r.file_path);
-    BindText(insert.get(), 7, r.file_url);
-    BindText(insert.get(), 8, r.report_value);
-    BindText(insert.get(), 9, r.field_created_at);
-    BindText(insert.get(), 10, r.modality);
-    BindText(insert.get(), 11, r.body_part);
-    if (sqlite3_step(insert.get()) != SQLITE_DONE) {
-      const std::string message = sqlite3_errmsg(db_);
-      (void)Exec("ROLLBACK");
-      return Fail(ErrorCode::kIo, fmt::format("journal insert: {}", message));
+  for (;;) {
+    auto page = next_page();
+    if (!page) return fail(page.error());
+    if (page->empty()) break;
+    for (const auto& r : *page) {
+      sqlite3_reset(insert.get());
+      BindText(insert.get(), 1, r.instance_id);
+      sqlite3_bind_int64(insert.get(), 2, seq++);
+      BindText(insert.get(), 3, r.study_id);
+      BindInt(insert.get(), 4, r.series_number);
+      BindInt(insert.get(), 5, r.instance_number);
+      BindText(insert.get(), 6, r.file_path);
+      BindText(insert.get(), 7, r.file_url);
+      BindText(insert.get(), 8, r.report_value);
+      BindText(insert.get(), 9, r.field_created_at);
+      BindText(insert.get(), 10, r.modality);
+      BindText(insert.get(), 11, r.body_part);
+      if (sqlite3_step(insert.get()) != SQLITE_DONE) {
+        return fail(Error(ErrorCode::kIo, fmt::format("journal insert: {}", sqlite3_errmsg(db_))));
+      }
     }
   }
   sqlite3_prepare_v2(db_, "INSERT INTO meta (key, value) VALUES (?, ?)", -1, &raw, nullptr);
@@ -141,6 +148,17 @@ Status Journal::Freeze(const std::vector<source::InstanceRow>& rows, const std::
   return Exec("COMMIT");
 }
 
+Status Journal::Freeze(const std::vector<source::InstanceRow>& rows, const std::map<std::string, std::string>& meta) {
+  bool given = false;
+  return Freeze(
+      [&]() -> Result<std::vector<source::InstanceRow>> {
+        if (given) return std::vector<source::InstanceRow>{};
+        given = true;
+        return rows;
+      },
+      meta);
+}
+
 Result<std::map<std::string, std::string>> Journal::Meta() {
   sqlite3_stmt* raw = nullptr;
   sqlite3_prepare_v2(db_, "SELECT key, value FROM meta", -1, &raw, nullptr);
@@ -150,20 +168,22 @@ Result<std::map<std::string, std::string>> Journal::Meta() {
   return out;
 }
 
-Result<std::vector<JournalEntry>> Journal::Select(const char* where) {
+Status Journal::Select(const std::string& sql_tail, const std::function<void(sqlite3_stmt*)>& bind,
+                       const std::function<void(JournalEntry&&)>& visit) {
   const std::string sql = fmt::format(
       "SELECT seq, instance_id, study_id, series_number, instance_number, file_path, file_url, report_value, "
       "field_created_at, src_modality, body_part, state, attempts, downloaded, error_code, error_message, dicom_key, "
       "jpg_key, dicom_uri, jpg_uri, dicom_sha256, jpg_sha256, dicom_bytes, jpg_bytes, rows, columns, modality, "
-      "photometric, transfer_syntax, window, dicom_crc32c, jpg_crc32c FROM instances {} ORDER BY seq",
-      where);
+      "photometric, transfer_syntax, window, dicom_crc32c, jpg_crc32c FROM instances {}",
+      sql_tail);
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
     return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
   }
   Stmt s(raw);
-  std::vector<JournalEntry> out;
-  while (sqlite3_step(s.get()) == SQLITE_ROW) {
+  if (bind) bind(s.get());
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
     JournalEntry e;
     sqlite3_stmt* q = s.get();
     e.seq = sqlite3_column_int64(q, 0);
@@ -201,13 +221,79 @@ Result<std::vector<JournalEntry>> Journal::Select(const char* where) {
     o.window = ColText(q, 29).value_or("");
     o.dicom_crc32c = ColText(q, 30).value_or("");
     o.jpg_crc32c = ColText(q, 31).value_or("");
-    out.push_back(std::move(e));
+    visit(std::move(e));
   }
+  if (rc != SQLITE_DONE) return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  return {};
+}
+
+Result<std::vector<JournalEntry>> Journal::PendingAfter(int64_t after_seq, size_t limit) {
+  std::vector<JournalEntry> out;
+  auto ok = Select(
+      "WHERE state != 'stored' AND seq > ?1 ORDER BY seq LIMIT ?2",
+      [&](sqlite3_stmt* s) {
+        sqlite3_bind_int64(s, 1, after_seq);
+        sqlite3_bind_int64(s, 2, static_cast<int64_t>(limit));
+      },
+      [&](JournalEntry&& e) { out.push_back(std::move(e)); });
+  if (!ok) return Fail(ok.error());
   return out;
 }
 
-Result<std::vector<JournalEntry>> Journal::Pending() { return Select("WHERE state != 'stored'"); }
-Result<std::vector<JournalEntry>> Journal::All() { return Select(""); }
+Status Journal::ForEachInCsvOrder(const std::function<void(const JournalEntry&)>& visit) {
+  return Select("ORDER BY study_id, series_number, instance_number, instance_id", {},
+                [&](JournalEntry&& e) { visit(e); });
+}
+
+Result<Journal::Counts> Journal::Count() {
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT count(*), coalesce(sum(state = 'stored'), 0) FROM instances", -1, &raw, nullptr);
+  Stmt s(raw);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  return Counts{static_cast<size_t>(sqlite3_column_int64(s.get(), 0)),
+                static_cast<size_t>(sqlite3_column_int64(s.get(), 1))};
+}
+
+Result<size_t> Journal::ReconcileStored(const Lister& list) {
+  if (auto ok = Exec("CREATE TEMP TABLE IF NOT EXISTS listed (key TEXT PRIMARY KEY, size INTEGER, crc32c TEXT);"
+                     "DELETE FROM listed; BEGIN IMMEDIATE;");
+      !ok) {
+    return Fail(ok.error());
+  }
+  sqlite3_stmt* raw = nullptr;
+  sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO listed (key, size, crc32c) VALUES (?, ?, ?)", -1, &raw, nullptr);
+  Stmt insert(raw);
+  bool insert_failed = false;
+  auto listed = list([&](const std::string& key, const storage::ObjectInfo& info) {
+    sqlite3_reset(insert.get());
+    BindText(insert.get(), 1, key);
+    sqlite3_bind_int64(insert.get(), 2, static_cast<int64_t>(info.size));
+    BindText(insert.get(), 3, info.crc32c.empty() ? std::nullopt : std::optional<std::string>(info.crc32c));
+    insert_failed |= sqlite3_step(insert.get()) != SQLITE_DONE;
+  });
+  if (!listed || insert_failed) {
+    (void)Exec("ROLLBACK");
+    if (!listed) return Fail(listed.error());
+    return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  }
+  // An entry stays stored only if both objects are listed with its size and (where both sides
+  // keep one) its CRC-32C.
+  if (auto ok = Exec(R"sql(
+UPDATE instances SET state = 'pending' WHERE state = 'stored' AND NOT (
+  EXISTS (SELECT 1 FROM listed l WHERE l.key = instances.dicom_key AND l.size = instances.dicom_bytes
+          AND (l.crc32c IS NULL OR instances.dicom_crc32c IS NULL OR l.crc32c = instances.dicom_crc32c))
+  AND EXISTS (SELECT 1 FROM listed l WHERE l.key = instances.jpg_key AND l.size = instances.jpg_bytes
+          AND (l.crc32c IS NULL OR instances.jpg_crc32c IS NULL OR l.crc32c = instances.jpg_crc32c)));
+DELETE FROM listed;
+COMMIT;)sql");
+      !ok) {
+    (void)Exec("ROLLBACK");
+    return Fail(ok.error());
+  }
+  auto counts = Count();
+  if (!counts) return Fail(counts.error());
+  return counts->stored;
+}
 
 Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
   if (outcomes.empty()) return {};
@@ -254,15 +340,6 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
     }
   }
   return Exec("COMMIT");
-}
-
-Status Journal::Invalidate(const std::string& instance_id) {
-  sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(db_, "UPDATE instances SET state='pending' WHERE instance_id=?", -1, &raw, nullptr);
-  Stmt s(raw);
-  BindText(s.get(), 1, instance_id);
-  if (sqlite3_step(s.get()) != SQLITE_DONE) return Fail(ErrorCode::kIo, "journal invalidate failed");
-  return {};
 }
 
 }  // namespace eden::pipeline

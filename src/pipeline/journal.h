@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -8,8 +9,10 @@
 
 #include "core/result.h"
 #include "pipeline/outcome.h"
+#include "storage/object_store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace eden::pipeline {
 
@@ -29,22 +32,39 @@ class Journal {
   Result<bool> IsFrozen();
   /// Forgets everything (--fresh).
   Status Reset();
-  /// Stores the sample and its parameters in one transaction, then marks the journal frozen.
+  /// Stores the sample in one transaction, a page at a time: `next_page` is called until it
+  /// returns an empty page (the sample is never held whole in memory), then `meta` is stored
+  /// and the journal marked frozen. Nothing is frozen if a call fails.
+  using PageSource = std::function<Result<std::vector<source::InstanceRow>>()>;
+  Status Freeze(const PageSource& next_page, const std::map<std::string, std::string>& meta);
+  /// The same for a sample already in memory.
   Status Freeze(const std::vector<source::InstanceRow>& rows, const std::map<std::string, std::string>& meta);
   Result<std::map<std::string, std::string>> Meta();
-  /// Entries not yet stored, in sample order.
-  Result<std::vector<JournalEntry>> Pending();
-  /// Every entry, in sample order.
-  Result<std::vector<JournalEntry>> All();
+
+  struct Counts {
+    size_t total = 0, stored = 0;
+  };
+  Result<Counts> Count();
+  /// Marks stored entries pending again unless both their objects are among those `list`
+  /// reports, with the recorded size (and CRC-32C where both sides have one). The listing goes
+  /// through a temporary table, not memory. Returns how many entries stay stored.
+  using Lister = std::function<Status(const storage::ObjectStore::Visitor&)>;
+  Result<size_t> ReconcileStored(const Lister& list);
+  /// Up to `limit` entries not stored with seq > `after_seq`, in sample order: keyset pages
+  /// of the work left (an outcome recorded meanwhile does not shift the next page).
+  Result<std::vector<JournalEntry>> PendingAfter(int64_t after_seq, size_t limit);
+  /// Every entry, one at a time, in the CSV's order: study, series number, instance number, id.
+  Status ForEachInCsvOrder(const std::function<void(const JournalEntry&)>& visit);
   /// Records outcomes in one transaction (stored / failed, attempts + 1).
   Status Record(const std::vector<InstanceOutcome>& outcomes);
-  /// Marks a stored entry pending again (its objects went missing).
-  Status Invalidate(const std::string& instance_id);
 
  private:
   explicit Journal(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
-  Result<std::vector<JournalEntry>> Select(const char* where);
+  /// Runs `sql_tail` ("WHERE ... ORDER BY ...", with ?1.. bound by `bind`) over the entry
+  /// columns and calls `visit` for each row.
+  Status Select(const std::string& sql_tail, const std::function<void(sqlite3_stmt*)>& bind,
+                const std::function<void(JournalEntry&&)>& visit);
   sqlite3* db_;
 };
 

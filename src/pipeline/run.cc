@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <tuple>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -14,6 +14,9 @@ namespace eden::pipeline {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+/// Pending entries handed to the executor (or the broker) at a time: a few MB of rows.
+constexpr size_t kChunkRows = 4096;
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::string NowIso() {
@@ -23,7 +26,8 @@ std::string NowIso() {
   return buf;
 }
 
-/// Freezes the sample: study selection, statistics, then every page of rows.
+/// Freezes the sample: study selection, statistics, then every page of rows, each page
+/// streamed into the journal.
 Status Select(const RunOptions& options, source::PacsSource& source, Journal& journal, RunSummary& summary,
               RunObserver& observer) {
   auto studies = source.SelectStudies(options.selection);
@@ -32,39 +36,53 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
   if (!stats) return Fail(stats.error());
   summary.stats = *stats;
   observer.OnSelectionStats(*stats);
-  std::vector<source::InstanceRow> rows;
   std::optional<std::string> after;
-  for (int page = 1;; ++page) {
+  int page = 0;
+  size_t rows_so_far = 0;
+  bool last = false;
+  auto next_page = [&]() -> Result<std::vector<source::InstanceRow>> {
+    if (last) return std::vector<source::InstanceRow>{};
     auto batch = source.Page(options.selection, *studies, after, options.page_size);
-    if (!batch) return Fail(batch.error());
-    if (batch->empty()) break;
+    if (!batch || batch->empty()) return batch;
     after = batch->back().instance_id;
-    for (auto& r : *batch) rows.push_back(std::move(r));
-    observer.OnPage(page, rows.size());
-    if (static_cast<int>(batch->size()) < options.page_size) break;
-  }
+    rows_so_far += batch->size();
+    observer.OnPage(++page, rows_so_far);
+    last = static_cast<int>(batch->size()) < options.page_size;
+    return batch;
+  };
   const auto& s = options.selection;
-  return journal.Freeze(rows, {{"query", options.query_name},
-                               {"studies", s.studies ? std::to_string(*s.studies) : "all"},
-                               {"seed", s.seed},
-                               {"modality", s.modality.value_or("-")},
-                               {"body_part", s.body_part.value_or("-")},
-                               {"frozen_at", NowIso()},
-                               {"quality", std::to_string(options.convert.quality)},
-                               {"max_size", std::to_string(options.convert.max_size)}});
+  return journal.Freeze(next_page, {{"query", options.query_name},
+                                    {"studies", s.studies ? std::to_string(*s.studies) : "all"},
+                                    {"seed", s.seed},
+                                    {"modality", s.modality.value_or("-")},
+                                    {"body_part", s.body_part.value_or("-")},
+                                    {"frozen_at", NowIso()},
+                                    {"quality", std::to_string(options.convert.quality)},
+                                    {"max_size", std::to_string(options.convert.max_size)}});
 }
 
-/// A stored entry counts only if both its objects are still there with their recorded sizes
-/// and, where the store keeps one (GCS), their recorded CRC-32C.
-bool StillStored(const std::map<std::string, storage::ObjectInfo>& listing, const JournalEntry& e) {
-  const auto& o = e.outcome;
-  for (const auto& [key, size, crc] :
-       {std::tuple{o.dicom_key, o.dicom_bytes, o.dicom_crc32c}, std::tuple{o.jpg_key, o.jpg_bytes, o.jpg_crc32c}}) {
-    auto it = listing.find(key);
-    if (it == listing.end() || it->second.size != size) return false;
-    if (!it->second.crc32c.empty() && !crc.empty() && it->second.crc32c != crc) return false;
-  }
-  return true;
+/// Writes the CSV to `path` from the journal, one entry at a time, gathering the README's
+/// counts and the failures on the way.
+Status WriteCsv(Journal& journal, const std::filesystem::path& path, DatasetStats& stats, RunSummary& summary) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Fail(ErrorCode::kIo, fmt::format("cannot write {}", path.string()));
+  std::string buffer = CsvHeader();
+  auto visited = journal.ForEachInCsvOrder([&](const JournalEntry& e) {
+    stats.Add(e);
+    if (e.state != "stored") {
+      summary.failures.push_back({e.row.instance_id, e.outcome.error_code + ": " + e.outcome.error_message});
+    }
+    AppendCsvRow(buffer, e);
+    if (buffer.size() >= (size_t{1} << 20)) {
+      out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      buffer.clear();
+    }
+  });
+  if (!visited) return visited;
+  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  out.close();
+  if (!out) return Fail(ErrorCode::kIo, fmt::format("cannot write {}", path.string()));
+  return {};
 }
 
 }  // namespace
@@ -95,32 +113,25 @@ Result<RunSummary> Run(const RunOptions& options,
   }
   summary.select_s = SecondsSince(t);
 
-  // 2. What is left to do: everything not stored, plus stored entries whose objects vanished.
-  auto all = (*journal)->All();
-  if (!all) return Fail(all.error());
-  summary.total = all->size();
-  std::vector<source::InstanceRow> pending;
-  std::map<std::string, storage::ObjectInfo> listing;
-  if (std::any_of(all->begin(), all->end(), [](const JournalEntry& e) { return e.state == "stored"; })) {
-    auto listed = store.List(options.layout.prefix.empty() ? "" : options.layout.prefix + "/");
-    if (!listed) return Fail(listed.error());
-    listing = std::move(*listed);
+  // 2. What is left to do: everything not stored, plus stored entries whose objects vanished
+  // (checked against one listing of the destination, joined in the journal, not in memory).
+  auto counts = (*journal)->Count();
+  if (!counts) return Fail(counts.error());
+  summary.total = counts->total;
+  if (counts->stored > 0) {
+    const std::string prefix = options.layout.prefix.empty() ? "" : options.layout.prefix + "/";
+    auto kept = (*journal)->ReconcileStored(
+        [&](const storage::ObjectStore::Visitor& visit) { return store.ForEach(prefix, visit); });
+    if (!kept) return Fail(kept.error());
+    summary.already_stored = *kept;
   }
-  for (const auto& e : *all) {
-    if (e.state == "stored") {
-      if (StillStored(listing, e)) {
-        ++summary.already_stored;
-        continue;
-      }
-      (void)(*journal)->Invalidate(e.row.instance_id);
-    }
-    pending.push_back(e.row);
-  }
+  const size_t pending = summary.total - summary.already_stored;
   if (summary.resumed) observer.OnResume(summary.total, summary.already_stored);
 
-  // 3. Fetch, convert, store; outcomes go to the journal in small transactions.
+  // 3. Fetch, convert, store, a chunk of the journal at a time (memory does not grow with the
+  // sample); outcomes go to the journal in small transactions.
   t = Clock::now();
-  observer.OnPhase("extract", pending.size());
+  observer.OnPhase("extract", pending);
   std::vector<InstanceOutcome> batch;
   auto last_flush = Clock::now();
   Status journal_status;
@@ -129,7 +140,7 @@ Result<RunSummary> Run(const RunOptions& options,
     ++done;
     summary.dicom_bytes += o.downloaded ? o.dicom_bytes : 0;
     summary.jpg_bytes += o.stored ? o.jpg_bytes : 0;
-    observer.OnOutcome(o, done, pending.size());
+    observer.OnOutcome(o, done, pending);
     batch.push_back(std::move(o));
     if (batch.size() >= 64 || SecondsSince(last_flush) > 1.0) {
       // Objects first, then the journal that vouches for them.
@@ -140,44 +151,45 @@ Result<RunSummary> Run(const RunOptions& options,
     }
   };
   Status dispatch_status;
-  if (dispatch) {
-    dispatch_status = dispatch(pending, on_outcome);
-  } else {
-    RunInProcess(pending, options.executor, factories, store, options.layout, options.convert, on_outcome);
+  for (int64_t after_seq = -1; journal_status && dispatch_status;) {
+    auto chunk = (*journal)->PendingAfter(after_seq, kChunkRows);
+    if (!chunk) return Fail(chunk.error());
+    if (chunk->empty()) break;
+    after_seq = chunk->back().seq;
+    std::vector<source::InstanceRow> rows;
+    rows.reserve(chunk->size());
+    for (auto& e : *chunk) rows.push_back(std::move(e.row));
+    if (dispatch) {
+      dispatch_status = dispatch(rows, on_outcome);
+    } else {
+      RunInProcess(rows, options.executor, factories, store, options.layout, options.convert, on_outcome);
+    }
   }
   if (journal_status) journal_status = store.Flush();
   if (journal_status) journal_status = (*journal)->Record(batch);
   if (!journal_status) return Fail(journal_status.error());
   if (!dispatch_status) return Fail(dispatch_status.error());  // What did finish is journaled.
-  summary.processed = pending.size();
+  summary.processed = done;
   summary.process_s = SecondsSince(t);
 
   // 4. The CSV and README last: every object they name exists by now.
   t = Clock::now();
   observer.OnPhase("finalize", 2);
-  all = (*journal)->All();
-  if (!all) return Fail(all.error());
-  for (const auto& e : *all) {
-    if (e.state == "stored") {
-      ++summary.stored;
-    } else {
-      ++summary.failed;
-      summary.failures.push_back({e.row.instance_id, e.outcome.error_code + ": " + e.outcome.error_message});
-    }
-  }
   auto meta = (*journal)->Meta();
   if (!meta) return Fail(meta.error());
-  // Rows grouped as a reader expects: by study, then series and instance number.
-  std::stable_sort(all->begin(), all->end(), [](const JournalEntry& a, const JournalEntry& b) {
-    return std::tie(a.row.study_id, a.row.series_number, a.row.instance_number, a.row.instance_id) <
-           std::tie(b.row.study_id, b.row.series_number, b.row.instance_number, b.row.instance_id);
-  });
-  const std::string csv = BuildCsv(*all);
-  const std::string readme = BuildDatasetReadme(*all, *meta, options.layout);
+  DatasetStats stats;
+  const std::filesystem::path csv_path = options.journal_path.string() + ".csv.tmp";
+  if (auto ok = WriteCsv(**journal, csv_path, stats, summary); !ok) return Fail(ok.error());
+  summary.stored = stats.stored;
+  summary.failed = stats.failed;
+  const std::string readme = BuildDatasetReadme(stats, *meta, options.layout);
   auto as_bytes = [](const std::string& s) {
     return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   };
-  if (auto ok = store.Put(options.layout.CsvKey(), as_bytes(csv), "text/csv"); !ok) return Fail(ok.error());
+  auto csv_stored = store.PutFile(options.layout.CsvKey(), csv_path, "text/csv");
+  std::error_code ignored;
+  std::filesystem::remove(csv_path, ignored);
+  if (!csv_stored) return Fail(csv_stored.error());
   if (auto ok = store.Put(options.layout.ReadmeKey(), as_bytes(readme), "text/markdown"); !ok) return Fail(ok.error());
   if (auto ok = store.Flush(); !ok) return Fail(ok.error());
   summary.csv_uri = store.Uri(options.layout.CsvKey());

@@ -89,13 +89,21 @@ Status LocalObjectStore::CheckWritable() {
   return {};
 }
 
-Status LocalObjectStore::Put(const std::string& key, std::span<const uint8_t> bytes, const std::string&) {
+Result<fs::path> LocalObjectStore::TempPathFor(const std::string& key) const {
   static std::atomic<uint64_t> counter{0};
   const fs::path path = PathOf(key);
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) return Fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", path.parent_path().string(), ec.message()));
-  const fs::path tmp = path.string() + fmt::format(".tmp-{}-{}", ::getpid(), counter++);
+  return fs::path(path.string() + fmt::format(".tmp-{}-{}", ::getpid(), counter++));
+}
+
+Status LocalObjectStore::Put(const std::string& key, std::span<const uint8_t> bytes, const std::string&) {
+  const fs::path path = PathOf(key);
+  auto tmp_path = TempPathFor(key);
+  if (!tmp_path) return Fail(tmp_path.error());
+  const fs::path& tmp = *tmp_path;
+  std::error_code ec;
   // Large objects bypass the page cache (O_DIRECT): a dataset is written once and not read
   // back, and on this kind of machine copying 10 GB into fresh page-cache pages cost more CPU
   // than converting the images (bench/RESULTS.md). Small objects, or file systems without
@@ -144,22 +152,36 @@ Status LocalObjectStore::Flush() {
   return {};
 }
 
-Result<std::map<std::string, ObjectInfo>> LocalObjectStore::List(const std::string& prefix) {
-  std::map<std::string, ObjectInfo> out;
+Status LocalObjectStore::PutFile(const std::string& key, const fs::path& source, const std::string&) {
+  // The kernel copies (copy_file_range), then the same rename into place as Put.
+  auto tmp = TempPathFor(key);
+  if (!tmp) return Fail(tmp.error());
+  std::error_code ec;
+  fs::copy_file(source, *tmp, fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::rename(*tmp, PathOf(key), ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(*tmp, ignored);
+    return Fail(ErrorCode::kIo, fmt::format("cannot store {} as {}: {}", source.string(), key, ec.message()));
+  }
+  return {};
+}
+
+Status LocalObjectStore::ForEach(const std::string& prefix, const Visitor& visit) {
   std::error_code ec;
   // Walk the deepest folder the prefix names; keep keys that start with the whole prefix.
   const auto slash = prefix.rfind('/');
   const fs::path start = slash == std::string::npos ? root_ : root_ / prefix.substr(0, slash);
-  if (!fs::exists(start, ec)) return out;
+  if (!fs::exists(start, ec)) return {};
   for (auto it = fs::recursive_directory_iterator(start, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
     std::string key = fs::relative(it->path(), root_, ec).generic_string();
     if (ec || key.rfind(prefix, 0) != 0 || key.find(".tmp-") != std::string::npos) continue;
-    out[key] = ObjectInfo{static_cast<uint64_t>(it->file_size(ec)), {}};
+    visit(key, ObjectInfo{static_cast<uint64_t>(it->file_size(ec)), {}});
   }
   if (ec) return Fail(ErrorCode::kIo, fmt::format("cannot list {}: {}", start.string(), ec.message()));
-  return out;
+  return {};
 }
 
 Result<std::optional<ObjectInfo>> LocalObjectStore::Stat(const std::string& key) {

@@ -15,7 +15,8 @@ class LocalObjectStore final : public ObjectStore {
   Status Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) override;
   Result<std::optional<ObjectInfo>> Stat(const std::string& key) override;
   Result<std::vector<uint8_t>> Get(const std::string& key) override;
-  Result<std::map<std::string, ObjectInfo>> List(const std::string& prefix) override;
+  Status PutFile(const std::string& key, const std::filesystem::path& path, const std::string& content_type) override;
+  Status ForEach(const std::string& prefix, const Visitor& visit) override;
   std::string Uri(const std::string& key) const override;
   Status CheckWritable() override;
   Status Flush() override;
@@ -23,6 +24,8 @@ class LocalObjectStore final : public ObjectStore {
   std::filesystem::path PathOf(const std::string& key) const;
 
  private:
+  /// A fresh temporary name beside the object's final path (its folder created).
+  Result<std::filesystem::path> TempPathFor(const std::string& key) const;
   std::filesystem::path root_;
 };
 

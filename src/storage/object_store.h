@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -28,9 +30,16 @@ class ObjectStore {
   /// nullopt if the object does not exist.
   virtual Result<std::optional<ObjectInfo>> Stat(const std::string& key) = 0;
   virtual Result<std::vector<uint8_t>> Get(const std::string& key) = 0;
-  /// Every object whose key starts with `prefix`, in one pass (a rerun checks a whole dataset
-  /// with one listing instead of one request per object).
-  virtual Result<std::map<std::string, ObjectInfo>> List(const std::string& prefix) = 0;
+  /// Stores the file at `path` under `key` without holding it in memory (the CSV of a large
+  /// dataset). The default reads the file and calls Put; the local and GCS stores stream it.
+  virtual Status PutFile(const std::string& key, const std::filesystem::path& path, const std::string& content_type);
+  /// Calls `visit` for every object whose key starts with `prefix`, in one pass (a rerun checks
+  /// a whole dataset with one listing instead of one request per object), holding no more than
+  /// a page of the listing.
+  using Visitor = std::function<void(const std::string& key, const ObjectInfo& info)>;
+  virtual Status ForEach(const std::string& prefix, const Visitor& visit) = 0;
+  /// ForEach collected into a map: for small listings (eden verify, tests).
+  Result<std::map<std::string, ObjectInfo>> List(const std::string& prefix);
   /// A URI naming the object for people and the CSV (file:///..., gs://...).
   virtual std::string Uri(const std::string& key) const = 0;
   /// Checks the destination is usable (exists, writable) before a run starts.

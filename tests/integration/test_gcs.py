@@ -252,6 +252,40 @@ def test_faults_end_with_every_object_once_and_verified(tmp):
         server.stop()
 
 
+def test_large_csv_uploads_from_its_file_through_cut_resumable_chunks(tmp):
+    # Report text repeated so the CSV is several MiB: eden writes it to disk and uploads it from
+    # there in 256 KiB chunks (never whole in memory); the proxy cuts chunks and loses answers,
+    # so the upload must ask where the session is and go on by reading the file from there.
+    server = gcs_server(tmp)
+    proxy = fault_proxy(server.url, "--cut-chunk-every", "3", "--drop-response-every", "5")
+    try:
+        base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
+        query = os.path.join(tmp, "long-reports.sql")
+        with open(query, "w", encoding="utf-8") as f:
+            f.write("SELECT study_id, series_number, instance_id, instance_number, file_path, file_url, "
+                    "repeat(coalesce(report_value, 'no report') || E'\\n', 400) AS report_value, field_created_at, "
+                    f"modality, body_part FROM ({base_sql}) base")
+        r = eden(tmp, "run", "--all-studies", "--query", query, "-o", "gs://eden-it", "--progress", "none",
+                 "--resumable-threshold-kib", "1024", "--upload-chunk-kib", "256", "--retries", "8",
+                 "--summary-json", os.path.join(tmp, "s.json"), env={"STORAGE_EMULATOR_HOST": proxy.url})
+        assert r.returncode == 1, f"exit {r.returncode}: {r.stdout[-3000:]} {r.stderr}"
+        rows, objects = check_dataset_with_official_client(server)
+        csv_size = objects[f"{PREFIX}/{CSV_NAME}"]["size"]
+        assert csv_size > 4 * 256 * 1024, f"the CSV is only {csv_size} bytes: not a multi-chunk upload"
+        assert len(rows) == LOADED["instances"] and all(row["report_value"].count("\n") >= 400 for row in rows)
+        injected = proxy.get_json("/_proxy/stats")
+        assert injected["cut_chunks"] > 0 and injected["dropped_responses"] > 0, injected
+        stats = server.get_json("/_test/stats")
+        assert stats["status_queries_with_progress"] > 0 and stats["ignored_committed_offset"] == 0, \
+            {k: stats[k] for k in stats if k != "finalized"}
+        assert all(n == 1 for n in stats["finalized"].values())
+        left = [n for _, _, names in os.walk(tmp) for n in names if n.endswith(".csv.tmp")]
+        assert not left, f"the CSV's local copy was left behind: {left}"
+    finally:
+        proxy.stop()
+        server.stop()
+
+
 def make_service_account(tmp, token_uri, name="sa"):
     key = os.path.join(tmp, f"{name}.pem")
     pub = os.path.join(tmp, f"{name}.pub.pem")

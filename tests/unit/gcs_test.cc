@@ -3,6 +3,8 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -55,6 +57,22 @@ TEST(Hashes, GcsTextForms) {
   const auto h = HashObject(Bytes("123456789"));
   EXPECT_EQ(h.crc32c, "4waSgw==");
   EXPECT_EQ(h.md5, "JfnnlDI7RTiF9RgfG2JNCw==");
+}
+
+TEST(Hashes, FileHashesEqualTheWholeObjectsAcrossReadBoundaries) {
+  const auto path = std::filesystem::temp_directory_path() / ("eden-hash-" + std::to_string(::getpid()));
+  std::vector<uint8_t> data((size_t{9} << 20) + 77);  // more than two of HashFile's 4 MiB reads
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>((i * 2654435761u) >> 11);
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  auto file = HashFile(path);
+  ASSERT_TRUE(file.has_value()) << file.error().ToString();
+  const auto whole = HashObject(data);
+  EXPECT_EQ(file->size, data.size());
+  EXPECT_EQ(file->hashes.crc32c, whole.crc32c);
+  EXPECT_EQ(file->hashes.md5, whole.md5);
+  std::filesystem::remove(path);
+  EXPECT_FALSE(HashFile(path).has_value());
 }
 
 TEST(Base64, UrlVariantHasNoPaddingAndUrlAlphabet) {

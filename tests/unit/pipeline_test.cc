@@ -47,7 +47,7 @@ TEST(Csv, QuotesPerRfc4180) {
 }
 
 TEST(Csv, SeedColumnsComeFirstInTheSeedsOrder) {
-  const std::string header = BuildCsv({}).substr(0, BuildCsv({}).find("\r\n"));
+  const std::string header = CsvHeader().substr(0, CsvHeader().find("\r\n"));
   EXPECT_EQ(header.rfind("study_id,series_number,instance_id,instance_number,file_path,file_url,report_value,"
                          "field_created_at,downloaded,local_file_path,",
                          0),
@@ -61,13 +61,33 @@ TEST(Csv, RowsCarryOutcomesAndNullsAsEmpty) {
   e.state = "failed";
   e.outcome.error_code = "not_found";
   e.outcome.error_message = "HTTP 404";
-  const std::string csv = BuildCsv({e});
-  const std::string line = csv.substr(csv.find("\r\n") + 2);
+  std::string line;
+  AppendCsvRow(line, e);
   EXPECT_EQ(line.rfind("study-1,1,i1,7,,http://x/1,\"Findings, \"\"quoted\"\"\nsecond line, naïve\",,False,,failed,"
                        "not_found: HTTP 404,",
                        0),
             0u)
       << line;
+}
+
+std::vector<std::string> PendingIds(Journal& j, int64_t after = -1, size_t limit = 100) {
+  std::vector<std::string> ids;
+  const auto page = j.PendingAfter(after, limit);
+  for (const auto& e : *page) ids.push_back(e.row.instance_id);
+  return ids;
+}
+
+InstanceOutcome StoredOutcome(const std::string& id, uint64_t dicom_bytes, uint64_t jpg_bytes) {
+  InstanceOutcome o;
+  o.instance_id = id;
+  o.stored = o.downloaded = true;
+  o.dicom_key = "p/dicom-files/" + id + ".dcm";
+  o.jpg_key = "p/images-jpg/" + id + ".jpg";
+  o.dicom_bytes = dicom_bytes;
+  o.jpg_bytes = jpg_bytes;
+  o.jpg_crc32c = "AAAAAA==";
+  o.jpg_sha256 = "abc";
+  return o;
 }
 
 TEST(Journal, FreezeRecordResumeReset) {
@@ -78,30 +98,95 @@ TEST(Journal, FreezeRecordResumeReset) {
   ASSERT_TRUE((*j)->Freeze({Row("b", "u1"), Row("a", "u2")}, {{"seed", "s"}}).has_value());
   EXPECT_TRUE(*(*j)->IsFrozen());
   EXPECT_EQ((*j)->Meta()->at("seed"), "s");
-  auto pending = (*j)->Pending();
+  auto pending = (*j)->PendingAfter(-1, 10);
   ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[0].row.instance_id, "b");  // Sample order, not id order.
   EXPECT_EQ((*pending)[0].row.report_value, Row("b", "").report_value);
-  InstanceOutcome ok;
-  ok.instance_id = "b";
-  ok.stored = true;
-  ok.downloaded = true;
-  ok.jpg_sha256 = "abc";
-  ASSERT_TRUE((*j)->Record({ok}).has_value());
+  ASSERT_TRUE((*j)->Record({StoredOutcome("b", 10, 20)}).has_value());
   j->reset();
   // Reopen, as a rerun would.
   auto again = Journal::Open(dir / "j.sqlite");
   ASSERT_TRUE(again.has_value());
-  pending = (*again)->Pending();
-  ASSERT_EQ(pending->size(), 1u);
-  EXPECT_EQ((*pending)[0].row.instance_id, "a");
-  auto all = (*again)->All();
-  EXPECT_EQ((*all)[0].outcome.jpg_sha256, "abc");
-  EXPECT_EQ((*all)[0].attempts, 1);
-  ASSERT_TRUE((*again)->Invalidate("b").has_value());
-  EXPECT_EQ((*again)->Pending()->size(), 2u);
+  EXPECT_EQ(PendingIds(**again), std::vector<std::string>{"a"});
+  EXPECT_EQ((*again)->Count()->total, 2u);
+  EXPECT_EQ((*again)->Count()->stored, 1u);
+  std::vector<JournalEntry> all;
+  ASSERT_TRUE((*again)->ForEachInCsvOrder([&](const JournalEntry& e) { all.push_back(e); }).has_value());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].row.instance_id, "a");  // CSV order: same study and series, then instance number, then id.
+  EXPECT_EQ(all[1].outcome.jpg_sha256, "abc");
+  EXPECT_EQ(all[1].attempts, 1);
   ASSERT_TRUE((*again)->Reset().has_value());
   EXPECT_FALSE(*(*again)->IsFrozen());
+  fs::remove_all(dir);
+}
+
+TEST(Journal, FreezesPageByPageAndKeepsNothingWhenAPageFails) {
+  const auto dir = TempDir("journal-pages");
+  auto j = Journal::Open(dir / "j.sqlite");
+  ASSERT_TRUE(j.has_value());
+  int calls = 0;
+  auto failing = [&]() -> Result<std::vector<source::InstanceRow>> {
+    if (++calls == 1) return std::vector<source::InstanceRow>{Row("x1", "u"), Row("x2", "u")};
+    return Fail(ErrorCode::kUnavailable, "database went away");
+  };
+  auto failed = (*j)->Freeze(failing, {{"seed", "s"}});
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), ErrorCode::kUnavailable);
+  EXPECT_FALSE(*(*j)->IsFrozen());
+  EXPECT_EQ((*j)->Count()->total, 0u);
+
+  int page = 0;
+  auto pages = [&]() -> Result<std::vector<source::InstanceRow>> {
+    std::vector<source::InstanceRow> rows;
+    if (page < 3) {
+      for (int i = 0; i < 2; ++i) rows.push_back(Row("p" + std::to_string(page) + "-" + std::to_string(i), "u"));
+    }
+    ++page;
+    return rows;
+  };
+  ASSERT_TRUE((*j)->Freeze(pages, {}).has_value());
+  EXPECT_EQ(page, 4);  // Called until an empty page.
+  EXPECT_EQ((*j)->Count()->total, 6u);
+  // Keyset pages of the work left: recording an outcome does not shift the next page.
+  auto first = (*j)->PendingAfter(-1, 4);
+  ASSERT_EQ(first->size(), 4u);
+  ASSERT_TRUE((*j)->Record({StoredOutcome("p0-0", 1, 1), StoredOutcome("p0-1", 1, 1)}).has_value());
+  EXPECT_EQ(PendingIds(**j, first->back().seq, 4), (std::vector<std::string>{"p2-0", "p2-1"}));
+  EXPECT_EQ(PendingIds(**j), (std::vector<std::string>{"p1-0", "p1-1", "p2-0", "p2-1"}));
+  fs::remove_all(dir);
+}
+
+TEST(Journal, ReconcileKeepsOnlyEntriesWhoseObjectsAreListedIntact) {
+  const auto dir = TempDir("journal-reconcile");
+  auto j = Journal::Open(dir / "j.sqlite");
+  ASSERT_TRUE(j.has_value());
+  ASSERT_TRUE((*j)->Freeze({Row("a", "u"), Row("b", "u"), Row("c", "u"), Row("d", "u")}, {}).has_value());
+  ASSERT_TRUE(
+      (*j)->Record({StoredOutcome("a", 10, 20), StoredOutcome("b", 10, 20), StoredOutcome("c", 10, 20)}).has_value());
+  using Listing = std::vector<std::pair<std::string, storage::ObjectInfo>>;
+  auto lister = [](Listing listing) {
+    return [listing](const storage::ObjectStore::Visitor& visit) -> Status {
+      for (const auto& [key, info] : listing) visit(key, info);
+      return {};
+    };
+  };
+  const Listing listing = {
+      {"p/dicom-files/a.dcm", {10, ""}}, {"p/images-jpg/a.jpg", {20, "AAAAAA=="}},  // intact
+      {"p/dicom-files/b.dcm", {10, ""}}, {"p/images-jpg/b.jpg", {19, ""}},          // JPEG shorter
+      {"p/dicom-files/c.dcm", {10, ""}}, {"p/images-jpg/c.jpg", {20, "AQIDBA=="}},  // JPEG CRC differs
+  };
+  auto kept = (*j)->ReconcileStored(lister(listing));
+  ASSERT_TRUE(kept.has_value()) << kept.error().ToString();
+  EXPECT_EQ(*kept, 1u);
+  EXPECT_EQ(PendingIds(**j), (std::vector<std::string>{"b", "c", "d"}));
+  // A listing that fails changes nothing.
+  auto broken = (*j)->ReconcileStored(
+      [](const storage::ObjectStore::Visitor&) -> Status { return Fail(ErrorCode::kUnavailable, "listing failed"); });
+  EXPECT_FALSE(broken.has_value());
+  EXPECT_EQ((*j)->Count()->stored, 1u);
+  // Nothing listed: nothing stays stored.
+  EXPECT_EQ(*(*j)->ReconcileStored(lister({})), 0u);
   fs::remove_all(dir);
 }
 

@@ -1,5 +1,6 @@
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -75,6 +76,28 @@ TEST_F(LocalStore, PutReplacesAtomicallyAndLeavesNoTemporaries) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(root_)) {
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
   }
+}
+
+TEST_F(LocalStore, PutFileCopiesTheFileIntoPlaceAndForEachSeesIt) {
+  LocalObjectStore store(root_);
+  ASSERT_TRUE(store.CheckWritable());
+  const auto source = root_.parent_path() / ("eden-store-src-" + std::to_string(::getpid()) + ".csv");
+  std::string text;
+  for (int i = 0; i < 200'000; ++i) text += "row," + std::to_string(i) + "\r\n";
+  std::ofstream(source, std::ios::binary) << text;
+  ASSERT_TRUE(store.PutFile("p/data.csv", source, "text/csv")) << "PutFile";
+  auto back = store.Get("p/data.csv");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(std::string(back->begin(), back->end()), text);
+  std::map<std::string, uint64_t> seen;
+  ASSERT_TRUE(store.ForEach("p/", [&](const std::string& key, const ObjectInfo& info) { seen[key] = info.size; }));
+  EXPECT_EQ(seen, (std::map<std::string, uint64_t>{{"p/data.csv", text.size()}}));
+  EXPECT_FALSE(store.PutFile("p/other.csv", source.string() + ".missing", "text/csv"));
+  EXPECT_FALSE(std::filesystem::exists(root_ / "p" / "other.csv"));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root_)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
+  std::filesystem::remove(source);
 }
 
 TEST_F(LocalStore, CheckWritableRemovesTemporariesOfAKilledRun) {
