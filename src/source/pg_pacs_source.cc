@@ -49,6 +49,7 @@ std::string Wrap(const std::string& base) {
   return b;
 }
 
+constexpr const char* kStudyFilter = "($3::text[] IS NULL OR q.study_id::text = ANY($3::text[]))";
 constexpr const char* kFilters =
     "($1::text IS NULL OR q.modality::text = $1) AND ($2::text IS NULL OR q.body_part::text ILIKE $2)";
 
@@ -70,8 +71,8 @@ class PgPacsSource final : public PacsSource {
   }
 
   Result<SelectionStats> Count(const Selection& s, const std::vector<std::string>& ids) override {
-    const std::string array = TextArray(ids);
-    auto r = Exec(CountSql(s.base_sql), {Opt(s.modality), Opt(s.body_part), array.c_str()});
+    const std::string array = s.studies ? TextArray(ids) : std::string();
+    auto r = Exec(CountSql(s.base_sql), {Opt(s.modality), Opt(s.body_part), StudyFilter(s, array)});
     if (!r) return Fail(r.error());
     SelectionStats st;
     st.studies = Int(r->get(), 0, 0).value_or(0);
@@ -84,10 +85,11 @@ class PgPacsSource final : public PacsSource {
 
   Result<std::vector<InstanceRow>> Page(const Selection& s, const std::vector<std::string>& ids,
                                         const std::optional<std::string>& after, int limit) override {
-    const std::string array = TextArray(ids);
+    const std::string array = s.studies ? TextArray(ids) : std::string();
     const std::string lim = std::to_string(limit);
-    auto r = Exec(PageSql(s.base_sql),
-                  {Opt(s.modality), Opt(s.body_part), array.c_str(), after ? after->c_str() : nullptr, lim.c_str()});
+    std::vector<const char*> params = {Opt(s.modality), Opt(s.body_part), StudyFilter(s, array), lim.c_str()};
+    if (after) params.push_back(after->c_str());
+    auto r = Exec(PageSql(s.base_sql, after.has_value()), params);
     if (!r) return Fail(r.error());
     std::vector<InstanceRow> rows;
     PGresult* p = r->get();
@@ -110,6 +112,11 @@ class PgPacsSource final : public PacsSource {
 
  private:
   static const char* Opt(const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; }
+  /// The sampled study ids as a text[] parameter; NULL when every study is selected, so the
+  /// query has no study filter and the planner can walk the instance id's index.
+  static const char* StudyFilter(const Selection& s, const std::string& array) {
+    return s.studies ? array.c_str() : nullptr;
+  }
 
   Result<PgResult> Exec(const std::string& sql, std::vector<const char*> params) {
     if (PQstatus(conn_) != CONNECTION_OK) {
@@ -150,17 +157,18 @@ std::string CountSql(const std::string& base) {
       "SELECT count(DISTINCT q.study_id::text), count(DISTINCT (q.study_id::text, q.series_number)), count(*), "
       "count(*) FILTER (WHERE q.file_url IS NULL), "
       "count(DISTINCT q.study_id::text) FILTER (WHERE q.report_value IS NOT NULL) "
-      "FROM ({}\n) q WHERE {} AND q.study_id::text = ANY($3::text[])",
-      Wrap(base), kFilters);
+      "FROM ({}\n) q WHERE {} AND {}",
+      Wrap(base), kFilters, kStudyFilter);
 }
 
-std::string PageSql(const std::string& base) {
+std::string PageSql(const std::string& base, bool after) {
+  // Ordered and compared in the id's own type (uuid, text, bigint...), not as text: then the
+  // planner can use the id's index, and a page costs its rows, not a sort of the whole PACS.
   return fmt::format(
       "SELECT q.study_id::text, q.series_number, q.instance_id::text, q.instance_number, q.file_path::text, "
       "q.file_url::text, q.report_value::text, q.field_created_at::text, q.modality::text, q.body_part::text "
-      "FROM ({}\n) q WHERE {} AND q.study_id::text = ANY($3::text[]) "
-      "AND ($4::text IS NULL OR q.instance_id::text > $4::text) ORDER BY q.instance_id::text LIMIT $5::int",
-      Wrap(base), kFilters);
+      "FROM ({}\n) q WHERE {} AND {}{} ORDER BY q.instance_id LIMIT $4::int",
+      Wrap(base), kFilters, kStudyFilter, after ? " AND q.instance_id > $5" : "");
 }
 
 Result<std::unique_ptr<PacsSource>> ConnectPg(const PgOptions& o) {

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Memory against sample size (issue 3: "peak RSS < 512 MB, whatever the number of instances").
+# For each N in COUNTS: N instances (4 a study, ~1 KB of report text a study) listed in a real
+# PostgreSQL, each a file:// URL to the same small CT from pydicom's test set, so the run is
+# bound by per-instance bookkeeping (journal, CSV, listing), not by pixels; `eden run
+# --all-studies` to a local folder, then a rerun that finds everything stored. Prints wall time,
+# instances/s and peak RSS of both. EDEN=path/to/eden compares another build (default: this
+# tree's); RUN_FLAGS adds options to both runs.
+#   bench/run_scale_bench.sh            (COUNTS="2000 100000")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COUNTS=${COUNTS:-"2000 100000"}
+WORK=${BENCH_WORK:-build/bench-scale}
+export EDEN_SERVICES_DIR=${EDEN_SERVICES_DIR:-/tmp/eden-bench-scale-services}
+export EDEN_PG_PORT=${EDEN_PG_PORT:-55462} EDEN_ORTHANC_PORT=${EDEN_ORTHANC_PORT:-58082}
+if [ -z "${EDEN:-}" ]; then
+  scripts/install-deps.sh >/dev/null
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j2 --target eden >/dev/null
+  EDEN=build/release/src/cli/eden
+fi
+EDEN=$(realpath "$EDEN")
+
+rm -rf "$WORK" "$EDEN_SERVICES_DIR"
+mkdir -p "$WORK"
+WORK=$(realpath "$WORK")
+cp /usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm "$WORK/ct.dcm"
+scripts/services.sh start >/dev/null
+trap 'scripts/services.sh stop >/dev/null' EXIT
+eval "$(scripts/services.sh env | sed 's/^/export /')"
+psql_pacs() { psql -h "$EDEN_PG_SOCKET" -p "$SOURCE_DATABASE_PORT" -U eden -d pacs -q -v ON_ERROR_STOP=1 "$@"; }
+
+echo "| instances | CSV MB | run s | instances/s | run peak RSS MB | rerun s | rerun peak RSS MB |"
+echo "|---|---|---|---|---|---|---|"
+for n in $COUNTS; do
+  {
+    echo "BEGIN; DROP TABLE IF EXISTS pacs_report_fields, pacs_instances, pacs_series, pacs_studies;"
+    cat queries/pacs_schema.sql
+    cat <<SQL
+INSERT INTO pacs_studies (id, study_instance_uid, modality, body_part)
+  SELECT gen_random_uuid(), '1.2.826.0.1.3680043.8.498.' || s, 'CT', 'CHEST' FROM generate_series(1, $n / 4) s;
+INSERT INTO pacs_series (id, study_id, series_number, modality) SELECT gen_random_uuid(), id, 1, 'CT' FROM pacs_studies;
+INSERT INTO pacs_instances (id, series_id, instance_number, file_path, file_url)
+  SELECT gen_random_uuid(), se.id, k, 'CT_small.dcm', 'file://$WORK/ct.dcm' FROM pacs_series se, generate_series(1, 4) k;
+INSERT INTO pacs_report_fields (id, study_id, name, value)
+  SELECT gen_random_uuid(), id, 'findings',
+         repeat('No focal consolidation, pleural effusion or pneumothorax; heart size normal. ', 14) || id
+  FROM pacs_studies;
+COMMIT;
+SQL
+  } | psql_pacs
+  out="$WORK/out-$n"
+  /usr/bin/time -f "%e %M" -o "$WORK/t-run" "$EDEN" run --all-studies -o "$out" --progress none ${RUN_FLAGS:-} \
+    --summary-json "$WORK/s-$n.json" >/dev/null
+  /usr/bin/time -f "%e %M" -o "$WORK/t-rerun" "$EDEN" run --all-studies -o "$out" --progress none ${RUN_FLAGS:-} >/dev/null
+  read -r run_s run_kb < "$WORK/t-run"
+  read -r rerun_s rerun_kb < "$WORK/t-rerun"
+  csv_mb=$(du -m "$out/eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv" | cut -f1)
+  stored=$(/usr/bin/python3 -c "import json; print(json.load(open('$WORK/s-$n.json'))['instances']['stored'])")
+  [ "$stored" -eq $(( n / 4 * 4 )) ] || { echo "only $stored of $n stored" >&2; exit 1; }
+  /usr/bin/python3 -c "
+n, cs, rs, rk, rrs, rrk = $n, $csv_mb, $run_s, $run_kb, $rerun_s, $rerun_kb
+print(f'| {n} | {cs} | {rs:.1f} | {n / rs:.0f} | {rk / 1024:.0f} | {rrs:.1f} | {rrk / 1024:.0f} |')"
+  rm -rf "$out"
+done
