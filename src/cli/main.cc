@@ -17,11 +17,14 @@
 int main(int argc, char** argv) {
   // Frames and downloads are 5-30 MB buffers, allocated and freed per image. glibc's defaults
   // hand each back to the kernel and fault it in again next image (7.7 M page faults and 25 s
-  // of system time per 1,000 radiographs). Keep them in the process; fewer arenas bound what
-  // idle threads hold. Measured: -24% wall time converting 1,000 radiographs (bench/RESULTS.md).
+  // of system time per 1,000 radiographs). Keep them in the process. One arena: in `eden run` a
+  // download buffer is allocated on a download thread and freed on a store thread, and glibc
+  // unmaps a secondary arena's whole heap once it empties, whatever the trim threshold (1.5 M
+  // page faults per 1,000 radiographs with 4 arenas, 0.09 M with one; a few large allocations
+  // per image do not contend on its lock). Measured: bench/RESULTS.md.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_ARENA_MAX, 4);
+  mallopt(M_ARENA_MAX, 1);
 
   CLI::App app{"eden: PACS studies -> DICOM + JPEG + report CSV datasets for VLM training"};
   app.set_version_flag("--version", std::string(eden::cli::kVersion));

@@ -39,7 +39,10 @@ size_t OnData(char* data, size_t size, size_t count, void* user) {
     body->too_large = true;
     return 0;  // Aborts the transfer.
   }
-  body->bytes.insert(body->bytes.end(), data, data + n);
+  // As uint8_t, not char: the same element type lets the insert be one memmove (with char the
+  // library converts byte by byte: 4 CPU-s per 7 GB, measured with perf).
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+  body->bytes.insert(body->bytes.end(), bytes, bytes + n);
   return n;
 }
 
