@@ -153,7 +153,10 @@ Result<RunSummary> Run(const RunOptions& options,
   Status dispatch_status;
   for (int64_t after_seq = -1; journal_status && dispatch_status;) {
     auto chunk = (*journal)->PendingAfter(after_seq, kChunkRows);
-    if (!chunk) return Fail(chunk.error());
+    if (!chunk) {
+      dispatch_status = Fail(chunk.error());  // Stop, but journal what did finish first.
+      break;
+    }
     if (chunk->empty()) break;
     after_seq = chunk->back().seq;
     std::vector<source::InstanceRow> rows;
