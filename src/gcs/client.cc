@@ -1,7 +1,6 @@
 #include "gcs/client.h"
 
 #include <fstream>
-#include <iterator>
 #include <random>
 #include <thread>
 
@@ -237,11 +236,6 @@ Result<ObjectMetadata> GcsClient::InsertObjectFromFile(const std::string& bucket
                                                        int64_t if_generation_match) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Fail(ErrorCode::kIo, fmt::format("cannot read {}", path.string()));
-  if (size < options_.resumable_threshold) {
-    const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
-    if (bytes.size() != size) return Fail(ErrorCode::kIo, fmt::format("{} changed while uploading", path.string()));
-    return InsertObject(bucket, name, bytes, content_type, hashes, if_generation_match);
-  }
   std::vector<uint8_t> chunk;
   auto read = [&](uint64_t offset, size_t n) -> Result<std::span<const uint8_t>> {
     chunk.resize(n);
@@ -253,6 +247,11 @@ Result<ObjectMetadata> GcsClient::InsertObjectFromFile(const std::string& bucket
     }
     return std::span<const uint8_t>(chunk);
   };
+  if (size < options_.resumable_threshold) {  // Small enough for one request: read it whole.
+    auto whole = read(0, size);
+    if (!whole) return Fail(whole.error());
+    return InsertObject(bucket, name, *whole, content_type, hashes, if_generation_match);
+  }
   return CheckStored(Resumable(bucket, name, size, read, content_type, hashes, if_generation_match), hashes, size,
                      name);
 }
