@@ -16,7 +16,8 @@ Implements what eden and Google's official clients use, as Google documents it:
     refresh-token grants; and the GCE metadata server's token path.
 Objects live on disk under --root (data + JSON metadata), so tests can inspect them.
 GET /_test/stats returns counters: requests by kind, finalized uploads per object name, tokens;
-POST /_test/revoke-tokens makes every issued token invalid (a revoked or expired token).
+POST /_test/revoke-tokens makes every issued token invalid (a revoked or expired token);
+POST /_test/token-lifetime?seconds=N sets the lifetime of the tokens issued from then on.
 """
 import argparse
 import base64
@@ -328,6 +329,11 @@ class Handler(BaseHTTPRequestHandler):
                 s.tokens.clear()
                 s.stats["revoked"] = s.stats.get("revoked", 0) + 1
             return self.send(200, {})
+        if p == "/_test/token-lifetime" and m == "POST":
+            seconds = int(self.query.get("seconds", "0"))
+            with s.lock:
+                s.token_lifetime = seconds
+            return self.send(200, {"token_lifetime": seconds})
         if p == "/token" and m == "POST":
             s.count("token")
             return self.token_endpoint()
@@ -422,6 +428,7 @@ class Handler(BaseHTTPRequestHandler):
         with s.lock:
             s.tokens[token] = time.time() + s.token_lifetime
             s.stats["tokens"][kind] = s.stats["tokens"].get(kind, 0) + 1
+            s.stats["last_token_lifetime"] = s.token_lifetime
         return self.send(200, {"access_token": token, "expires_in": s.token_lifetime, "token_type": "Bearer"})
 
     def token_error(self, code, error, description):

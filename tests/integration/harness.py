@@ -41,6 +41,21 @@ def usable_port(preferred):
             return s.getsockname()[1]
 
 
+def wait_listening(port, proc=None, timeout=30):
+    """Returns once something accepts connections on 127.0.0.1:port (a fixture server started in
+    the background is ready), instead of sleeping a guessed time."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server meant for port {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
 def run_suite(repo, services_dir, pg_port, orthanc_port, tests, on_ready):
     """Starts the services, loads the demo PACS, calls on_ready(env, loaded), runs each test in a
     fresh temporary folder, stops the services. Returns the process exit code."""

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -66,6 +67,44 @@ class Worker:
         return self.proc.returncode
 
 
+class EventDump:
+    """`celery events --dump`, read line by line in the background; `wait_for` returns once a
+    line names the worker and the event (so a test starts only when the capture is live)."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["/usr/bin/python3", "-m", "celery", "-b", broker(0), "events", "--dump"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.lines, self.changed = [], threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+
+    def text(self):
+        with self.changed:
+            return "".join(self.lines)
+
+    def wait_for(self, worker, event, timeout=30):
+        deadline = time.time() + timeout
+        with self.changed:
+            while not any(worker in line and event in line for line in self.lines):
+                left = deadline - time.time()
+                assert left > 0 and self.proc.poll() is None, \
+                    f"no '{event}' from {worker} in celery events --dump:\n" + "".join(self.lines)[-2000:]
+                self.changed.wait(min(left, 0.5))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=20)
+        self.reader.join(timeout=20)
+        return self.text()
+
+
 def celery_cli(*args, timeout=30):
     return subprocess.run(["/usr/bin/python3", "-m", "celery", "-b", broker(0), "--result-backend", broker(1), *args],
                           capture_output=True, text=True, timeout=timeout)
@@ -82,7 +121,7 @@ def slow_query(tmp, delay_ms):
     port = ARGS.proxy_port
     proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), str(port),
                               ENV["EDEN_ORTHANC_URL"], str(delay_ms)])
-    time.sleep(0.5)
+    harness.wait_listening(port, proxy)
     base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
     path = os.path.join(tmp, "slow.sql")
     with open(path, "w", encoding="utf-8") as f:
@@ -175,9 +214,8 @@ def test_inspect_ping_active_and_events_dump(tmp):
         assert f"{w.name}: OK" in status.stdout, status.stdout
         registered = celery_cli("inspect", "registered")
         assert "tasks.convert_dicom_to_jpg" in registered.stdout and "eden.process_instance" in registered.stdout
-        dump = subprocess.Popen(["/usr/bin/python3", "-m", "celery", "-b", broker(0), "events", "--dump"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        time.sleep(1.5)
+        dump = EventDump()
+        dump.wait_for(w.name, "heartbeat")  # the capture is live before the task is sent
         # A slow instance task (its download waits 1.5 s) is active while we ask.
         run = subprocess.Popen([ARGS.eden, "run", "--studies", "1", "--seed", "inspect", "--query", query, "-o",
                                 os.path.join(tmp, "out"), "--broker", broker(0), "--result-backend", broker(1),
@@ -190,9 +228,8 @@ def test_inspect_ping_active_and_events_dump(tmp):
         assert "eden.process_instance" in active and w.name in active, active
         run.communicate(timeout=120)
         assert run.returncode in (0, 1), run.returncode
-        time.sleep(2.5)  # one more heartbeat
-        dump.send_signal(signal.SIGINT)
-        text = dump.communicate(timeout=20)[0]
+        dump.wait_for(w.name, "task succeeded")
+        text = dump.stop()
         for what in ("task received", "task started", "task succeeded", "heartbeat"):
             assert f"{w.name} [" in text and what in text, f"{what} missing from celery events --dump:\n{text[-2000:]}"
         assert "eden.process_instance" in text
@@ -208,9 +245,8 @@ def test_sigterm_finishes_running_tasks_and_time_limit(tmp):
         # Warm shutdown: SIGTERM while a task runs -> it finishes and its result is stored; what
         # was reserved but not started goes back to the queue; worker-offline is published.
         w = Worker(tmp, "wt", "-c", "1", "--prefetch", "4", "-E")
-        dump = subprocess.Popen(["/usr/bin/python3", "-m", "celery", "-b", broker(0), "events", "--dump"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        time.sleep(1.5)
+        dump = EventDump()
+        dump.wait_for(w.name, "heartbeat")
         app = celery_app()
         url = f"http://127.0.0.1:{ARGS.proxy_port}/instances/none/file"
         rows = [{"instance_id": f"slow-{n}", "study_id": "s", "file_url": url} for n in range(3)]
@@ -224,10 +260,8 @@ def test_sigterm_finishes_running_tasks_and_time_limit(tmp):
         assert first["instance_id"] == "slow-0" and first["error"].startswith("not_found"), first
         assert int(redis_cli("-n", "0", "LLEN", "celery")) == 2, "reserved tasks were not put back"
         assert unacked_count() == 0
-        time.sleep(1)
-        dump.send_signal(signal.SIGINT)
-        text = dump.communicate(timeout=20)[0]
-        assert "wt@eden-test" in text and "shutdown" in text, text[-1500:]
+        dump.wait_for(w.name, "shutdown")  # worker-offline was published
+        dump.stop()
         # The same two tasks, now under a 1 s time limit: each fails with TimeLimitExceeded.
         w2 = Worker(tmp, "wt2", "-c", "2", "--time-limit", "1")
         try:

@@ -315,26 +315,42 @@ def test_service_account_jwt_verified_and_token_refreshed(tmp):
         p = subprocess.Popen([ARGS.eden, "run", "--all-studies", "-o", "gs://eden-it", "--gcs-endpoint", slow.url,
                               "--progress", "plain"], env={**base, **ENV, "HOME": tmp, "GCS_CREDENTIALS_PATH": key_file},
                              cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Mid-run, the server revokes every token it issued: the next requests get 401, and eden
+        def stats_now():
+            return server.get_json("/_test/stats")
+
+        def wait_for(what, condition):
+            deadline = time.time() + 120
+            while p.poll() is None and time.time() < deadline:
+                st = stats_now()
+                if condition(st):
+                    return st
+                time.sleep(0.05)
+            raise AssertionError(f"the run ended (exit {p.poll()}) or 120 s passed before {what}")
+
+        expected_objects = 2 * (LOADED["instances"] - 4) + 1 + 2
+        # Phase 1: 4 s tokens. eden must fetch a new one before the old one expires, so no
+        # request is ever refused.
+        refreshed = wait_for("a second token was fetched", lambda st: st["tokens"].get("jwt", 0) >= 2)
+        assert refreshed["unauthorized"] == 0, f"{refreshed['unauthorized']} requests refused before revocation"
+        # Phase 2: tokens issued from now on last an hour, so once eden holds one it has no reason
+        # to fetch another; revoking it then is sure to meet requests that still carry it.
+        urllib.request.urlopen(urllib.request.Request(server.url + "/_test/token-lifetime?seconds=3600",
+                                                      method="POST")).read()
+        before_revoke = wait_for("an hour-long token was fetched", lambda st: st["last_token_lifetime"] == 3600)
+        assert before_revoke["unauthorized"] == 0, f"{before_revoke['unauthorized']} requests refused before revocation"
+        assert len(before_revoke["finalized"]) < expected_objects, "the run had nothing left to upload"
+        # Phase 3: the server revokes every token it issued. The next requests get 401, and eden
         # must fetch a new token and carry on.
-        deadline = time.time() + 60
-        while p.poll() is None and time.time() < deadline and len(server.get_json("/_test/stats")["finalized"]) < 40:
-            time.sleep(0.05)
-        assert p.poll() is None, "the run ended before the tokens could be revoked"
-        before_revoke = server.get_json("/_test/stats")
         urllib.request.urlopen(urllib.request.Request(server.url + "/_test/revoke-tokens", method="POST")).read()
         out, err = p.communicate(timeout=300)
         assert p.returncode == 1, out[-2000:] + err
         assert "service account sa@eden-test" in out, out[:500]
-        stats = server.get_json("/_test/stats")
-        # Before the revocation no request was refused: tokens were refreshed before they expired.
-        assert before_revoke["unauthorized"] == 0, f"{before_revoke['unauthorized']} requests refused before revocation"
-        assert before_revoke["tokens"].get("jwt", 0) >= 2, before_revoke["tokens"]
-        # After it, the refused requests made eden fetch a new token (at most one 401 per thread in flight).
+        stats = stats_now()
+        # The refused requests made eden fetch a new token (at most one 401 per request in flight).
         assert 1 <= stats["unauthorized"] <= 32, stats["unauthorized"]
         assert stats["tokens"]["jwt"] > before_revoke["tokens"]["jwt"], stats["tokens"]
         assert all(n == 1 for n in stats["finalized"].values())
-        assert len(stats["finalized"]) == 2 * (LOADED["instances"] - 4) + 1 + 2, len(stats["finalized"])
+        assert len(stats["finalized"]) == expected_objects, len(stats["finalized"])
         r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
         private = open(key_file).read()
         assert json.loads(private)["private_key"][40:80] not in r.stdout + r.stderr, "key material printed"

@@ -160,7 +160,7 @@ def test_resume_after_kill_9(tmp):
     proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
                               ENV["EDEN_ORTHANC_URL"], "60"])
     try:
-        time.sleep(0.5)
+        harness.wait_listening(int(port), proxy)
         query = url_rewriting_query(
             tmp, "slow.sql", f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
         out = os.path.join(tmp, "killed")
@@ -266,7 +266,7 @@ def test_https_certificates_are_verified(tmp):
     server = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/https_server.py"), port,
                                served, cert, key])
     try:
-        time.sleep(0.7)
+        harness.wait_listening(int(port), server)
         query = url_rewriting_query(tmp, "https.sql", f"'https://127.0.0.1:{port}/ct.dcm'")
         untrusted = os.path.join(tmp, "untrusted")
         r = eden("run", "--studies", "1", "--query", query, "-o", untrusted, "--progress", "none", "--retries", "0")
