@@ -9,6 +9,7 @@
 
 #include "pipeline/dataset_writer.h"
 #include "pipeline/journal.h"
+#include "source/pager.h"
 
 namespace eden::pipeline {
 namespace {
@@ -36,18 +37,15 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
   if (!stats) return Fail(stats.error());
   summary.stats = *stats;
   observer.OnSelectionStats(*stats);
-  std::optional<std::string> after;
+  source::Pager pager(source, options.selection, std::move(*studies), *stats, options.page_size);
   int page = 0;
   size_t rows_so_far = 0;
-  bool last = false;
   auto next_page = [&]() -> Result<std::vector<source::InstanceRow>> {
-    if (last) return std::vector<source::InstanceRow>{};
-    auto batch = source.Page(options.selection, *studies, after, options.page_size);
-    if (!batch || batch->empty()) return batch;
-    after = batch->back().instance_id;
-    rows_so_far += batch->size();
-    observer.OnPage(++page, rows_so_far);
-    last = static_cast<int>(batch->size()) < options.page_size;
+    auto batch = pager.Next();
+    if (batch && !batch->empty()) {
+      rows_so_far += batch->size();
+      observer.OnPage(++page, rows_so_far);
+    }
     return batch;
   };
   const auto& s = options.selection;

@@ -51,8 +51,9 @@ class PacsSource {
   /// The sampled study ids, in sample order.
   virtual Result<std::vector<std::string>> SelectStudies(const Selection& selection) = 0;
   virtual Result<SelectionStats> Count(const Selection& selection, const std::vector<std::string>& study_ids) = 0;
-  /// Up to `limit` rows of the selected studies with instance_id > `after`, by instance_id
-  /// (keyset pagination: each page is an index range scan, never OFFSET).
+  /// Up to `limit` rows with instance_id > `after`, by instance_id (keyset pagination, never
+  /// OFFSET): of `study_ids` (some of the sampled studies) for a sample, of every study
+  /// otherwise (`study_ids` unused).
   virtual Result<std::vector<InstanceRow>> Page(const Selection& selection, const std::vector<std::string>& study_ids,
                                                 const std::optional<std::string>& after, int limit) = 0;
 };

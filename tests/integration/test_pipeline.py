@@ -155,6 +155,33 @@ def test_same_seed_same_sample(tmp):
     assert len(set(a)) == 5 and a != c, "a different seed should give another sample"
 
 
+def test_a_sample_is_selected_whole_through_many_page_queries(tmp):
+    # 20 studies with 2-row pages: the sample is asked for a few studies at a time, each page by
+    # keyset. Every instance of every sampled study must be there once, and nothing else; the
+    # same with a query whose study_id is text rather than uuid (the filter takes the id's type).
+    base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
+    every = psql_csv(f"SELECT study_id::text AS study_id, instance_id::text AS instance_id FROM ({base_sql}) q")
+    text_ids = os.path.join(tmp, "text-ids.sql")
+    with open(text_ids, "w", encoding="utf-8") as f:
+        f.write("SELECT study_id::text AS study_id, series_number, instance_id::text AS instance_id, instance_number, "
+                f"file_path, file_url, report_value, field_created_at, modality, body_part FROM ({base_sql}) base")
+    samples = []
+    for name, extra in (("uuid", []), ("text", ["--query", text_ids])):
+        out = os.path.join(tmp, name)
+        r = eden("run", "--studies", "20", "--seed", "wide", "--page-size", "2", *extra, "-o", out, "--progress",
+                 "plain")
+        assert r.returncode in (0, 1), r.stdout[-2000:] + r.stderr
+        rows = read_csv(out)
+        studies = {row["study_id"] for row in rows}
+        assert len(studies) == 20, len(studies)
+        got = sorted((row["study_id"], row["instance_id"]) for row in rows)
+        want = sorted((e["study_id"], e["instance_id"]) for e in every if e["study_id"] in studies)
+        assert got == want, f"{name}: {len(got)} rows, {len(set(got))} distinct, {len(want)} expected"
+        assert r.stdout.count("page ") >= len(want) // 2, r.stdout[:1500]
+        samples.append(got)
+    assert samples[0] == samples[1], "the id's type changed the sample"
+
+
 def test_resume_after_kill_9(tmp):
     port = str(ARGS.proxy_port)
     proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
