@@ -2,7 +2,9 @@
 # Broker benchmark (issue 4): the pipeline benchmark's 1,000 radiograph instances (Orthanc +
 # PostgreSQL, made by bench/run_pipeline_bench.sh) through `eden run` in-process, then through
 # `eden run --broker` with 1 and with 2 `eden worker`s on a local Redis, same instances, same
-# machine. Prints instances/s, the ratio to in-process, and the per-task overhead.
+# machine. Prints instances/s, the ratio to in-process, and the per-task overhead. The workers
+# run with their defaults (on 2 cores: 4 tasks at once, 2 of them converting); WORKER_FLAGS
+# adds options (e.g. WORKER_FLAGS="-c 2" for two tasks at once, the earlier setting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BENCH_WORK:-build/bench-pipeline}
@@ -42,9 +44,10 @@ timed_run() {  # label, extra args...
   stored=$(/usr/bin/python3 -c "import json; print(json.load(open('$WORK/s.json'))['instances']['stored'])")
   echo "$label $(echo "$t1 - $t0" | bc) $stored"
 }
-start_workers() {  # n, concurrency
+start_workers() {  # n
   for i in $(seq "$1"); do
-    "$EDEN" worker --broker "$BROKER" -c "$2" -n "bench$i@local" --log-level WARNING 2>"$RDIR/w$i.log" &
+    # shellcheck disable=SC2086
+    "$EDEN" worker --broker "$BROKER" ${WORKER_FLAGS:-} -n "bench$i@local" --log-level WARNING 2>"$RDIR/w$i.log" &
     WORKERS+=($!)
   done
   sleep 1
@@ -57,8 +60,8 @@ stop_workers() {
 : > "$WORK/broker-times"
 for round in 1 2; do
   timed_run in-process >> "$WORK/broker-times"
-  start_workers 1 2; timed_run broker-1-worker --broker "$BROKER" >> "$WORK/broker-times"; stop_workers
-  start_workers 2 2; timed_run broker-2-workers --broker "$BROKER" >> "$WORK/broker-times"; stop_workers
+  start_workers 1; timed_run broker-1-worker --broker "$BROKER" >> "$WORK/broker-times"; stop_workers
+  start_workers 2; timed_run broker-2-workers --broker "$BROKER" >> "$WORK/broker-times"; stop_workers
 done
 /usr/bin/python3 - "$WORK/broker-times" <<'PY'
 import sys

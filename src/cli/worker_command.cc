@@ -23,11 +23,16 @@ void AddWorkerCommand(CLI::App& app, WorkerArgs& a) {
                                    "A Celery worker over Redis: runs eden's tasks for Celery clients and "
                                    "`eden run --broker`");
   auto& o = a.worker;
+  o.concurrency = 0;  // Automatic unless given (the library's default is 1).
   w->add_option("--broker", o.broker_url, "Redis broker URL")->envname("REDIS_URL")->capture_default_str();
   w->add_option("--result-backend", o.backend_url, "Redis result backend URL (default: the broker)")
       ->envname("EDEN_RESULT_BACKEND");
   w->add_option("-Q,--queues", a.queues, "Queues to consume, comma-separated")->capture_default_str();
-  w->add_option("-c,--concurrency", o.concurrency, "Tasks at once (0: one per core)")->capture_default_str();
+  w->add_option("-c,--concurrency", o.concurrency,
+                "Tasks at once (0: two per core, so one task's download and writes overlap another's conversion)")
+      ->capture_default_str();
+  w->add_option("--cpu-slots", a.cpu_slots, "Conversions at once, whatever the concurrency (0: one per core)")
+      ->capture_default_str();
   w->add_option("-n,--hostname", o.hostname, "Node name (default eden@<host>)");
   w->add_flag("-E,--events", o.events, "Send task and worker events (celery events, Flower)");
   w->add_option("--prefetch", o.prefetch_multiplier, "Messages reserved per concurrency slot")->capture_default_str();
@@ -70,7 +75,9 @@ int RunWorker(WorkerArgs& a) {
     return 2;
   }
   o.max_retries = a.settings.broker_task_retries;
-  if (o.concurrency <= 0) o.concurrency = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (o.concurrency <= 0) o.concurrency = 2 * cores;
+  const int cpu_slots = a.cpu_slots > 0 ? a.cpu_slots : cores;
   fetch::InitialiseCurlOnce();
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -79,13 +86,14 @@ int RunWorker(WorkerArgs& a) {
   sigaction(SIGINT, &sa, nullptr);
   const std::string level = a.settings.report.log_level;
   const bool quiet_info = level == "WARNING" || level == "ERROR" || level == "CRITICAL";
-  celery::Worker worker(o, MakeWorkerTasks(a.settings), [quiet_info](const char* lvl, const std::string& line) {
-    if (quiet_info && std::string(lvl) == "INFO") return;
-    std::time_t t = std::time(nullptr);
-    char when[32];
-    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
-    fmt::print(stderr, "[{} {}] {}\n", when, lvl, line);
-  });
+  celery::Worker worker(o, MakeWorkerTasks(a.settings, cpu_slots),
+                        [quiet_info](const char* lvl, const std::string& line) {
+                          if (quiet_info && std::string(lvl) == "INFO") return;
+                          std::time_t t = std::time(nullptr);
+                          char when[32];
+                          std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
+                          fmt::print(stderr, "[{} {}] {}\n", when, lvl, line);
+                        });
   auto ok = worker.Run(g_stop);
   if (!ok) {
     fmt::print(stderr, "eden worker: {}\n", ok.error().message());

@@ -13,6 +13,7 @@ struct WorkerArgs {
   celery::WorkerOptions worker;
   std::string queues = "celery";  ///< Comma-separated.
   config::RunSettings settings;   ///< Download, GCS and conversion settings the tasks use.
+  int cpu_slots = 0;              ///< Conversions at once; 0: one per core.
 };
 
 /// `eden worker`: a Celery worker over Redis (docs/worker.md).

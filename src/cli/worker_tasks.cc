@@ -1,5 +1,7 @@
 #include "cli/worker_tasks.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -47,10 +49,49 @@ std::string ContentTypeFor(const std::string& path) {
   return "application/octet-stream";
 }
 
-/// What every task shares: the decoder, the settings, and one store per destination.
+/// At most N holders at once (the conversions: one per core).
+class Slots {
+ public:
+  explicit Slots(int n) : free_(std::max(n, 1)) {}
+  void Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return free_ > 0; });
+    --free_;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      ++free_;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int free_;
+};
+
+/// Holds a slot for its scope.
+class SlotHeld {
+ public:
+  explicit SlotHeld(Slots& slots) : slots_(slots) { slots_.Acquire(); }
+  ~SlotHeld() { slots_.Release(); }
+  SlotHeld(const SlotHeld&) = delete;
+  SlotHeld& operator=(const SlotHeld&) = delete;
+
+ private:
+  Slots& slots_;
+};
+
+/// What every task shares: the decoder, the settings, the conversion slots, and one store per
+/// destination.
 class TaskContext {
  public:
-  explicit TaskContext(config::RunSettings settings) : settings_(std::move(settings)) {}
+  TaskContext(config::RunSettings settings, int cpu_slots) : settings_(std::move(settings)), cpu_(cpu_slots) {}
+
+  /// Taken around the CPU-bound part of a task (decode, render, encode).
+  Slots& Cpu() { return cpu_; }
 
   convert::Converter& Converter() {
     thread_local std::unique_ptr<convert::Converter> converter;
@@ -79,6 +120,7 @@ class TaskContext {
 
  private:
   config::RunSettings settings_;
+  Slots cpu_;
   const dicom::DcmtkDecoder decoder_;
   std::mutex mu_;
   std::map<std::string, OpenedStore> stores_;
@@ -107,7 +149,10 @@ TaskOutcome ConvertDicomToJpg(TaskContext& ctx, const celery::TaskMessage& m) {
   };
   auto file = MappedFile::Open(input);
   if (!file) return fail(file.error());
-  auto result = ctx.Converter().Convert(file->bytes(), options);
+  auto result = [&] {
+    SlotHeld cpu(ctx.Cpu());
+    return ctx.Converter().Convert(file->bytes(), options);
+  }();
   if (!result) return fail(result.error());
   // The local store's put: temporary name, then rename (a reader never sees half a JPEG).
   const fs::path out_path(output);
@@ -183,7 +228,13 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
     return {false,       "null", "ConnectionError", "destination: " + store.error().message(), std::string("builtins"),
             std::nullopt};
   }
-  auto outcome = pipeline::ProcessInstance(*row, ctx.Fetcher(), ctx.Converter(), **store, layout, convert_options);
+  // pipeline::ProcessInstance's three steps, with only the conversion inside a CPU slot.
+  pipeline::Fetched fetched = pipeline::FetchInstance(*row, ctx.Fetcher());
+  pipeline::Converted converted = [&] {
+    SlotHeld cpu(ctx.Cpu());
+    return pipeline::ConvertInstance(std::move(fetched), ctx.Converter(), layout, convert_options);
+  }();
+  auto outcome = pipeline::StoreInstance(std::move(converted), **store);
   // Durable before the result says so (late ack: the run journals it as stored).
   if (auto ok = (*store)->Flush(); !ok && outcome.stored) {
     outcome.stored = false;
@@ -206,8 +257,8 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
 
 }  // namespace
 
-celery::TaskRegistry MakeWorkerTasks(const config::RunSettings& settings) {
-  auto ctx = std::make_shared<TaskContext>(settings);
+celery::TaskRegistry MakeWorkerTasks(const config::RunSettings& settings, int cpu_slots) {
+  auto ctx = std::make_shared<TaskContext>(settings, cpu_slots);
   celery::TaskRegistry r;
   r["tasks.convert_dicom_to_jpg"] = [ctx](const celery::TaskMessage& m) { return ConvertDicomToJpg(*ctx, m); };
   r["tasks.upload_file_to_gcs"] = [ctx](const celery::TaskMessage& m) { return UploadFileToGcs(*ctx, m); };

@@ -18,6 +18,9 @@ inline constexpr const char* kProcessInstanceTask = "eden.process_instance";
 ///   eden.process_instance(row, options)  -> the instance outcome, with "success" and "error"
 /// A conversion or upload that fails is a result with success false; missing or mistyped
 /// arguments raise TypeError (a FAILURE the client's get() re-raises).
-celery::TaskRegistry MakeWorkerTasks(const config::RunSettings& settings);
+/// At most `cpu_slots` tasks convert at once; the rest of a task (download, writes, flush)
+/// runs outside that limit, so with more tasks than slots the cores stay busy while some
+/// tasks wait on the network or the disk.
+celery::TaskRegistry MakeWorkerTasks(const config::RunSettings& settings, int cpu_slots);
 
 }  // namespace eden::cli

@@ -414,7 +414,10 @@ def test_workers_share_a_1000_instance_run(tmp):
     FROM series se, generate_series(1, 100) k;
     """
     subprocess.run(psql + ["-c", sql], check=True, capture_output=True, text=True)
-    workers = [Worker(tmp, f"ws{i}", "-c", "2") for i in range(3)]
+    # Defaults (two tasks a core, one conversion a core), two tasks at once, and more tasks than
+    # conversion slots: the slots must only pace the work, never lose or repeat it.
+    flags = [[], ["-c", "2"], ["-c", "3", "--cpu-slots", "1"]]
+    workers = [Worker(tmp, f"ws{i}", *f) for i, f in enumerate(flags)]
     out = os.path.join(tmp, "out")
     try:
         r = subprocess.run([ARGS.eden, "run", "--all-studies", "--body-part", "SHARED", "-o", out, "--broker", broker(0),
@@ -428,6 +431,8 @@ def test_workers_share_a_1000_instance_run(tmp):
         stats = celery_app().control.inspect(timeout=2).stats()
         shares = {name: s["total"].get("eden.process_instance", 0) for name, s in stats.items()}
         assert sum(shares.values()) == 1000 and all(n > 0 for n in shares.values()), shares
+        pools = {name: s["pool"]["max-concurrency"] for name, s in stats.items()}
+        assert pools["ws0@eden-test"] == 2 * os.cpu_count() and pools["ws2@eden-test"] == 3, pools
         v = subprocess.run([ARGS.eden, "verify", out], capture_output=True, text=True)
         assert v.returncode == 0, v.stdout
     finally:
