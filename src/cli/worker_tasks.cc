@@ -1,10 +1,10 @@
 #include "cli/worker_tasks.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <semaphore>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -49,49 +49,27 @@ std::string ContentTypeFor(const std::string& path) {
   return "application/octet-stream";
 }
 
-/// At most N holders at once (the conversions: one per core).
-class Slots {
- public:
-  explicit Slots(int n) : free_(std::max(n, 1)) {}
-  void Acquire() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return free_ > 0; });
-    --free_;
-  }
-  void Release() {
-    {
-      std::lock_guard lock(mu_);
-      ++free_;
-    }
-    cv_.notify_one();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int free_;
-};
-
-/// Holds a slot for its scope.
+/// Holds one of the conversion slots for its scope.
 class SlotHeld {
  public:
-  explicit SlotHeld(Slots& slots) : slots_(slots) { slots_.Acquire(); }
-  ~SlotHeld() { slots_.Release(); }
+  explicit SlotHeld(std::counting_semaphore<>& slots) : slots_(slots) { slots_.acquire(); }
+  ~SlotHeld() { slots_.release(); }
   SlotHeld(const SlotHeld&) = delete;
   SlotHeld& operator=(const SlotHeld&) = delete;
 
  private:
-  Slots& slots_;
+  std::counting_semaphore<>& slots_;
 };
 
 /// What every task shares: the decoder, the settings, the conversion slots, and one store per
 /// destination.
 class TaskContext {
  public:
-  TaskContext(config::RunSettings settings, int cpu_slots) : settings_(std::move(settings)), cpu_(cpu_slots) {}
+  TaskContext(config::RunSettings settings, int cpu_slots)
+      : settings_(std::move(settings)), cpu_(std::max(cpu_slots, 1)) {}
 
   /// Taken around the CPU-bound part of a task (decode, render, encode).
-  Slots& Cpu() { return cpu_; }
+  std::counting_semaphore<>& Cpu() { return cpu_; }
 
   convert::Converter& Converter() {
     thread_local std::unique_ptr<convert::Converter> converter;
@@ -120,7 +98,7 @@ class TaskContext {
 
  private:
   config::RunSettings settings_;
-  Slots cpu_;
+  std::counting_semaphore<> cpu_;
   const dicom::DcmtkDecoder decoder_;
   std::mutex mu_;
   std::map<std::string, OpenedStore> stores_;
@@ -228,7 +206,7 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
     return {false,       "null", "ConnectionError", "destination: " + store.error().message(), std::string("builtins"),
             std::nullopt};
   }
-  // pipeline::ProcessInstance's three steps, with only the conversion inside a CPU slot.
+  // The pipeline's three steps, with only the conversion inside a CPU slot.
   pipeline::Fetched fetched = pipeline::FetchInstance(*row, ctx.Fetcher());
   pipeline::Converted converted = [&] {
     SlotHeld cpu(ctx.Cpu());

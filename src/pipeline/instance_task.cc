@@ -142,15 +142,4 @@ InstanceOutcome StoreInstance(Converted c, storage::ObjectStore& store) {
   return o;
 }
 
-InstanceOutcome ConvertAndStore(Fetched fetched, convert::Converter& converter, storage::ObjectStore& store,
-                                const DatasetLayout& layout, const convert::ConvertOptions& options) {
-  return StoreInstance(ConvertInstance(std::move(fetched), converter, layout, options), store);
-}
-
-InstanceOutcome ProcessInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher, convert::Converter& converter,
-                                storage::ObjectStore& store, const DatasetLayout& layout,
-                                const convert::ConvertOptions& options) {
-  return ConvertAndStore(FetchInstance(row, fetcher), converter, store, layout, options);
-}
-
 }  // namespace eden::pipeline

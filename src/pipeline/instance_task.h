@@ -21,6 +21,10 @@ struct Fetched {
   double fetch_ms = 0;
 };
 
+/// The per-instance job is three steps, so each executor can place them: the in-process run
+/// runs them on three pools, `eden worker` one after another in a task (the conversion inside
+/// a CPU slot). Same code, same outcome.
+
 /// Step 1: checks the row (safe instance id, a URL), downloads, checks the bytes are DICOM
 /// Part 10. Never throws; failures are in `error`.
 Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher);
@@ -40,16 +44,6 @@ Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const 
 /// downloads but does not convert (an SR, a broken codestream) is kept, and the outcome says why
 /// there is no JPEG.
 InstanceOutcome StoreInstance(Converted converted, storage::ObjectStore& store);
-
-/// Steps 2 and 3 on one thread.
-InstanceOutcome ConvertAndStore(Fetched fetched, convert::Converter& converter, storage::ObjectStore& store,
-                                const DatasetLayout& layout, const convert::ConvertOptions& options);
-
-/// The whole per-instance job (all three steps). The in-process executor runs the steps on separate
-/// pools; `eden worker` runs this. Same code, same outcome.
-InstanceOutcome ProcessInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher, convert::Converter& converter,
-                                storage::ObjectStore& store, const DatasetLayout& layout,
-                                const convert::ConvertOptions& options);
 
 /// Lower-case hex SHA-256.
 std::string Sha256Hex(std::span<const uint8_t> bytes);
