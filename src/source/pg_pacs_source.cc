@@ -120,8 +120,9 @@ class PgPacsSource final : public PacsSource {
 
  private:
   static const char* Opt(const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; }
-  /// The sampled study ids as a text[] parameter; NULL when every study is selected, so the
-  /// query has no study filter and the planner can walk the instance id's index.
+  /// The sampled study ids as an array literal (typed by PostgreSQL from the study id column);
+  /// NULL when every study is selected, so the filter folds away and the planner can walk the
+  /// instance id's index.
   static const char* StudyFilter(const Selection& s, const std::string& array) {
     return s.studies ? array.c_str() : nullptr;
   }
