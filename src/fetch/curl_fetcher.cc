@@ -12,7 +12,7 @@ namespace eden::fetch {
 namespace {
 
 struct Body {
-  std::vector<uint8_t> bytes;
+  Bytes bytes;
   uint64_t max_bytes = 0;
   uint64_t expected = 0;  ///< Content-Length, once the headers are in.
   bool too_large = false;
@@ -61,7 +61,7 @@ class CurlFetcher final : public Fetcher {
   CurlFetcher(const CurlFetcher&) = delete;
   CurlFetcher& operator=(const CurlFetcher&) = delete;
 
-  Result<std::vector<uint8_t>> Fetch(const std::string& url) override {
+  Result<Bytes> Fetch(const std::string& url) override {
     if (!handle_) return Fail(ErrorCode::kInternal, "curl_easy_init failed");
     const bool is_file = url.rfind("file://", 0) == 0;
     if (!is_file && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
@@ -81,7 +81,7 @@ class CurlFetcher final : public Fetcher {
   }
 
  private:
-  Result<std::vector<uint8_t>> FetchOnce(const std::string& url, bool is_file) {
+  Result<Bytes> FetchOnce(const std::string& url, bool is_file) {
     Body body;
     body.max_bytes = options_.max_bytes;
     body.handle = handle_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/bytes.h"
 #include "core/result.h"
 
 namespace eden::fetch {
@@ -37,11 +38,12 @@ bool IsRetryableHttpStatus(long status);
 /// Downloads URLs. http, https (verified) and file. Failures are typed: kNotFound (404/410 or a
 /// missing file), kInvalidArgument (other 4xx, bad URL, unsupported scheme), kTooLarge,
 /// kUnavailable / kTimeout (transient, after the retries ran out).
+/// The body comes back page-aligned (core/bytes.h), so a local store writes it without a copy.
 /// @par Thread-safety One Fetcher per thread (each keeps its connections alive).
 class Fetcher {
  public:
   virtual ~Fetcher() = default;
-  virtual Result<std::vector<uint8_t>> Fetch(const std::string& url) = 0;
+  virtual Result<Bytes> Fetch(const std::string& url) = 0;
 };
 
 }  // namespace eden::fetch

@@ -16,7 +16,7 @@ namespace eden::pipeline {
 /// The downloaded bytes of one instance (or why there are none).
 struct Fetched {
   source::InstanceRow row;
-  std::vector<uint8_t> bytes;
+  Bytes bytes;
   std::optional<Error> error;
   double fetch_ms = 0;
 };
@@ -31,7 +31,7 @@ Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher);
 
 /// A converted instance waiting to be stored.
 struct Converted {
-  std::vector<uint8_t> dicom;
+  Bytes dicom;
   std::vector<uint8_t> jpeg;  ///< Empty if conversion failed (the outcome says why).
   InstanceOutcome outcome;    ///< Everything but the store results.
 };

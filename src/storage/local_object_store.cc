@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -33,7 +34,7 @@ Status WriteAll(int fd, std::span<const uint8_t> bytes) {
   return {};
 }
 
-/// Writes through an aligned per-thread staging buffer (the caller's bytes are not aligned), the
+/// Writes through an aligned per-thread staging buffer (unless the caller's bytes are aligned), the
 /// last block zero-padded, then truncates the file to its real size.
 ///
 /// The buffer is backed by transparent huge pages where the kernel allows it. An O_DIRECT write
@@ -55,6 +56,12 @@ Status WriteDirect(int fd, std::span<const uint8_t> bytes) {
     stage.reset(static_cast<uint8_t*>(p));
   }
   size_t done = 0;
+  // Bytes that already start on a page (a download, see core/bytes.h) go as they are, whole
+  // pages of them; only what is left is copied.
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % kDirectAlign == 0) {
+    done = bytes.size() / kDirectAlign * kDirectAlign;
+    if (auto ok = WriteAll(fd, bytes.first(done)); !ok) return ok;
+  }
   while (done < bytes.size()) {
     const size_t n = std::min(kStage, bytes.size() - done);
     const size_t padded = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;

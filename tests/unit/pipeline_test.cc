@@ -214,10 +214,10 @@ TEST(BoundedQueue, BlocksWhenFullAndDrainsAfterClose) {
 class InMemoryFetcher final : public fetch::Fetcher {
  public:
   explicit InMemoryFetcher(const std::map<std::string, std::vector<uint8_t>>& files) : files_(files) {}
-  Result<std::vector<uint8_t>> Fetch(const std::string& url) override {
+  Result<Bytes> Fetch(const std::string& url) override {
     auto it = files_.find(url);
     if (it == files_.end()) return Fail(ErrorCode::kNotFound, "HTTP 404");
-    return it->second;
+    return Bytes(it->second.begin(), it->second.end());
   }
 
  private:

@@ -1,10 +1,14 @@
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "core/bytes.h"
 #include "storage/local_object_store.h"
 
 namespace eden::storage {
@@ -46,26 +50,37 @@ TEST_F(LocalStore, PutStatGetRoundTrip) {
 }
 
 TEST_F(LocalStore, LargeObjectsOfAnySizeRoundTripExactly) {
-  // Objects from 1 MiB up take the O_DIRECT path (aligned staging, padded last block, then
-  // truncation); sizes around the block and staging boundaries must come back byte for byte.
+  // Objects from 1 MiB up take the O_DIRECT path: written as they are when they start on a page
+  // (a download's Bytes), else through aligned staging; the last block padded, then truncated.
+  // Sizes around the block and staging boundaries must come back byte for byte, from a
+  // page-aligned buffer, an ordinary one, and one that starts one byte into an aligned buffer.
   LocalObjectStore store(root_);
   ASSERT_TRUE(store.CheckWritable());
-  for (size_t size : {size_t{1} << 20, (size_t{1} << 20) + 1, (size_t{3} << 20) + 123, (size_t{8} << 20),
-                      (size_t{8} << 20) + 4095, (size_t{17} << 20) + 7}) {
-    std::vector<uint8_t> data(size);
-    for (size_t i = 0; i < size; ++i) data[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
-    const std::string key = "big/" + std::to_string(size) + ".dcm";
-    ASSERT_TRUE(store.Put(key, data, "application/dicom")) << size;
-    auto info = store.Stat(key);
-    ASSERT_TRUE(info && *info);
-    EXPECT_EQ((*info)->size, size);
-    auto back = store.Get(key);
-    ASSERT_TRUE(back);
-    EXPECT_TRUE(*back == data) << size;
+  const std::vector<size_t> sizes = {size_t{1} << 20,         (size_t{1} << 20) + 1, (size_t{3} << 20) + 123,
+                                     size_t{8} << 20,         (size_t{8} << 20) + 4095, (size_t{17} << 20) + 7};
+  for (const std::string kind : {"aligned", "vector", "offset"}) {
+    for (size_t size : sizes) {
+      Bytes aligned(size + 1);
+      for (size_t i = 0; i < aligned.size(); ++i) aligned[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(aligned.data()) % (size_t{2} << 20), 0u);
+      const std::vector<uint8_t> copy(aligned.begin(), aligned.begin() + size);
+      std::span<const uint8_t> data = kind == "aligned"  ? std::span<const uint8_t>(aligned).first(size)
+                                      : kind == "vector" ? std::span<const uint8_t>(copy)
+                                                         : std::span<const uint8_t>(aligned).subspan(1, size);
+      const std::vector<uint8_t> expected(data.begin(), data.end());
+      const std::string key = "big/" + kind + "-" + std::to_string(size) + ".dcm";
+      ASSERT_TRUE(store.Put(key, data, "application/dicom")) << key;
+      auto info = store.Stat(key);
+      ASSERT_TRUE(info && *info);
+      EXPECT_EQ((*info)->size, size) << key;
+      auto back = store.Get(key);
+      ASSERT_TRUE(back);
+      EXPECT_TRUE(*back == expected) << key;
+    }
   }
   auto listed = store.List("big/");
   ASSERT_TRUE(listed);
-  EXPECT_EQ(listed->size(), 6u);
+  EXPECT_EQ(listed->size(), 3 * sizes.size());
 }
 
 TEST_F(LocalStore, PutReplacesAtomicallyAndLeavesNoTemporaries) {
