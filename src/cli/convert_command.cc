@@ -55,7 +55,9 @@ Result<std::vector<Job>> CollectJobs(const ConvertArgs& args) {
       }
       std::sort(files.begin(), files.end());
       for (const auto& f : files) {
-        fs::path rel = fs::relative(f, root, ec);
+        // Lexically: fs::relative resolves symlinks, so a linked file's path would climb out
+        // of `root` and its JPEG land beside the link's target, outside the output folder.
+        fs::path rel = f.lexically_relative(root);
         jobs.push_back({f, out_dir / rel.replace_extension()});
       }
     } else if (fs::exists(root, ec)) {

@@ -309,6 +309,21 @@ def test_https_certificates_are_verified(tmp):
         server.wait()
 
 
+def test_convert_writes_inside_the_output_folder_for_symlinked_inputs(tmp):
+    real, linked, out = (os.path.join(tmp, d) for d in ("real", "linked", "out"))
+    os.makedirs(real)
+    os.makedirs(os.path.join(linked, "sub"))
+    shutil.copy("/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm", os.path.join(real, "ct.dcm"))
+    os.symlink(os.path.join(real, "ct.dcm"), os.path.join(linked, "ct.dcm"))
+    os.symlink(os.path.join(real, "ct.dcm"), os.path.join(linked, "sub", "ct2.dcm"))
+    r = eden("convert", linked, "-o", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(os.listdir(real)) == ["ct.dcm"], os.listdir(real)
+    for jpg in ("ct.jpg", "sub/ct2.jpg"):
+        with open(os.path.join(out, jpg), "rb") as f:
+            assert f.read(2) == b"\xff\xd8", jpg
+
+
 # ---- runner ------------------------------------------------------------------------------------
 
 def main():
