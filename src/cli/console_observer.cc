@@ -1,5 +1,7 @@
 #include "cli/console_observer.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -96,8 +98,13 @@ void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
   }
   fmt::print(out, "  CSV:    {}\n  README: {}\n", s.csv_uri, s.readme_uri);
   if (!s.failures.empty()) {
+    // A screenful here; the CSV has every failure with its reason.
+    constexpr size_t kShown = 20;
     fmt::print(out, "  failures:\n");
-    for (const auto& f : s.failures) fmt::print(out, "    {}: {}\n", f.instance_id, f.error);
+    for (size_t i = 0; i < s.failures.size() && i < kShown; ++i)
+      fmt::print(out, "    {}: {}\n", s.failures[i].instance_id, s.failures[i].error);
+    if (s.failed > kShown)
+      fmt::print(out, "    ... and {} more: the CSV's status and error columns list every one\n", s.failed - kShown);
   }
 }
 
@@ -123,7 +130,8 @@ std::string SummaryJson(const pipeline::RunSummary& s) {
       {"seconds", {{"select", s.select_s}, {"process", s.process_s}, {"finalize", s.finalize_s}, {"total", s.total_s}}},
       {"csv", s.csv_uri},
       {"readme", s.readme_uri},
-      {"failures", failures}};
+      {"failures", failures},
+      {"failures_not_listed", s.failed - std::min(s.failed, s.failures.size())}};
   if (!s.upload.empty()) {
     nlohmann::json u = nlohmann::json::object();
     for (const auto& [k, v] : s.upload) u[k] = v;

@@ -67,7 +67,7 @@ Status WriteCsv(Journal& journal, const std::filesystem::path& path, DatasetStat
   std::string buffer = CsvHeader();
   auto visited = journal.ForEachInCsvOrder([&](const JournalEntry& e) {
     stats.Add(e);
-    if (e.state != "stored") {
+    if (e.state != "stored" && summary.failures.size() < kListedFailures) {
       summary.failures.push_back({e.row.instance_id, e.outcome.error_code + ": " + e.outcome.error_message});
     }
     AppendCsvRow(buffer, e);

@@ -25,6 +25,10 @@ struct RunOptions {
   DatasetLayout layout;
 };
 
+/// The summary lists at most this many failures, the first in CSV order: memory stays flat
+/// however many rows fail. `RunSummary::failed` counts them all and the CSV has every one.
+inline constexpr size_t kListedFailures = 1000;
+
 /// One failed instance, for the summary.
 struct Failure {
   std::string instance_id;
@@ -42,7 +46,7 @@ struct RunSummary {
   size_t failed = 0;
   uint64_t dicom_bytes = 0, jpg_bytes = 0;  ///< Written in this run.
   double select_s = 0, process_s = 0, finalize_s = 0, total_s = 0;
-  std::vector<Failure> failures;
+  std::vector<Failure> failures;  ///< The first kListedFailures of the `failed`.
   std::string csv_uri, readme_uri, output_root;
   std::vector<std::pair<std::string, uint64_t>> upload;  ///< Store counters (GCS: requests, retries...).
   int exit_code = 0;                                     ///< 0 all stored, 1 some failed.

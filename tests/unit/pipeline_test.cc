@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -5,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "dicom/dcmtk_decoder.h"
@@ -12,6 +14,7 @@
 #include "pipeline/dataset_writer.h"
 #include "pipeline/executor.h"
 #include "pipeline/journal.h"
+#include "pipeline/run.h"
 #include "storage/local_object_store.h"
 
 namespace eden::pipeline {
@@ -256,6 +259,80 @@ TEST(Executor, EveryRowGetsExactlyOneOutcome) {
   EXPECT_EQ(seen["../evil"].error_code, "invalid_argument");
   EXPECT_EQ(seen["nourl"].error_code, "invalid_argument");
   EXPECT_FALSE(fs::exists(dir.parent_path() / "evil.dcm"));
+  fs::remove_all(dir);
+}
+
+/// A PACS in memory: every row in one page stream, by instance_id (keyset), all studies.
+class RowsSource final : public source::PacsSource {
+ public:
+  explicit RowsSource(std::vector<source::InstanceRow> rows) : rows_(std::move(rows)) {
+    std::sort(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) { return a.instance_id < b.instance_id; });
+  }
+  Result<std::vector<std::string>> SelectStudies(const source::Selection&) override {
+    return std::vector<std::string>{};
+  }
+  Result<source::SelectionStats> Count(const source::Selection&, const std::vector<std::string>&) override {
+    source::SelectionStats s;
+    s.instances = static_cast<int64_t>(rows_.size());
+    return s;
+  }
+  Result<std::vector<source::InstanceRow>> Page(const source::Selection&, const std::vector<std::string>&,
+                                                const std::optional<std::string>& after, int limit) override {
+    std::vector<source::InstanceRow> page;
+    for (const auto& r : rows_) {
+      if (after && r.instance_id <= *after) continue;
+      if (page.size() == static_cast<size_t>(limit)) break;
+      page.push_back(r);
+    }
+    return page;
+  }
+
+ private:
+  std::vector<source::InstanceRow> rows_;
+};
+
+class SilentObserver final : public RunObserver {
+ public:
+  void OnSelectionStats(const source::SelectionStats&) override {}
+  void OnPage(int, size_t) override {}
+  void OnResume(size_t, size_t) override {}
+  void OnPhase(const std::string&, size_t) override {}
+  void OnOutcome(const InstanceOutcome&, size_t, size_t) override {}
+};
+
+TEST(Run, ListsTheFirstFailuresAndCountsThemAll) {
+  // More failing rows than the summary lists: it keeps the first kListedFailures (in CSV
+  // order), counts every one, and the CSV has a row for each.
+  const size_t n = kListedFailures + 234;
+  std::vector<source::InstanceRow> rows;
+  for (size_t i = 0; i < n; ++i) rows.push_back(Row(fmt::format("gone-{:05}", i), "mem://missing"));
+  const std::map<std::string, std::vector<uint8_t>> files;
+  const auto dir = TempDir("run-failures");
+  storage::LocalObjectStore store(dir / "out");
+  const dicom::DcmtkDecoder decoder;
+  StageFactories f;
+  f.make_fetcher = [&] { return std::make_unique<InMemoryFetcher>(files); };
+  f.make_converter = [&] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
+  RunOptions options;
+  options.selection.studies.reset();
+  options.page_size = 500;
+  options.journal_path = dir / "journal.sqlite";
+  SilentObserver observer;
+  auto summary = pipeline::Run(
+      options, [&]() -> Result<std::unique_ptr<source::PacsSource>> { return std::make_unique<RowsSource>(rows); },
+      store, f, observer);
+  ASSERT_TRUE(summary) << summary.error().ToString();
+  EXPECT_EQ(summary->failed, n);
+  EXPECT_EQ(summary->stored, 0u);
+  EXPECT_EQ(summary->exit_code, 1);
+  ASSERT_EQ(summary->failures.size(), kListedFailures);
+  EXPECT_EQ(summary->failures.front().instance_id, "gone-00000");
+  EXPECT_EQ(summary->failures.back().instance_id, fmt::format("gone-{:05}", kListedFailures - 1));
+  EXPECT_EQ(summary->failures.front().error.rfind("not_found: ", 0), 0u) << summary->failures.front().error;
+  std::ifstream csv(dir / "out" / options.layout.CsvKey());
+  size_t lines = 0;
+  for (std::string line; std::getline(csv, line);) lines += line.rfind("study-1,", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(lines, n);
   fs::remove_all(dir);
 }
 

@@ -56,8 +56,8 @@ TEST_F(LocalStore, LargeObjectsOfAnySizeRoundTripExactly) {
   // page-aligned buffer, an ordinary one, and one that starts one byte into an aligned buffer.
   LocalObjectStore store(root_);
   ASSERT_TRUE(store.CheckWritable());
-  const std::vector<size_t> sizes = {size_t{1} << 20,         (size_t{1} << 20) + 1, (size_t{3} << 20) + 123,
-                                     size_t{8} << 20,         (size_t{8} << 20) + 4095, (size_t{17} << 20) + 7};
+  const std::vector<size_t> sizes = {size_t{1} << 20, (size_t{1} << 20) + 1,    (size_t{3} << 20) + 123,
+                                     size_t{8} << 20, (size_t{8} << 20) + 4095, (size_t{17} << 20) + 7};
   for (const std::string kind : {"aligned", "vector", "offset"}) {
     for (size_t size : sizes) {
       Bytes aligned(size + 1);
