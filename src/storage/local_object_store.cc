@@ -1,7 +1,6 @@
 #include "storage/local_object_store.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +13,8 @@
 #include <memory>
 
 #include <fmt/format.h>
+
+#include "core/bytes.h"
 
 namespace eden::storage {
 namespace fs = std::filesystem;
@@ -35,25 +36,17 @@ Status WriteAll(int fd, std::span<const uint8_t> bytes) {
 }
 
 /// Writes through an aligned per-thread staging buffer (unless the caller's bytes are aligned), the
-/// last block zero-padded, then truncates the file to its real size.
-///
-/// The buffer is backed by transparent huge pages where the kernel allows it. An O_DIRECT write
-/// hands the device one segment per physically contiguous run of the buffer: with 4 KiB pages a
-/// request carries at most `max_segments` (254 on virtio-blk) pages, i.e. ~1 MiB in 254 pieces;
-/// with 2 MiB pages a 4 MiB request is 2 pieces. On a VM whose block device is emulated on the
-/// same CPUs, that cut the host's cost of writing from ~2 to ~0.35 CPU-s per GB (bench/RESULTS.md).
+/// last block zero-padded, then truncates the file to its real size. The staging buffer is a
+/// huge-page-backed large block, for the reason in core/bytes.h.
 Status WriteDirect(int fd, std::span<const uint8_t> bytes) {
   constexpr size_t kStage = size_t{8} << 20;
-  constexpr size_t kHugePage = size_t{2} << 20;
   struct Free {
-    void operator()(uint8_t* p) const { std::free(p); }
+    void operator()(uint8_t* p) const { large_blocks::Free(p, kStage); }
   };
   thread_local std::unique_ptr<uint8_t, Free> stage;
   if (!stage) {
-    void* p = nullptr;
-    if (::posix_memalign(&p, kHugePage, kStage) != 0) return Fail(ErrorCode::kIo, "out of memory");
-    ::madvise(p, kStage, MADV_HUGEPAGE);  // Advice only: without THP the buffer still works.
-    stage.reset(static_cast<uint8_t*>(p));
+    stage.reset(static_cast<uint8_t*>(large_blocks::Allocate(kStage)));
+    if (!stage) return Fail(ErrorCode::kIo, "out of memory");
   }
   size_t done = 0;
   // Bytes that already start on a page (a download, see core/bytes.h) go as they are, whole
