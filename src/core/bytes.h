@@ -15,7 +15,7 @@ namespace eden {
 /// Why: an O_DIRECT request carries one segment per physically contiguous piece of the buffer.
 /// With 4 KiB pages a request is at most `max_segments` pages (254 on virtio-blk: ~1 MiB in 254
 /// pieces); with 2 MiB pages a 4 MiB request is 2 pieces. On a VM whose block device is emulated
-/// on the same CPUs that cut the host's cost of writing ~5x (bench/RESULTS.md). Heap memory does
+/// on the same CPUs, that cut the host's cost of writing ~5x (bench/RESULTS.md). Heap memory does
 /// not give this: glibc reuses pages already faulted in at 4 KiB.
 /// @par Thread-safety All functions are thread-safe.
 namespace large_blocks {
