@@ -6,8 +6,8 @@
 namespace eden::cli {
 
 /// The task `eden run --broker` sends, one per instance: args [row, options], result the
-/// instance outcome (pipeline/wire.h). The worker runs pipeline's FetchInstance, ConvertInstance and StoreInstance, the
-/// same per-instance function the in-process run composes.
+/// instance outcome (pipeline/wire.h). The worker runs pipeline::FetchInstance, ConvertInstance
+/// and StoreInstance: the same three steps the in-process run places on its pools.
 inline constexpr const char* kProcessInstanceTask = "eden.process_instance";
 
 /// The tasks `eden worker` runs (documented in docs/worker.md):

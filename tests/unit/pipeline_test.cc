@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "dicom/dcmtk_decoder.h"
+#include "fake_pacs_source.h"
 #include "pipeline/bounded_queue.h"
 #include "pipeline/dataset_writer.h"
 #include "pipeline/executor.h"
@@ -262,35 +263,6 @@ TEST(Executor, EveryRowGetsExactlyOneOutcome) {
   fs::remove_all(dir);
 }
 
-/// A PACS in memory: every row in one page stream, by instance_id (keyset), all studies.
-class RowsSource final : public source::PacsSource {
- public:
-  explicit RowsSource(std::vector<source::InstanceRow> rows) : rows_(std::move(rows)) {
-    std::sort(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) { return a.instance_id < b.instance_id; });
-  }
-  Result<std::vector<std::string>> SelectStudies(const source::Selection&) override {
-    return std::vector<std::string>{};
-  }
-  Result<source::SelectionStats> Count(const source::Selection&, const std::vector<std::string>&) override {
-    source::SelectionStats s;
-    s.instances = static_cast<int64_t>(rows_.size());
-    return s;
-  }
-  Result<std::vector<source::InstanceRow>> Page(const source::Selection&, const std::vector<std::string>&,
-                                                const std::optional<std::string>& after, int limit) override {
-    std::vector<source::InstanceRow> page;
-    for (const auto& r : rows_) {
-      if (after && r.instance_id <= *after) continue;
-      if (page.size() == static_cast<size_t>(limit)) break;
-      page.push_back(r);
-    }
-    return page;
-  }
-
- private:
-  std::vector<source::InstanceRow> rows_;
-};
-
 class SilentObserver final : public RunObserver {
  public:
   void OnSelectionStats(const source::SelectionStats&) override {}
@@ -319,7 +291,8 @@ TEST(Run, ListsTheFirstFailuresAndCountsThemAll) {
   options.journal_path = dir / "journal.sqlite";
   SilentObserver observer;
   auto summary = pipeline::Run(
-      options, [&]() -> Result<std::unique_ptr<source::PacsSource>> { return std::make_unique<RowsSource>(rows); },
+      options,
+      [&]() -> Result<std::unique_ptr<source::PacsSource>> { return std::make_unique<source::FakePacsSource>(rows); },
       store, f, observer);
   ASSERT_TRUE(summary) << summary.error().ToString();
   EXPECT_EQ(summary->failed, n);

@@ -6,49 +6,25 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_pacs_source.h"
 #include "source/pager.h"
 
 namespace eden::source {
 namespace {
 
-/// A PACS in memory with the keyset semantics of the real source: rows of the given studies (or
-/// of every study) with instance_id > after, by instance_id, at most `limit`.
-class FakeSource final : public PacsSource {
- public:
-  explicit FakeSource(std::map<std::string, std::vector<std::string>> instances_by_study)
-      : instances_by_study_(std::move(instances_by_study)) {}
-
-  Result<std::vector<std::string>> SelectStudies(const Selection&) override { return std::vector<std::string>{}; }
-  Result<SelectionStats> Count(const Selection&, const std::vector<std::string>&) override { return SelectionStats{}; }
-
-  Result<std::vector<InstanceRow>> Page(const Selection& selection, const std::vector<std::string>& study_ids,
-                                        const std::optional<std::string>& after, int limit) override {
-    ++calls;
-    if (fail_on_call == calls) return Fail(ErrorCode::kUnavailable, "database connection lost");
-    largest_chunk = std::max(largest_chunk, study_ids.size());
-    std::vector<InstanceRow> rows;
-    for (const auto& [study, ids] : instances_by_study_) {
-      if (selection.studies && std::find(study_ids.begin(), study_ids.end(), study) == study_ids.end()) continue;
-      for (const auto& id : ids) {
-        if (after && id <= *after) continue;
-        InstanceRow row;
-        row.study_id = study;
-        row.instance_id = id;
-        rows.push_back(std::move(row));
-      }
+/// The fake's rows for a PACS given as instance ids by study.
+FakePacsSource Source(const std::map<std::string, std::vector<std::string>>& pacs) {
+  std::vector<InstanceRow> rows;
+  for (const auto& [study, ids] : pacs) {
+    for (const auto& id : ids) {
+      InstanceRow row;
+      row.study_id = study;
+      row.instance_id = id;
+      rows.push_back(std::move(row));
     }
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.instance_id < b.instance_id; });
-    if (rows.size() > static_cast<size_t>(limit)) rows.resize(static_cast<size_t>(limit));
-    return rows;
   }
-
-  int calls = 0;
-  int fail_on_call = 0;
-  size_t largest_chunk = 0;
-
- private:
-  std::map<std::string, std::vector<std::string>> instances_by_study_;
-};
+  return FakePacsSource(std::move(rows));
+}
 
 /// 60 studies with 0 to 6 instances each; instance ids interleave across studies.
 std::map<std::string, std::vector<std::string>> Pacs() {
@@ -89,7 +65,7 @@ TEST(StudiesPerPageQuery, AboutTwoPagesOfRowsBetween1And256) {
 
 TEST(Pager, ASampleComesWholeAndOnceAFewStudiesAQuery) {
   const auto pacs = Pacs();
-  FakeSource source(pacs);
+  auto source = Source(pacs);
   Selection selection;
   selection.studies = 45;
   std::vector<std::string> sample;
@@ -116,7 +92,7 @@ TEST(Pager, ASampleComesWholeAndOnceAFewStudiesAQuery) {
 
 TEST(Pager, EveryStudyIsPagedByKeysetWithoutAStudyList) {
   const auto pacs = Pacs();
-  FakeSource source(pacs);
+  auto source = Source(pacs);
   Selection selection;
   selection.studies.reset();
   size_t total = 0;
@@ -134,7 +110,7 @@ TEST(Pager, EveryStudyIsPagedByKeysetWithoutAStudyList) {
 }
 
 TEST(Pager, ASourceErrorIsReturned) {
-  FakeSource source(Pacs());
+  auto source = Source(Pacs());
   source.fail_on_call = 3;
   Selection selection;
   selection.studies.reset();
