@@ -2,8 +2,28 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <mutex>
+
+namespace eden {
+
+void AppendTo(Bytes& bytes, std::span<const uint8_t> data, size_t at_least) {
+  if (data.empty()) return;
+  const size_t old = bytes.size();
+  if (bytes.capacity() - old < data.size()) {
+    Bytes grown;
+    grown.reserve(std::max({at_least, old + data.size(), bytes.capacity() * 2, size_t{64} << 10}));
+    grown.resize(old);  // Default-initialised elements: no fill (see PageAlignedAllocator::construct).
+    if (old > 0) std::memcpy(grown.data(), bytes.data(), old);
+    bytes.swap(grown);
+  }
+  bytes.resize(old + data.size());
+  std::memcpy(bytes.data() + old, data.data(), data.size());
+}
+
+}  // namespace eden
 
 namespace eden::large_blocks {
 namespace {

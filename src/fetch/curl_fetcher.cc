@@ -31,18 +31,14 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 
 size_t OnData(char* data, size_t size, size_t count, void* user) {
   auto* body = static_cast<Body*>(user);
-  if (body->bytes.capacity() == 0 && body->expected > 0 && body->expected <= body->max_bytes) {
-    body->bytes.reserve(body->expected);  // One allocation of the announced size: no doubling.
-  }
   const size_t n = size * count;
   if (body->bytes.size() + n > body->max_bytes) {
     body->too_large = true;
     return 0;  // Aborts the transfer.
   }
-  // As uint8_t, not char: the same element type lets the insert be one memmove (with char the
-  // library converts byte by byte: 4 CPU-s per 7 GB, measured with perf).
-  const auto* bytes = reinterpret_cast<const uint8_t*>(data);
-  body->bytes.insert(body->bytes.end(), bytes, bytes + n);
+  // One allocation of the announced size (no doubling), then one memcpy per block.
+  const size_t announced = body->expected <= body->max_bytes ? body->expected : 0;
+  AppendTo(body->bytes, {reinterpret_cast<const uint8_t*>(data), n}, announced);
   return n;
 }
 

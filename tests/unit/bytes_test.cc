@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <set>
@@ -55,6 +56,29 @@ TEST(Bytes, LargeVectorsStartOnAHugePageAndSmallOnesWork) {
   Bytes grown;
   for (int i = 0; i < (3 << 20); ++i) grown.push_back(static_cast<uint8_t>(i));  // Small -> large.
   EXPECT_EQ(grown[(3 << 20) - 1], static_cast<uint8_t>((3 << 20) - 1));
+}
+
+TEST(Bytes, AppendToKeepsEveryByteInOrderAcrossGrowth) {
+  // Chunks of awkward sizes, as a socket delivers them, from 0 to past the small/large boundary.
+  std::vector<uint8_t> source((size_t{5} << 20) + 4321);
+  for (size_t i = 0; i < source.size(); ++i) source[i] = static_cast<uint8_t>(i * 131 + (i >> 9));
+  for (const size_t announced : {size_t{0}, source.size()}) {
+    Bytes bytes;
+    size_t at = 0;
+    for (size_t chunk = 1; at < source.size(); chunk = chunk * 3 % 700001 + 1) {
+      const size_t n = std::min(chunk, source.size() - at);
+      AppendTo(bytes, {source.data() + at, n}, announced);
+      at += n;
+    }
+    ASSERT_EQ(bytes.size(), source.size());
+    EXPECT_EQ(std::memcmp(bytes.data(), source.data(), source.size()), 0) << "announced " << announced;
+    if (announced > 0) {
+      EXPECT_EQ(bytes.capacity(), announced);  // One allocation of that size.
+    }
+  }
+  Bytes small = {1, 2};
+  AppendTo(small, {}, 0);
+  EXPECT_EQ(small, (Bytes{1, 2}));
 }
 
 }  // namespace
