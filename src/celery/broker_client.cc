@@ -37,12 +37,13 @@ Result<std::unique_ptr<BrokerClient>> BrokerClient::Connect(const std::string& b
 }
 
 Status BrokerClient::RunTasks(const std::vector<OutgoingTask>& tasks, size_t window, const OnResult& on_result,
-                              const OnWait& on_wait) {
+                              const OnWait& on_wait, const std::function<bool()>& stop) {
   if (tasks.empty()) return {};
   if (auto ok = subscriber_->Send({"PSUBSCRIBE", "celery-task-meta-*"}); !ok) return ok;
   std::map<std::string, size_t> in_flight;  // task id -> index
   std::set<std::string> declared;
   size_t next = 0, done = 0;
+  bool stopped = false;
   auto finish = [&](const std::string& id, const std::string& doc) {
     auto it = in_flight.find(id);
     if (it == in_flight.end()) return;
@@ -54,12 +55,13 @@ Status BrokerClient::RunTasks(const std::vector<OutgoingTask>& tasks, size_t win
     in_flight.erase(it);
     ++done;
     on_result(index, status, j.contains("result") ? j["result"].dump() : "null");
+    if (stop && !stopped) stopped = stop();
   };
   auto last_sweep = Clock::now(), last_wait = Clock::now(), last_progress = Clock::now();
   size_t done_before = 0;
-  while (done < tasks.size()) {
+  while (done < tasks.size() && !(stopped && in_flight.empty())) {
     // Send up to the window.
-    while (next < tasks.size() && in_flight.size() < window) {
+    while (!stopped && next < tasks.size() && in_flight.size() < window) {
       const OutgoingTask& t = tasks[next];
       if (declared.insert(t.queue).second) {
         auto ok = broker_->Command({"SADD", "_kombu.binding." + t.queue, t.queue + "\x06\x16\x06\x16" + t.queue});

@@ -24,8 +24,10 @@ class BrokerClient {
   /// Called every 10 s while no result arrives: tasks sent, done.
   using OnWait = std::function<void(size_t sent, size_t done)>;
 
+  /// Once `stop` (asked after each result) says true, sends no further task, waits for the
+  /// ones in flight and returns.
   Status RunTasks(const std::vector<OutgoingTask>& tasks, size_t window, const OnResult& on_result,
-                  const OnWait& on_wait = {});
+                  const OnWait& on_wait = {}, const std::function<bool()>& stop = {});
 
  private:
   BrokerClient() = default;

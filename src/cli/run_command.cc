@@ -51,9 +51,9 @@ pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const Op
                                  {"quality", s.convert.quality},
                                  {"max_size", s.convert.max_size},
                                  {"window", s.convert.window}};
-  return [s, options = task_options.dump()](
-             const std::vector<source::InstanceRow>& rows,
-             const std::function<void(pipeline::InstanceOutcome &&)>& on_outcome) -> Status {
+  return [s, options = task_options.dump()](const std::vector<source::InstanceRow>& rows,
+                                            const std::function<void(pipeline::InstanceOutcome &&)>& on_outcome,
+                                            const std::function<bool()>& stop) -> Status {
     auto client = celery::BrokerClient::Connect(s.broker, s.result_backend);
     if (!client) return Fail(client.error());
     char host[256] = {};
@@ -99,7 +99,8 @@ pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const Op
                      "eden run: no result for 10 s ({} of {} sent tasks done): is an eden worker consuming "
                      "queue {} on this broker?\n",
                      done, sent, s.broker_queue);
-        });
+        },
+        stop);
   };
 }
 

@@ -24,10 +24,12 @@ struct StageFactories {
 /// StoreInstance (store pool), with bounded queues between them so at most
 /// download_concurrency + 2 x cpu_workers + 2 x store_concurrency DICOM files are in memory,
 /// however many rows there are. `on_outcome` runs on the calling thread, once per
-/// row, in completion order.
+/// row started, in completion order. `stop`, if given, is asked on the calling thread after
+/// each outcome; once it says true no further row is started, the rows already started finish
+/// (and are reported), and the call returns.
 void RunInProcess(const std::vector<source::InstanceRow>& rows, const ExecutorOptions& options,
                   const StageFactories& factories, storage::ObjectStore& store, const DatasetLayout& layout,
                   const convert::ConvertOptions& convert_options,
-                  const std::function<void(InstanceOutcome&&)>& on_outcome);
+                  const std::function<void(InstanceOutcome&&)>& on_outcome, const std::function<bool()>& stop = {});
 
 }  // namespace eden::pipeline

@@ -9,6 +9,7 @@
 
 #include "pipeline/dataset_writer.h"
 #include "pipeline/journal.h"
+#include "pipeline/outage.h"
 #include "source/pager.h"
 
 namespace eden::pipeline {
@@ -134,8 +135,11 @@ Result<RunSummary> Run(const RunOptions& options,
   auto last_flush = Clock::now();
   Status journal_status;
   size_t done = 0;
+  OutageDetector outage;
+  auto stop = [&] { return outage.tripped(); };
   auto on_outcome = [&](InstanceOutcome&& o) {
     ++done;
+    outage.Observe(o);
     summary.dicom_bytes += o.downloaded ? o.dicom_bytes : 0;
     summary.jpg_bytes += o.stored ? o.jpg_bytes : 0;
     observer.OnOutcome(o, done, pending);
@@ -149,7 +153,7 @@ Result<RunSummary> Run(const RunOptions& options,
     }
   };
   Status dispatch_status;
-  for (int64_t after_seq = -1; journal_status && dispatch_status;) {
+  for (int64_t after_seq = -1; journal_status && dispatch_status && !outage.tripped();) {
     auto chunk = (*journal)->PendingAfter(after_seq, kChunkRows);
     if (!chunk) {
       dispatch_status = Fail(chunk.error());  // Stop, but journal what did finish first.
@@ -161,15 +165,22 @@ Result<RunSummary> Run(const RunOptions& options,
     rows.reserve(chunk->size());
     for (auto& e : *chunk) rows.push_back(std::move(e.row));
     if (dispatch) {
-      dispatch_status = dispatch(rows, on_outcome);
+      dispatch_status = dispatch(rows, on_outcome, stop);
     } else {
-      RunInProcess(rows, options.executor, factories, store, options.layout, options.convert, on_outcome);
+      RunInProcess(rows, options.executor, factories, store, options.layout, options.convert, on_outcome, stop);
     }
   }
   if (journal_status) journal_status = store.Flush();
   if (journal_status) journal_status = (*journal)->Record(batch);
   if (!journal_status) return Fail(journal_status.error());
   if (!dispatch_status) return Fail(dispatch_status.error());  // What did finish is journaled.
+  if (outage.tripped()) {
+    return Fail(ErrorCode::kUnavailable,
+                fmt::format("stopped: {} downloads in a row could not reach their DICOM server (last: {}); {} of the "
+                            "{} pending instances were not attempted. Everything that finished is in the journal: "
+                            "run the same command again to resume once the server answers.",
+                            outage.streak(), outage.last_error(), pending - done, pending));
+  }
   summary.processed = done;
   summary.process_s = SecondsSince(t);
 

@@ -258,6 +258,40 @@ def test_database_down_exits_3(tmp):
     assert ENV["SOURCE_DATABASE_PASS"] not in r.stdout + r.stderr, "password printed"
 
 
+def test_dicom_server_down_exits_3_then_resumes(tmp):
+    """Every file URL points at a port nobody listens on: the run stops after a streak of
+    refused connections (not after trying every row), exits 3 and says why; once a server
+    answers there (a proxy to Orthanc), the same command resumes and completes the dataset."""
+    port = str(ARGS.proxy_port + 2)
+    query = url_rewriting_query(
+        tmp, "down.sql", f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
+    out = os.path.join(tmp, "server-down")
+    args = ["run", "--all-studies", "--query", query, "-o", out, "--progress", "none", "--retries", "0",
+            "--download-concurrency", "2"]
+    r = eden(*args)
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    assert "could not reach their DICOM server" in r.stderr and "Couldn't connect" in r.stderr, r.stderr
+    with sqlite3.connect(os.path.join(out, ".eden", "journal.sqlite")) as db:
+        states = dict(db.execute("SELECT state, count(*) FROM instances GROUP BY state").fetchall())
+        total = db.execute("SELECT count(*) FROM instances").fetchone()[0]
+    assert states.get("failed", 0) >= 32 and states.get("pending", 0) > 0, states  # Stopped early.
+    assert states.get("stored", 0) == 0, states
+    assert not os.path.exists(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv"))
+
+    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
+                              ENV["EDEN_ORTHANC_URL"], "0"])
+    try:
+        harness.wait_listening(int(port), proxy)
+        r = eden(*args)
+        assert r.returncode == 1, (r.returncode, r.stderr)  # The demo's 4 bad rows.
+        rows = read_csv(out)
+        assert len(rows) == total and len({x["instance_id"] for x in rows}) == total, "rows missing or duplicated"
+        assert sum(x["status"] == "stored" for x in rows) == total - 4
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
 def test_bad_configuration_exits_2_listing_every_problem(tmp):
     r = eden("run", "-o", os.path.join(tmp, "cfg"), "--studies", "0", "--quality", "101", "--page-size", "0")
     assert r.returncode == 2, r.returncode

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "pipeline/dataset_writer.h"
 #include "pipeline/executor.h"
 #include "pipeline/journal.h"
+#include "pipeline/outage.h"
 #include "pipeline/run.h"
 #include "storage/local_object_store.h"
 
@@ -306,6 +308,123 @@ TEST(Run, ListsTheFirstFailuresAndCountsThemAll) {
   size_t lines = 0;
   for (std::string line; std::getline(csv, line);) lines += line.rfind("study-1,", 0) == 0 ? 1 : 0;
   EXPECT_EQ(lines, n);
+  fs::remove_all(dir);
+}
+
+InstanceOutcome Unreachable() {
+  InstanceOutcome o;
+  o.error_code = "unavailable";
+  o.error_message = "download: after 4 attempts: http://pacs/1: Couldn't connect to server";
+  return o;
+}
+
+TEST(OutageDetector, TripsOnlyOnAnUnbrokenRunOfUnreachableDownloads) {
+  OutageDetector d(3);
+  InstanceOutcome not_found;
+  not_found.error_code = "not_found";
+  not_found.error_message = "download: http://pacs/2: HTTP 404";
+  InstanceOutcome store_down = Unreachable();
+  store_down.error_message = "store DICOM: cannot reach the bucket";  // Not the DICOM server.
+  InstanceOutcome timed_out = Unreachable();
+  timed_out.error_code = "timeout";
+  InstanceOutcome stored;
+  stored.stored = stored.downloaded = true;
+
+  EXPECT_FALSE(d.Observe(Unreachable()));
+  EXPECT_FALSE(d.Observe(Unreachable()));
+  EXPECT_FALSE(d.Observe(not_found));  // The server answered: start again.
+  EXPECT_FALSE(d.Observe(Unreachable()));
+  EXPECT_FALSE(d.Observe(store_down));
+  EXPECT_FALSE(d.Observe(Unreachable()));
+  EXPECT_FALSE(d.Observe(stored));
+  EXPECT_EQ(d.streak(), 0u);
+  InstanceOutcome no_url;  // Rejected before any download: neither counts nor resets.
+  no_url.error_code = "invalid_argument";
+  no_url.error_message = "file_url is NULL";
+  InstanceOutcome forbidden;  // A 403 is an answer.
+  forbidden.error_code = "invalid_argument";
+  forbidden.error_message = "download: http://pacs/3: HTTP 403";
+  EXPECT_FALSE(d.Observe(Unreachable()));
+  EXPECT_FALSE(d.Observe(forbidden));
+  EXPECT_EQ(d.streak(), 0u);
+  EXPECT_FALSE(d.Observe(Unreachable()));
+  EXPECT_FALSE(d.Observe(no_url));
+  EXPECT_EQ(d.streak(), 1u);
+  EXPECT_FALSE(d.Observe(timed_out));
+  EXPECT_TRUE(d.Observe(Unreachable()));
+  EXPECT_TRUE(d.tripped());
+  EXPECT_TRUE(d.Observe(stored));  // Stays tripped.
+  EXPECT_NE(d.last_error().find("Couldn't connect"), std::string::npos);
+}
+
+/// A Fetcher for one server that can be taken down: while down, every fetch fails as curl's
+/// "couldn't connect" does, and is counted.
+class SwitchableFetcher final : public fetch::Fetcher {
+ public:
+  SwitchableFetcher(const std::vector<uint8_t>& file, const std::atomic<bool>& up, std::atomic<size_t>& calls)
+      : file_(file), up_(up), calls_(calls) {}
+  Result<Bytes> Fetch(const std::string& url) override {
+    ++calls_;
+    if (!up_) return Fail(ErrorCode::kUnavailable, url + ": Couldn't connect to server");
+    return Bytes(file_.begin(), file_.end());
+  }
+
+ private:
+  const std::vector<uint8_t>& file_;
+  const std::atomic<bool>& up_;
+  std::atomic<size_t>& calls_;
+};
+
+TEST(Run, StopsWhenTheDicomServerIsDownAndResumesWhenItIsBack) {
+  std::ifstream in("/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm", std::ios::binary);
+  const std::vector<uint8_t> ct{std::istreambuf_iterator<char>(in), {}};
+  const size_t n = 400;
+  std::vector<source::InstanceRow> rows;
+  for (size_t i = 0; i < n; ++i) rows.push_back(Row(fmt::format("ct-{:04}", i), fmt::format("http://pacs/{}", i)));
+  std::atomic<bool> up{false};
+  std::atomic<size_t> calls{0};
+  const auto dir = TempDir("run-outage");
+  storage::LocalObjectStore store(dir / "out");
+  const dicom::DcmtkDecoder decoder;
+  StageFactories f;
+  f.make_fetcher = [&] { return std::make_unique<SwitchableFetcher>(ct, up, calls); };
+  f.make_converter = [&] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
+  RunOptions options;
+  options.selection.studies.reset();
+  options.executor = {4, 2, 2};
+  options.journal_path = dir / "journal.sqlite";
+  SilentObserver observer;
+  auto connect = [&]() -> Result<std::unique_ptr<source::PacsSource>> {
+    return std::make_unique<source::FakePacsSource>(rows);
+  };
+
+  auto down = pipeline::Run(options, connect, store, f, observer);
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(down.error().message().find("could not reach their DICOM server"), std::string::npos)
+      << down.error().message();
+  // It stopped: the threshold plus what was already in flight (a few dozen), not every row.
+  EXPECT_GE(calls.load(), OutageDetector::kDefaultThreshold);
+  EXPECT_LT(calls.load(), n / 4);
+  EXPECT_FALSE(fs::exists(dir / "out" / options.layout.CsvKey()));  // No CSV for an unfinished run.
+
+  up = true;
+  auto back = pipeline::Run(options, connect, store, f, observer);
+  ASSERT_TRUE(back) << back.error().ToString();
+  EXPECT_TRUE(back->resumed);
+  EXPECT_EQ(back->stored, n);
+  EXPECT_EQ(back->failed, 0u);
+  EXPECT_EQ(back->exit_code, 0);
+  std::ifstream csv(dir / "out" / options.layout.CsvKey());
+  std::set<std::string> ids;
+  size_t lines = 0;
+  for (std::string line; std::getline(csv, line);) {
+    if (line.rfind("study-1,", 0) != 0) continue;
+    ++lines;
+    ids.insert(line.substr(10, 7));  // study-1,1,<instance_id>
+  }
+  EXPECT_EQ(lines, n);
+  EXPECT_EQ(ids.size(), n);
   fs::remove_all(dir);
 }
 
