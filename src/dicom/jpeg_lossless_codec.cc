@@ -256,7 +256,7 @@ struct Component {
 
 }  // namespace
 
-Result<std::vector<uint8_t>> DecodeJpegLosslessFrame(std::span<const uint8_t> data,
+Result<Bytes> DecodeJpegLosslessFrame(std::span<const uint8_t> data,
                                                      const imaging::PixelFormat& format) {
   const uint8_t* p = data.data();
   const uint8_t* end = data.data() + data.size();
@@ -353,7 +353,7 @@ Result<std::vector<uint8_t>> DecodeJpegLosslessFrame(std::span<const uint8_t> da
   // Decode. `prev` and `cur` hold rows of (point-transformed) samples, components interleaved.
   const size_t row_samples = size_t{width} * nc;
   std::vector<int32_t> prev(row_samples), cur(row_samples);
-  std::vector<uint8_t> out(row_samples * height * bytes_per_sample);
+  Bytes out(row_samples * height * bytes_per_sample);  // Not zeroed: every row is written below.
   const int32_t mask = (1 << (precision - point_transform)) - 1;
   const int32_t initial = 1 << (precision - point_transform - 1);
   BitReader reader(p, end);

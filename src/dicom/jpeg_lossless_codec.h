@@ -4,6 +4,7 @@
 #include <span>
 #include <vector>
 
+#include "core/bytes.h"
 #include "core/result.h"
 #include "imaging/types.h"
 
@@ -16,6 +17,6 @@ namespace eden::dicom {
 /// kUnsupported for valid JPEG it does not handle (then the caller falls back to DCMTK);
 /// kCorruptPixelData for broken data. Bounds-checked throughout.
 /// @par Thread-safety Pure function.
-Result<std::vector<uint8_t>> DecodeJpegLosslessFrame(std::span<const uint8_t> data, const imaging::PixelFormat& format);
+Result<Bytes> DecodeJpegLosslessFrame(std::span<const uint8_t> data, const imaging::PixelFormat& format);
 
 }  // namespace eden::dicom
