@@ -67,7 +67,8 @@ void ConsoleObserver::OnOutcome(const pipeline::InstanceOutcome& o, size_t done,
     const int filled = total ? static_cast<int>(width * done / total) : width;
     fmt::print(out_, "\r  [{}{}] {}/{}  {:.1f}/s  {:.1f} MB  stored {}  failed {}", std::string(filled, '#'),
                std::string(width - filled, '.'), done, total, rate, bytes_ / 1e6, stored_, failed_);
-    if (done == total) fmt::print(out_, "\n");
+    bar_open_ = done != total;
+    if (!bar_open_) fmt::print(out_, "\n");
   } else {
     const int decile = total ? static_cast<int>(10 * done / total) : 10;
     if (decile != last_decile_ || done == total ||
@@ -79,6 +80,13 @@ void ConsoleObserver::OnOutcome(const pipeline::InstanceOutcome& o, size_t done,
     }
   }
   std::fflush(out_);
+}
+
+void ConsoleObserver::EndLine() {
+  if (!bar_open_) return;
+  fmt::print(out_, "\n");
+  std::fflush(out_);
+  bar_open_ = false;
 }
 
 void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {

@@ -26,10 +26,14 @@ class ConsoleObserver final : public pipeline::RunObserver {
   void OnResume(size_t total, size_t already_stored) override;
   void OnPhase(const std::string& name, size_t items) override;
   void OnOutcome(const pipeline::InstanceOutcome& o, size_t done, size_t total) override;
+  /// Ends a progress bar left unfinished (a run that stopped early), so what follows starts on
+  /// its own line.
+  void EndLine();
 
  private:
   std::FILE* out_;
   bool bar_, quiet_, debug_, failures_;
+  bool bar_open_ = false;  ///< A bar is drawn on the current line.
   size_t stored_ = 0, failed_ = 0;
   uint64_t bytes_ = 0;
   std::chrono::steady_clock::time_point phase_start_{}, last_line_{};

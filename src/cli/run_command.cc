@@ -211,6 +211,7 @@ int RunRun(const config::RunSettings& s) {
   auto summary = pipeline::Run(options, connect, *opened->store, factories, observer, dispatch);
   if (!summary) {
     const Error& e = summary.error();
+    observer.EndLine();
     fmt::print(stderr, "eden run: {}\n", e.message());
     return ExitCodeFor(e);
   }

@@ -27,7 +27,7 @@ inline constexpr size_t kUnit = size_t{2} << 20;
 inline constexpr size_t kThreshold = size_t{1} << 20;
 /// Freed blocks kept for reuse, in bytes (what the pool adds to peak RSS at most); beyond it
 /// they are unmapped.
-inline constexpr size_t kKeepBytes = size_t{64} << 20;
+inline constexpr size_t kKeepBytes = size_t{128} << 20;
 
 /// A block of at least `bytes` (rounded up to kUnit), kUnit-aligned; nullptr if out of memory.
 void* Allocate(size_t bytes);

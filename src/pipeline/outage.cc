@@ -1,37 +1,73 @@
 #include "pipeline/outage.h"
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 
 namespace eden::pipeline {
+namespace {
 
-bool OutageDetector::IsUnreachable(const InstanceOutcome& outcome) {
-  if (outcome.stored || outcome.downloaded) return false;
-  if (outcome.error_code != ErrorCodeName(ErrorCode::kUnavailable) &&
-      outcome.error_code != ErrorCodeName(ErrorCode::kTimeout)) {
-    return false;
-  }
-  // The download step prefixes its errors (FetchInstance); a store or worker error is not the
-  // DICOM server's.
-  return outcome.error_message.rfind("download: ", 0) == 0;
+bool StartsWith(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
+
+bool CodeIs(const InstanceOutcome& o, ErrorCode code) { return o.error_code == ErrorCodeName(code); }
+
+}  // namespace
+
+// The step that failed is the message's prefix (instance_task.cc): "download: ", "store DICOM: ",
+// "store JPEG: "; rows FetchInstance rejects before asking any server have none.
+bool OutageDetector::IsUnreachable(const InstanceOutcome& o) {
+  return !o.stored && !o.downloaded && (CodeIs(o, ErrorCode::kUnavailable) || CodeIs(o, ErrorCode::kTimeout)) &&
+         StartsWith(o.error_message, "download: ");
 }
 
-bool OutageDetector::NeverDownloaded(const InstanceOutcome& outcome) {
-  // FetchInstance rejects these rows before asking any server, without the "download: " prefix.
-  return !outcome.stored && !outcome.downloaded && outcome.error_code == ErrorCodeName(ErrorCode::kInvalidArgument) &&
-         outcome.error_message.rfind("download: ", 0) != 0;
+bool OutageDetector::IsUnwritable(const InstanceOutcome& o) {
+  return !o.stored &&
+         (CodeIs(o, ErrorCode::kUnavailable) || CodeIs(o, ErrorCode::kTimeout) || CodeIs(o, ErrorCode::kIo)) &&
+         StartsWith(o.error_message, "store ");
 }
 
-bool OutageDetector::Observe(const InstanceOutcome& outcome) {
-  if (tripped_) return true;
-  if (NeverDownloaded(outcome)) return false;
-  if (!IsUnreachable(outcome)) {
-    streak_ = 0;
-    return false;
+bool OutageDetector::NeverDownloaded(const InstanceOutcome& o) {
+  return !o.stored && !o.downloaded && CodeIs(o, ErrorCode::kInvalidArgument) &&
+         !StartsWith(o.error_message, "download: ");
+}
+
+bool OutageDetector::Observe(const InstanceOutcome& o) {
+  if (tripped()) return true;
+  if (IsUnwritable(o)) {
+    last_destination_error_ = o.error_message;
+    if (++destination_streak_ >= threshold_) where_ = Where::kDestination;
+  } else if (o.downloaded || o.stored) {
+    destination_streak_ = 0;
   }
-  ++streak_;
-  last_error_ = outcome.error_message;
-  tripped_ = streak_ >= threshold_;
-  return tripped_;
+  if (IsUnreachable(o)) {
+    last_source_error_ = o.error_message;
+    if (++source_streak_ >= threshold_ && !tripped()) where_ = Where::kDicomServer;
+  } else if (!NeverDownloaded(o)) {
+    source_streak_ = 0;
+  }
+  return tripped();
+}
+
+std::string OutageDetector::Describe(size_t not_attempted, size_t pending) const {
+  const std::string left = fmt::format(
+      "{} of the {} pending instances were not attempted. Everything that finished is in the journal: run the same "
+      "command again to resume",
+      not_attempted, pending);
+  switch (where_) {
+    case Where::kDicomServer:
+      return fmt::format(
+          "stopped: {} downloads in a row could not reach their DICOM server (last: {}); {} once the "
+          "server answers.",
+          source_streak_, last_source_error_, left);
+    case Where::kDestination:
+      return fmt::format(
+          "stopped: {} objects in a row could not be written to the destination (last: {}); {} once "
+          "it takes objects again.",
+          destination_streak_, last_destination_error_, left);
+    case Where::kNone:
+      break;
+  }
+  return "not stopped";
 }
 
 }  // namespace eden::pipeline

@@ -174,13 +174,7 @@ Result<RunSummary> Run(const RunOptions& options,
   if (journal_status) journal_status = (*journal)->Record(batch);
   if (!journal_status) return Fail(journal_status.error());
   if (!dispatch_status) return Fail(dispatch_status.error());  // What did finish is journaled.
-  if (outage.tripped()) {
-    return Fail(ErrorCode::kUnavailable,
-                fmt::format("stopped: {} downloads in a row could not reach their DICOM server (last: {}); {} of the "
-                            "{} pending instances were not attempted. Everything that finished is in the journal: "
-                            "run the same command again to resume once the server answers.",
-                            outage.streak(), outage.last_error(), pending - done, pending));
-  }
+  if (outage.tripped()) return Fail(ErrorCode::kUnavailable, outage.Describe(pending - done, pending));
   summary.processed = done;
   summary.process_s = SecondsSince(t);
 

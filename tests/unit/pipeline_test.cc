@@ -337,7 +337,7 @@ TEST(OutageDetector, TripsOnlyOnAnUnbrokenRunOfUnreachableDownloads) {
   EXPECT_FALSE(d.Observe(store_down));
   EXPECT_FALSE(d.Observe(Unreachable()));
   EXPECT_FALSE(d.Observe(stored));
-  EXPECT_EQ(d.streak(), 0u);
+  EXPECT_EQ(d.source_streak(), 0u);
   InstanceOutcome no_url;  // Rejected before any download: neither counts nor resets.
   no_url.error_code = "invalid_argument";
   no_url.error_message = "file_url is NULL";
@@ -346,15 +346,55 @@ TEST(OutageDetector, TripsOnlyOnAnUnbrokenRunOfUnreachableDownloads) {
   forbidden.error_message = "download: http://pacs/3: HTTP 403";
   EXPECT_FALSE(d.Observe(Unreachable()));
   EXPECT_FALSE(d.Observe(forbidden));
-  EXPECT_EQ(d.streak(), 0u);
+  EXPECT_EQ(d.source_streak(), 0u);
   EXPECT_FALSE(d.Observe(Unreachable()));
   EXPECT_FALSE(d.Observe(no_url));
-  EXPECT_EQ(d.streak(), 1u);
+  EXPECT_EQ(d.source_streak(), 1u);
   EXPECT_FALSE(d.Observe(timed_out));
   EXPECT_TRUE(d.Observe(Unreachable()));
   EXPECT_TRUE(d.tripped());
   EXPECT_TRUE(d.Observe(stored));  // Stays tripped.
-  EXPECT_NE(d.last_error().find("Couldn't connect"), std::string::npos);
+  EXPECT_EQ(d.where(), OutageDetector::Where::kDicomServer);
+  const std::string why = d.Describe(7, 50);
+  EXPECT_NE(why.find("could not reach their DICOM server"), std::string::npos) << why;
+  EXPECT_NE(why.find("Couldn't connect"), std::string::npos) << why;
+  EXPECT_NE(why.find("7 of the 50 pending"), std::string::npos) << why;
+}
+
+TEST(OutageDetector, TripsOnAnUnbrokenRunOfObjectsTheDestinationRefused) {
+  OutageDetector d(3);
+  InstanceOutcome disk_full;  // The download worked; storing it did not.
+  disk_full.error_code = "io";
+  disk_full.error_message = "store DICOM: /out/x.dcm.tmp-1-2: cannot write: No space left on device";
+  InstanceOutcome jpeg_refused;  // The DICOM was stored, the JPEG was not.
+  jpeg_refused.downloaded = true;
+  jpeg_refused.error_code = "unavailable";
+  jpeg_refused.error_message = "store JPEG: bucket unreachable";
+  InstanceOutcome broken;  // A bad file says nothing about the destination.
+  broken.downloaded = true;
+  broken.error_code = "malformed";
+  broken.error_message = "convert: unreadable data set";
+  InstanceOutcome stored;
+  stored.stored = stored.downloaded = true;
+
+  EXPECT_FALSE(d.Observe(disk_full));
+  EXPECT_FALSE(d.Observe(jpeg_refused));
+  EXPECT_FALSE(d.Observe(stored));  // An object went in: start again.
+  EXPECT_EQ(d.destination_streak(), 0u);
+  EXPECT_FALSE(d.Observe(disk_full));
+  EXPECT_FALSE(d.Observe(Unreachable()));  // The source's count, not this one.
+  EXPECT_FALSE(d.Observe(disk_full));
+  EXPECT_EQ(d.destination_streak(), 2u);
+  EXPECT_EQ(d.source_streak(), 0u);  // A download worked, then the store failed: the server answered.
+  EXPECT_TRUE(d.Observe(jpeg_refused));
+  EXPECT_EQ(d.where(), OutageDetector::Where::kDestination);
+  const std::string why = d.Describe(1, 2);
+  EXPECT_NE(why.find("could not be written to the destination"), std::string::npos) << why;
+  EXPECT_NE(why.find("bucket unreachable"), std::string::npos) << why;
+  OutageDetector e(2);
+  EXPECT_FALSE(e.Observe(broken));
+  EXPECT_FALSE(e.Observe(broken));
+  EXPECT_FALSE(e.tripped());
 }
 
 /// A Fetcher for one server that can be taken down: while down, every fetch fails as curl's
@@ -375,57 +415,116 @@ class SwitchableFetcher final : public fetch::Fetcher {
   std::atomic<size_t>& calls_;
 };
 
-TEST(Run, StopsWhenTheDicomServerIsDownAndResumesWhenItIsBack) {
-  std::ifstream in("/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm", std::ios::binary);
-  const std::vector<uint8_t> ct{std::istreambuf_iterator<char>(in), {}};
-  const size_t n = 400;
-  std::vector<source::InstanceRow> rows;
-  for (size_t i = 0; i < n; ++i) rows.push_back(Row(fmt::format("ct-{:04}", i), fmt::format("http://pacs/{}", i)));
-  std::atomic<bool> up{false};
-  std::atomic<size_t> calls{0};
-  const auto dir = TempDir("run-outage");
-  storage::LocalObjectStore store(dir / "out");
-  const dicom::DcmtkDecoder decoder;
-  StageFactories f;
-  f.make_fetcher = [&] { return std::make_unique<SwitchableFetcher>(ct, up, calls); };
-  f.make_converter = [&] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
-  RunOptions options;
-  options.selection.studies.reset();
-  options.executor = {4, 2, 2};
-  options.journal_path = dir / "journal.sqlite";
-  SilentObserver observer;
-  auto connect = [&]() -> Result<std::unique_ptr<source::PacsSource>> {
-    return std::make_unique<source::FakePacsSource>(rows);
-  };
+/// A local store that can fill up: while `full`, every Put fails as a full disk does.
+class FillableStore final : public storage::ObjectStore {
+ public:
+  FillableStore(const fs::path& root, const std::atomic<bool>& full) : local_(root), full_(full) {}
+  Status Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& type) override {
+    if (full_) return Fail(ErrorCode::kIo, key + ": cannot write: No space left on device");
+    return local_.Put(key, bytes, type);
+  }
+  Result<std::optional<storage::ObjectInfo>> Stat(const std::string& key) override { return local_.Stat(key); }
+  Result<std::vector<uint8_t>> Get(const std::string& key) override { return local_.Get(key); }
+  Status PutFile(const std::string& key, const fs::path& path, const std::string& type) override {
+    return local_.PutFile(key, path, type);
+  }
+  Status ForEach(const std::string& prefix, const Visitor& visit) override { return local_.ForEach(prefix, visit); }
+  std::string Uri(const std::string& key) const override { return local_.Uri(key); }
+  Status CheckWritable() override { return local_.CheckWritable(); }
+  Status Flush() override { return local_.Flush(); }
 
-  auto down = pipeline::Run(options, connect, store, f, observer);
+ private:
+  storage::LocalObjectStore local_;
+  const std::atomic<bool>& full_;
+};
+
+/// 400 rows of one small CT from a server that can be taken down, into a store that can fill
+/// up, through pipeline::Run with a few threads.
+struct OutageRig {
+  std::vector<uint8_t> ct;
+  std::vector<source::InstanceRow> rows;
+  std::atomic<bool> up{true}, full{false};
+  std::atomic<size_t> calls{0};
+  fs::path dir;
+  FillableStore store;
+  dicom::DcmtkDecoder decoder;
+  StageFactories factories;
+  RunOptions options;
+  SilentObserver observer;
+
+  explicit OutageRig(const std::string& name, size_t n = 400) : dir(TempDir(name)), store(dir / "out", full) {
+    std::ifstream in("/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm", std::ios::binary);
+    ct.assign(std::istreambuf_iterator<char>(in), {});
+    for (size_t i = 0; i < n; ++i) rows.push_back(Row(fmt::format("ct-{:04}", i), fmt::format("http://pacs/{}", i)));
+    factories.make_fetcher = [this] { return std::make_unique<SwitchableFetcher>(ct, up, calls); };
+    factories.make_converter = [this] {
+      return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder());
+    };
+    options.selection.studies.reset();
+    options.executor = {4, 2, 2};
+    options.journal_path = dir / "journal.sqlite";
+  }
+  ~OutageRig() { fs::remove_all(dir); }
+  Result<RunSummary> Run() {
+    return pipeline::Run(
+        options,
+        [this]() -> Result<std::unique_ptr<source::PacsSource>> {
+          return std::make_unique<source::FakePacsSource>(rows);
+        },
+        store, factories, observer);
+  }
+  /// Stopped: the threshold plus what was already in flight (a few dozen), not every row.
+  void ExpectStoppedEarly() const {
+    EXPECT_GE(calls.load(), OutageDetector::kDefaultThreshold);
+    EXPECT_LT(calls.load(), rows.size() / 4);
+    EXPECT_FALSE(fs::exists(dir / "out" / options.layout.CsvKey()));  // No CSV for an unfinished run.
+  }
+  /// A rerun stored every row once.
+  void ExpectResumedToTheEnd() {
+    auto back = Run();
+    ASSERT_TRUE(back) << back.error().ToString();
+    EXPECT_TRUE(back->resumed);
+    EXPECT_EQ(back->stored, rows.size());
+    EXPECT_EQ(back->failed, 0u);
+    EXPECT_EQ(back->exit_code, 0);
+    std::ifstream csv(dir / "out" / options.layout.CsvKey());
+    std::set<std::string> ids;
+    size_t lines = 0;
+    for (std::string line; std::getline(csv, line);) {
+      if (line.rfind("study-1,", 0) != 0) continue;
+      ++lines;
+      ids.insert(line.substr(10, 7));  // study-1,1,<instance_id>
+    }
+    EXPECT_EQ(lines, rows.size());
+    EXPECT_EQ(ids.size(), rows.size());
+  }
+};
+
+TEST(Run, StopsWhenTheDicomServerIsDownAndResumesWhenItIsBack) {
+  OutageRig rig("run-outage");
+  rig.up = false;
+  auto down = rig.Run();
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().code(), ErrorCode::kUnavailable);
   EXPECT_NE(down.error().message().find("could not reach their DICOM server"), std::string::npos)
       << down.error().message();
-  // It stopped: the threshold plus what was already in flight (a few dozen), not every row.
-  EXPECT_GE(calls.load(), OutageDetector::kDefaultThreshold);
-  EXPECT_LT(calls.load(), n / 4);
-  EXPECT_FALSE(fs::exists(dir / "out" / options.layout.CsvKey()));  // No CSV for an unfinished run.
+  rig.ExpectStoppedEarly();
+  rig.up = true;
+  rig.ExpectResumedToTheEnd();
+}
 
-  up = true;
-  auto back = pipeline::Run(options, connect, store, f, observer);
-  ASSERT_TRUE(back) << back.error().ToString();
-  EXPECT_TRUE(back->resumed);
-  EXPECT_EQ(back->stored, n);
-  EXPECT_EQ(back->failed, 0u);
-  EXPECT_EQ(back->exit_code, 0);
-  std::ifstream csv(dir / "out" / options.layout.CsvKey());
-  std::set<std::string> ids;
-  size_t lines = 0;
-  for (std::string line; std::getline(csv, line);) {
-    if (line.rfind("study-1,", 0) != 0) continue;
-    ++lines;
-    ids.insert(line.substr(10, 7));  // study-1,1,<instance_id>
-  }
-  EXPECT_EQ(lines, n);
-  EXPECT_EQ(ids.size(), n);
-  fs::remove_all(dir);
+TEST(Run, StopsWhenTheDestinationTakesNothingAndResumesWhenItDoes) {
+  OutageRig rig("run-full");
+  rig.full = true;
+  auto refused = rig.Run();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message().find("could not be written to the destination"), std::string::npos)
+      << refused.error().message();
+  EXPECT_NE(refused.error().message().find("No space left on device"), std::string::npos);
+  rig.ExpectStoppedEarly();
+  rig.full = false;
+  rig.ExpectResumedToTheEnd();
 }
 
 TEST(Sha256, KnownVector) {
