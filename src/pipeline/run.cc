@@ -136,7 +136,9 @@ Result<RunSummary> Run(const RunOptions& options,
   Status journal_status;
   size_t done = 0;
   OutageDetector outage;
-  auto stop = [&] { return outage.tripped(); };
+  // No further row once an outage is clear, or once the journal cannot record what finishes
+  // (the work would be lost and redone).
+  auto stop = [&] { return outage.tripped() || !journal_status; };
   auto on_outcome = [&](InstanceOutcome&& o) {
     ++done;
     outage.Observe(o);
