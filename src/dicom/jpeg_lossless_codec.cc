@@ -256,8 +256,7 @@ struct Component {
 
 }  // namespace
 
-Result<Bytes> DecodeJpegLosslessFrame(std::span<const uint8_t> data,
-                                                     const imaging::PixelFormat& format) {
+Result<Bytes> DecodeJpegLosslessFrame(std::span<const uint8_t> data, const imaging::PixelFormat& format) {
   const uint8_t* p = data.data();
   const uint8_t* end = data.data() + data.size();
   if (data.size() < 4 || p[0] != 0xFF || p[1] != 0xD8) return Fail(ErrorCode::kCorruptPixelData, "JPEG without SOI");

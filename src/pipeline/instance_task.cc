@@ -61,7 +61,7 @@ Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
   auto bytes = fetcher.Fetch(*row.file_url);
   f.fetch_ms = MsSince(t0);
   if (!bytes) {
-    f.error = bytes.error().WithContext("download");
+    f.error = bytes.error().WithContext(step::kDownload);
     return f;
   }
   if (!dicom::LooksLikePart10(*bytes)) {
@@ -97,7 +97,7 @@ Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const 
   c.dicom = std::move(fetched.bytes);
   if (!result) {
     o.error_code = std::string(ErrorCodeName(result.error().code()));
-    o.error_message = "convert: " + result.error().message();
+    o.error_message = fmt::format("{}: {}", step::kConvert, result.error().message());
     return c;
   }
   auto& frame = result->frames.front();
@@ -120,7 +120,7 @@ InstanceOutcome StoreInstance(Converted c, storage::ObjectStore& store) {
   if (o.dicom_key.empty()) return o;  // Nothing was downloaded.
   auto t0 = Clock::now();
   if (auto ok = store.Put(o.dicom_key, c.dicom, "application/dicom"); !ok) {
-    InstanceOutcome f = Failed(o.instance_id, ok.error().WithContext("store DICOM"));
+    InstanceOutcome f = Failed(o.instance_id, ok.error().WithContext(step::kStoreDicom));
     f.fetch_ms = o.fetch_ms;
     return f;
   }
@@ -132,7 +132,7 @@ InstanceOutcome StoreInstance(Converted c, storage::ObjectStore& store) {
   }
   if (auto ok = store.Put(o.jpg_key, c.jpeg, "image/jpeg"); !ok) {
     o.error_code = std::string(ErrorCodeName(ok.error().code()));
-    o.error_message = "store JPEG: " + ok.error().message();
+    o.error_message = fmt::format("{}: {}", step::kStoreJpeg, ok.error().message());
     o.store_ms = MsSince(t0);
     return o;
   }

@@ -7,28 +7,23 @@
 namespace eden::pipeline {
 namespace {
 
-bool StartsWith(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
-
 bool CodeIs(const InstanceOutcome& o, ErrorCode code) { return o.error_code == ErrorCodeName(code); }
 
 }  // namespace
 
-// The step that failed is the message's prefix (instance_task.cc): "download: ", "store DICOM: ",
-// "store JPEG: "; rows FetchInstance rejects before asking any server have none.
 bool OutageDetector::IsUnreachable(const InstanceOutcome& o) {
   return !o.stored && !o.downloaded && (CodeIs(o, ErrorCode::kUnavailable) || CodeIs(o, ErrorCode::kTimeout)) &&
-         StartsWith(o.error_message, "download: ");
+         FailedAt(o, step::kDownload);
 }
 
 bool OutageDetector::IsUnwritable(const InstanceOutcome& o) {
   return !o.stored &&
          (CodeIs(o, ErrorCode::kUnavailable) || CodeIs(o, ErrorCode::kTimeout) || CodeIs(o, ErrorCode::kIo)) &&
-         StartsWith(o.error_message, "store ");
+         (FailedAt(o, step::kStoreDicom) || FailedAt(o, step::kStoreJpeg));
 }
 
 bool OutageDetector::NeverDownloaded(const InstanceOutcome& o) {
-  return !o.stored && !o.downloaded && CodeIs(o, ErrorCode::kInvalidArgument) &&
-         !StartsWith(o.error_message, "download: ");
+  return !o.stored && !o.downloaded && CodeIs(o, ErrorCode::kInvalidArgument) && !FailedAt(o, step::kDownload);
 }
 
 bool OutageDetector::Observe(const InstanceOutcome& o) {

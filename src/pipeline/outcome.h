@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "source/pacs_source.h"
 
@@ -24,6 +25,22 @@ struct InstanceOutcome {
   std::string modality, photometric, transfer_syntax, window;
   double fetch_ms = 0, convert_ms = 0, store_ms = 0;
 };
+
+/// The steps of the per-instance job, as a failed outcome's error_message names them:
+/// "<step>: <reason>" (what the CSV shows, and what OutageDetector reads). Rows rejected before
+/// any step (a NULL file_url, an unsafe instance_id) have no step prefix.
+namespace step {
+inline constexpr std::string_view kDownload = "download";
+inline constexpr std::string_view kConvert = "convert";
+inline constexpr std::string_view kStoreDicom = "store DICOM";
+inline constexpr std::string_view kStoreJpeg = "store JPEG";
+}  // namespace step
+
+/// True when `outcome` failed at `step` (its message starts with "<step>: ").
+inline bool FailedAt(const InstanceOutcome& outcome, std::string_view step) {
+  const std::string_view m = outcome.error_message;
+  return m.size() > step.size() + 1 && m.substr(0, step.size()) == step && m.substr(step.size(), 2) == ": ";
+}
 
 /// A journal row: the frozen source row and its latest outcome.
 struct JournalEntry {

@@ -67,9 +67,9 @@ class RunObserver {
 /// and reports each outcome on the calling thread. Once `stop` (asked on the calling thread)
 /// says true, it starts no further row, reports the ones started and returns. Empty: the
 /// in-process executor.
-using Dispatcher = std::function<Status(const std::vector<source::InstanceRow>& rows,
-                                        const std::function<void(InstanceOutcome&&)>& on_outcome,
-                                        const std::function<bool()>& stop)>;
+using Dispatcher =
+    std::function<Status(const std::vector<source::InstanceRow>& rows,
+                         const std::function<void(InstanceOutcome&&)>& on_outcome, const std::function<bool()>& stop)>;
 
 /// The run: select (or resume the frozen sample), fetch -> convert -> store every pending
 /// instance, then write the CSV and README-dataset.md (last, so a reader never sees a CSV
