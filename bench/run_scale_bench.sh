@@ -60,9 +60,9 @@ SQL
     select=(--all-studies)
     want=$(( n / 4 * 4 ))
   fi
-  /usr/bin/time -f "%e %M" -o "$WORK/t-run" "$EDEN" run "${select[@]}" -o "$out" --progress none ${RUN_FLAGS:-} \
+  /usr/bin/time -f "%e %M" -o "$WORK/t-run" "$EDEN" run "${select[@]}" -o "$out" --progress none --allow-url "file://$WORK/" ${RUN_FLAGS:-} \
     --summary-json "$WORK/s-$n.json" >/dev/null
-  /usr/bin/time -f "%e %M" -o "$WORK/t-rerun" "$EDEN" run "${select[@]}" -o "$out" --progress none ${RUN_FLAGS:-} >/dev/null
+  /usr/bin/time -f "%e %M" -o "$WORK/t-rerun" "$EDEN" run "${select[@]}" -o "$out" --progress none --allow-url "file://$WORK/" ${RUN_FLAGS:-} >/dev/null
   read -r run_s run_kb < "$WORK/t-run"
   read -r rerun_s rerun_kb < "$WORK/t-rerun"
   csv_mb=$(du -m "$out/eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv" | cut -f1)

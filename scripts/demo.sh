@@ -27,7 +27,8 @@ echo "== load the demo PACS (real DICOM files -> Orthanc; studies and reports ->
 
 echo "== eden run --all-studies -o $OUT"
 set +e
-build/release/src/cli/eden run --all-studies -o "$OUT" --fresh
+# The demo's truncated DICOM is a file:// URL: file:// is refused unless a folder is allowed.
+build/release/src/cli/eden run --all-studies -o "$OUT" --fresh --allow-url "file://$EDEN_SERVICES_DIR/bad/"
 rc=$?
 set -e
 

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev git ca-certificates
   # Libraries (each confined to one adapter module)
   libdcmtk-dev dcmtk libopenjp2-7-dev libturbojpeg0-dev libfmt-dev libexpected-dev
-  libcli11-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libhiredis-dev
+  libcli11-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libhiredis-dev uuid-dev
   # Real services for the demo and the integration tests
   postgresql orthanc redis-server curl openssl
   # Tests and benchmarks

@@ -1,5 +1,7 @@
 #include "celery/protocol.h"
 
+#include <uuid/uuid.h>
+
 #include <algorithm>
 #include <array>
 #include <ctime>
@@ -162,21 +164,14 @@ std::string PriorityQueueKey(std::string_view queue, int priority) {
 }
 
 std::string RandomUuid() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  const uint64_t a = rng(), b = rng();
-  uint8_t bytes[16];
-  for (int i = 0; i < 8; ++i) {
-    bytes[i] = static_cast<uint8_t>(a >> (8 * i));
-    bytes[8 + i] = static_cast<uint8_t>(b >> (8 * i));
-  }
-  bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0F) | 0x40);  // version 4
-  bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3F) | 0x80);  // RFC 4122 variant
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += fmt::format("{:02x}", bytes[i]);
-  }
-  return out;
+  // libuuid's random (version 4) UUID: 122 bits from the kernel's generator, where a
+  // std::mt19937_64 seeded once per thread from random_device offers 2^32 starting points
+  // (task ids would collide at scale).
+  uuid_t id;
+  uuid_generate_random(id);
+  char text[37];
+  uuid_unparse_lower(id, text);
+  return std::string(text);
 }
 
 namespace {

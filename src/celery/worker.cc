@@ -54,6 +54,45 @@ struct Delivery {
 
 }  // namespace
 
+namespace {
+thread_local const std::atomic<bool>* current_task_abandoned = nullptr;
+}  // namespace
+
+bool TaskAbandoned() { return current_task_abandoned != nullptr && current_task_abandoned->load(); }
+
+TaskOutcome RunTask(const TaskFunction& fn, const TaskMessage& msg) {
+  try {
+    return fn(msg);
+  } catch (const std::exception& e) {
+    return TaskOutcome{false, "null", "RuntimeError", e.what(), std::string("builtins"), std::nullopt};
+  } catch (...) {
+    return TaskOutcome{false, "null", "RuntimeError", "unknown exception", std::string("builtins"), std::nullopt};
+  }
+}
+
+TaskOutcome RunWithTimeLimit(TaskFunction fn, TaskMessage msg, double limit_s) {
+  if (limit_s <= 0) return RunTask(fn, msg);
+  auto promise = std::make_shared<std::promise<TaskOutcome>>();
+  auto future = promise->get_future();
+  auto abandoned = std::make_shared<std::atomic<bool>>(false);
+  // The thread owns everything it uses: the worker (and its registry) may be gone before it ends.
+  std::thread([promise, abandoned, fn = std::move(fn), msg = std::move(msg)]() {
+    current_task_abandoned = abandoned.get();
+    promise->set_value(RunTask(fn, msg));
+    current_task_abandoned = nullptr;
+  }).detach();
+  if (future.wait_for(std::chrono::duration<double>(limit_s)) == std::future_status::timeout) {
+    abandoned->store(true);
+    return TaskOutcome{false,
+                       "null",
+                       "TimeLimitExceeded",
+                       fmt::format("TimeLimitExceeded({:g},)", limit_s),
+                       std::string("celery.exceptions"),
+                       std::nullopt};
+  }
+  return future.get();
+}
+
 std::optional<double> ParseIsoTime(std::string_view text) {
   int y, mo, d, h, mi;
   double s;
@@ -306,33 +345,11 @@ struct Worker::Impl {
 
   // ---- running ------------------------------------------------------------------------------
   TaskOutcome Execute(const Delivery& d) {
-    const TaskFunction& fn = tasks.at(d.msg.task);
     double limit = opt.time_limit_s;
     if (d.msg.hard_time_limit_s && *d.msg.hard_time_limit_s > 0 && (limit <= 0 || *d.msg.hard_time_limit_s < limit)) {
       limit = *d.msg.hard_time_limit_s;
     }
-    auto guarded = [&fn](const TaskMessage& m) {
-      try {
-        return fn(m);
-      } catch (const std::exception& e) {
-        return TaskOutcome{false, "null", "RuntimeError", e.what(), std::string("builtins"), std::nullopt};
-      }
-    };
-    if (limit <= 0) return guarded(d.msg);
-    // A thread cannot be killed: past the limit the task is reported failed and its slot freed;
-    // the abandoned computation finishes in the background and its result is dropped.
-    auto promise = std::make_shared<std::promise<TaskOutcome>>();
-    auto future = promise->get_future();
-    std::thread([promise, guarded, msg = d.msg]() { promise->set_value(guarded(msg)); }).detach();
-    if (future.wait_for(std::chrono::duration<double>(limit)) == std::future_status::timeout) {
-      return TaskOutcome{false,
-                         "null",
-                         "TimeLimitExceeded",
-                         fmt::format("TimeLimitExceeded({:g},)", limit),
-                         std::string("celery.exceptions"),
-                         std::nullopt};
-    }
-    return future.get();
+    return RunWithTimeLimit(tasks.at(d.msg.task), d.msg, limit);
   }
 
   void ExecutorLoop() {

@@ -43,6 +43,19 @@ struct TaskOutcome {
 using TaskFunction = std::function<TaskOutcome(const TaskMessage&)>;
 using TaskRegistry = std::map<std::string, TaskFunction>;
 
+/// Runs `fn(msg)`; an exception becomes a RuntimeError failure (never the worker's end).
+TaskOutcome RunTask(const TaskFunction& fn, const TaskMessage& msg);
+
+/// Runs a task under a hard time limit in seconds (<= 0: none, on the calling thread). A thread
+/// cannot be killed: past the limit this returns TimeLimitExceeded and abandons the task, which
+/// goes on on a detached thread owning copies of `fn` (and so of what it captured) and `msg`;
+/// inside it TaskAbandoned() turns true, so it can stop at its next step and free what it holds
+/// (a conversion slot); its result is dropped.
+TaskOutcome RunWithTimeLimit(TaskFunction fn, TaskMessage msg, double limit_s);
+
+/// True inside a task that RunWithTimeLimit abandoned; false elsewhere.
+bool TaskAbandoned();
+
 /// Logging hook: level ("INFO", "WARNING", "ERROR") and a line without PHI.
 using WorkerLog = std::function<void(const char* level, const std::string& line)>;
 

@@ -99,6 +99,12 @@ void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
   fmt::print(out, "  CSV + README: {:.2f} s\n  total: {:.2f} s\n", s.finalize_s, s.total_s);
   fmt::print(out, "  instances: {} in the sample, {} stored ({} by earlier runs), {} failed\n", s.total, s.stored,
              s.already_stored, s.failed);
+  if (s.duplicate_rows > 0) {
+    std::string examples;
+    for (const auto& id : s.duplicate_examples) examples += (examples.empty() ? "" : ", ") + id;
+    fmt::print(out, "  warning: {} selected row(s) repeated an instance id and were left out{}{}\n", s.duplicate_rows,
+               examples.empty() ? "" : ": ", examples);
+  }
   if (!s.upload.empty()) {
     std::string line;
     for (const auto& [k, v] : s.upload) line += fmt::format("{}{} {}", line.empty() ? "" : ", ", v, k);
@@ -133,7 +139,8 @@ std::string SummaryJson(const pipeline::RunSummary& s) {
         {"stored", s.stored},
         {"already_stored", s.already_stored},
         {"processed", s.processed},
-        {"failed", s.failed}}},
+        {"failed", s.failed},
+        {"duplicate_rows", s.duplicate_rows}}},
       {"bytes", {{"dicom", s.dicom_bytes}, {"jpeg", s.jpg_bytes}}},
       {"seconds", {{"select", s.select_s}, {"process", s.process_s}, {"finalize", s.finalize_s}, {"total", s.total_s}}},
       {"csv", s.csv_uri},

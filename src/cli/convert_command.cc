@@ -41,6 +41,21 @@ Status WriteFileAtomically(const fs::path& path, const std::vector<uint8_t>& byt
   return {};
 }
 
+/// Reads and converts one file. Any exception (std::bad_alloc on a hostile size, a library's
+/// throw) becomes that file's error: one bad input never ends the command.
+Result<convert::Conversion> ConvertFile(convert::Converter& converter, const fs::path& input,
+                                        const convert::ConvertOptions& options) {
+  try {
+    auto file = MappedFile::Open(input);
+    if (!file) return Fail(file.error());
+    return converter.Convert(file->bytes(), options);
+  } catch (const std::bad_alloc&) {
+    return Fail(ErrorCode::kTooLarge, "out of memory while converting");
+  } catch (const std::exception& e) {
+    return Fail(ErrorCode::kInternal, fmt::format("unexpected exception: {}", e.what()));
+  }
+}
+
 Result<std::vector<Job>> CollectJobs(const ConvertArgs& args) {
   std::vector<Job> jobs;
   const fs::path out_dir(args.output_dir);
@@ -187,13 +202,12 @@ int RunConvert(const ConvertArgs& args) {
     convert::Converter converter(decoder, jpeg::MakeTurboJpegEncoder());
     for (size_t i = next++; i < jobs->size(); i = next++) {
       const Job& job = (*jobs)[i];
-      auto file = MappedFile::Open(job.input);
-      Result<convert::Conversion> c =
-          file ? converter.Convert(file->bytes(), options) : Result<convert::Conversion>(Fail(file.error()));
+      Result<convert::Conversion> c = ConvertFile(converter, job.input, options);
       std::vector<std::string> outputs;
       std::optional<Error> write_error;
       if (c) {
-        fs::create_directories(job.output_stem.parent_path(), ec);
+        std::error_code dir_error;  // One per job: the threads share nothing but the counters.
+        fs::create_directories(job.output_stem.parent_path(), dir_error);
         for (const auto& f : c->frames) {
           std::string path = job.output_stem.string();
           if (options.all_frames) path += fmt::format("_{}", f.frame + 1);

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -45,7 +48,11 @@ namespace {
 /// an outcome; a task that failed on the worker becomes a failed outcome with its reason.
 pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const OpenedStore& opened) {
   std::string destination = opened.destination;
-  if (!config::IsGcs(destination)) destination = fs::absolute(destination).lexically_normal().string();
+  if (!config::IsGcs(destination)) {
+    std::error_code ec;  // fs::absolute throws without one (a deleted working directory).
+    const fs::path absolute = fs::absolute(destination, ec);
+    if (!ec) destination = absolute.lexically_normal().string();
+  }
   nlohmann::json task_options = {{"destination", destination},
                                  {"prefix", opened.prefix},
                                  {"quality", s.convert.quality},
@@ -110,6 +117,7 @@ int ExitCodeFor(const Error& e) {
   switch (e.code()) {
     case ErrorCode::kInvalidArgument:
       return 2;
+    case ErrorCode::kIo:  // The journal, a temporary file or the destination cannot be read or written.
     case ErrorCode::kUnavailable:
     case ErrorCode::kTimeout:
     case ErrorCode::kUnauthenticated:
@@ -139,6 +147,8 @@ int RunRun(const config::RunSettings& s) {
       window = *w;
     }
   }
+  auto fetch_options = FetchOptionsFrom(s.fetch);
+  if (!fetch_options) problems.push_back(fetch_options.error().message());
   if (!problems.empty()) {
     fmt::print(stderr, "eden run: configuration problems:\n");
     for (const auto& p : problems) fmt::print(stderr, "  - {}\n", p);
@@ -177,13 +187,11 @@ int RunRun(const config::RunSettings& s) {
   options.layout.prefix = opened->prefix;
   options.layout.csv_name = s.output.csv_name;
 
-  const fetch::FetchOptions fetch_options = FetchOptionsFrom(s.fetch);
-
   // 3. The adapters.
   fetch::InitialiseCurlOnce();
   const dicom::DcmtkDecoder decoder;
   pipeline::StageFactories factories;
-  factories.make_fetcher = [&] { return fetch::MakeCurlFetcher(fetch_options); };
+  factories.make_fetcher = [&] { return fetch::MakeCurlFetcher(*fetch_options); };
   factories.make_converter = [&] {
     return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder());
   };
@@ -225,7 +233,18 @@ int RunRun(const config::RunSettings& s) {
   }
   PrintSummary(stdout, *summary);
   if (!s.report.summary_json.empty()) {
-    std::ofstream(s.report.summary_json) << SummaryJson(*summary) << "\n";
+    if (s.report.summary_json == "-") {
+      fmt::print("{}\n", SummaryJson(*summary));
+    } else {
+      std::ofstream out(s.report.summary_json, std::ios::trunc);
+      out << SummaryJson(*summary) << "\n";
+      out.close();
+      if (!out) {
+        fmt::print(stderr, "eden run: cannot write the summary to {}: {}\n", s.report.summary_json,
+                   std::strerror(errno));
+        return std::max(summary->exit_code, 1);
+      }
+    }
   }
   return summary->exit_code;
 }

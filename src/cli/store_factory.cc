@@ -7,13 +7,17 @@
 #include "fetch/fetcher.h"
 #include "gcs/client.h"
 #include "gcs/credentials.h"
+#include "pipeline/layout.h"
 #include "storage/local_object_store.h"
 
 namespace eden::cli {
 namespace fs = std::filesystem;
 
-fetch::FetchOptions FetchOptionsFrom(const config::FetchSettings& f) {
+Result<fetch::FetchOptions> FetchOptionsFrom(const config::FetchSettings& f) {
   fetch::FetchOptions o;
+  auto policy = fetch::UrlPolicy::Make(f.allow_urls);
+  if (!policy) return Fail(policy.error());
+  o.policy = std::move(*policy);
   o.connect_timeout_ms = f.connect_timeout_s * 1000L;
   o.total_timeout_ms = f.timeout_s * 1000L;
   o.max_attempts = f.retries + 1;
@@ -28,7 +32,14 @@ Result<OpenedStore> OpenStore(const config::RunSettings& s) {
   out.prefix = s.output.prefix;
   const auto& o = s.output;
   if (!config::IsGcs(out.destination)) {
-    out.store = std::make_unique<storage::LocalObjectStore>(fs::path(out.destination));
+    // The dataset's own folders: where a killed run's temporary files can be.
+    pipeline::DatasetLayout layout;
+    layout.prefix = out.prefix;
+    std::vector<std::string> owned;
+    for (const std::string& key : {layout.DicomKey("x"), layout.JpegKey("x"), layout.CsvKey()}) {
+      owned.push_back(fs::path(key).parent_path().string());
+    }
+    out.store = std::make_unique<storage::LocalObjectStore>(fs::path(out.destination), std::move(owned));
     out.describe = fmt::format("output {}, prefix {}", out.destination, out.prefix);
     out.default_journal = fs::path(out.destination) / ".eden" / "journal.sqlite";
     out.upload_concurrency = o.upload_concurrency > 0 ? o.upload_concurrency : 4;

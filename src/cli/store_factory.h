@@ -24,7 +24,8 @@ struct OpenedStore {
 };
 
 /// Download options from the settings (`eden run` and `eden worker` share them).
-fetch::FetchOptions FetchOptionsFrom(const config::FetchSettings& f);
+/// kInvalidArgument for an --allow-url that is not a usable prefix.
+Result<fetch::FetchOptions> FetchOptionsFrom(const config::FetchSettings& f);
 
 /// A local folder, or GCS: STORAGE_EMULATOR_HOST (anonymous, plain http), else --gcs-endpoint or
 /// Google's, with Application Default Credentials (GCS_CREDENTIALS_PATH first). Errors are

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/worker_tasks.h"
+#include "config/cli_options.h"
 #include "fetch/curl_fetcher.h"
 
 namespace eden::cli {
@@ -57,6 +58,7 @@ void AddWorkerCommand(CLI::App& app, WorkerArgs& a) {
   w->add_option("--timeout", s.fetch.timeout_s, "Whole-download timeout, seconds")->capture_default_str();
   w->add_option("--retries", s.fetch.retries, "Download retries")->capture_default_str();
   w->add_option("--ca-file", s.fetch.ca_file, "Extra CA bundle for https");
+  config::AddAllowUrlOption(*w, s.fetch);
   w->add_option("--log-level", s.report.log_level, "DEBUG, INFO, WARNING, ERROR")
       ->envname("LOGGING_LEVEL")
       ->capture_default_str();
@@ -86,14 +88,18 @@ int RunWorker(WorkerArgs& a) {
   sigaction(SIGINT, &sa, nullptr);
   const std::string level = a.settings.report.log_level;
   const bool quiet_info = level == "WARNING" || level == "ERROR" || level == "CRITICAL";
-  celery::Worker worker(o, MakeWorkerTasks(a.settings, cpu_slots),
-                        [quiet_info](const char* lvl, const std::string& line) {
-                          if (quiet_info && std::string(lvl) == "INFO") return;
-                          std::time_t t = std::time(nullptr);
-                          char when[32];
-                          std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
-                          fmt::print(stderr, "[{} {}] {}\n", when, lvl, line);
-                        });
+  auto tasks = MakeWorkerTasks(a.settings, cpu_slots);
+  if (!tasks) {
+    fmt::print(stderr, "eden worker: {}\n", tasks.error().message());
+    return 2;
+  }
+  celery::Worker worker(o, std::move(*tasks), [quiet_info](const char* lvl, const std::string& line) {
+    if (quiet_info && std::string(lvl) == "INFO") return;
+    std::time_t t = std::time(nullptr);
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
+    fmt::print(stderr, "[{} {}] {}\n", when, lvl, line);
+  });
   auto ok = worker.Run(g_stop);
   if (!ok) {
     fmt::print(stderr, "eden worker: {}\n", ok.error().message());

@@ -1,9 +1,11 @@
 #include "cli/worker_tasks.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <semaphore>
 
 #include <fmt/format.h>
@@ -49,24 +51,41 @@ std::string ContentTypeFor(const std::string& path) {
   return "application/octet-stream";
 }
 
-/// Holds one of the conversion slots for its scope.
+/// Holds one of the conversion slots for its scope, unless the task is abandoned (past its
+/// time limit) while it waits: then it gives up, and an abandoned task never takes a slot.
 class SlotHeld {
  public:
-  explicit SlotHeld(std::counting_semaphore<>& slots) : slots_(slots) { slots_.acquire(); }
-  ~SlotHeld() { slots_.release(); }
+  explicit SlotHeld(std::counting_semaphore<>& slots) : slots_(slots) {
+    while (!slots_.try_acquire_for(std::chrono::milliseconds(50))) {
+      if (celery::TaskAbandoned()) return;
+    }
+    held_ = !celery::TaskAbandoned();
+    if (!held_) slots_.release();
+  }
+  ~SlotHeld() {
+    if (held_) slots_.release();
+  }
+  bool held() const { return held_; }
   SlotHeld(const SlotHeld&) = delete;
   SlotHeld& operator=(const SlotHeld&) = delete;
 
  private:
   std::counting_semaphore<>& slots_;
+  bool held_ = false;
 };
+
+/// The result of a task abandoned at its time limit: nobody reads it (the worker already
+/// answered TimeLimitExceeded), so it only has to be cheap.
+TaskOutcome Abandoned() {
+  return {false, "null", "TimeLimitExceeded", "abandoned", std::string("celery.exceptions"), std::nullopt};
+}
 
 /// What every task shares: the decoder, the settings, the conversion slots, and one store per
 /// destination.
 class TaskContext {
  public:
-  TaskContext(config::RunSettings settings, int cpu_slots)
-      : settings_(std::move(settings)), cpu_(std::max(cpu_slots, 1)) {}
+  TaskContext(config::RunSettings settings, fetch::FetchOptions fetch_options, int cpu_slots)
+      : settings_(std::move(settings)), fetch_options_(std::move(fetch_options)), cpu_(std::max(cpu_slots, 1)) {}
 
   /// Taken around the CPU-bound part of a task (decode, render, encode).
   std::counting_semaphore<>& Cpu() { return cpu_; }
@@ -78,7 +97,7 @@ class TaskContext {
   }
   fetch::Fetcher& Fetcher() {
     thread_local std::unique_ptr<fetch::Fetcher> fetcher;
-    if (!fetcher) fetcher = fetch::MakeCurlFetcher(FetchOptionsFrom(settings_.fetch));
+    if (!fetcher) fetcher = fetch::MakeCurlFetcher(fetch_options_);
     return *fetcher;
   }
   /// The store for a destination (a folder or gs://bucket[/prefix]), opened once.
@@ -98,6 +117,7 @@ class TaskContext {
 
  private:
   config::RunSettings settings_;
+  fetch::FetchOptions fetch_options_;
   std::counting_semaphore<> cpu_;
   const dicom::DcmtkDecoder decoder_;
   std::mutex mu_;
@@ -127,24 +147,26 @@ TaskOutcome ConvertDicomToJpg(TaskContext& ctx, const celery::TaskMessage& m) {
   };
   auto file = MappedFile::Open(input);
   if (!file) return fail(file.error());
-  auto result = [&] {
+  std::optional<Result<convert::Conversion>> result;
+  {
     SlotHeld cpu(ctx.Cpu());
-    return ctx.Converter().Convert(file->bytes(), options);
-  }();
-  if (!result) return fail(result.error());
+    if (!cpu.held()) return Abandoned();
+    result = ctx.Converter().Convert(file->bytes(), options);
+  }
+  if (!*result) return fail(result->error());
   // The local store's put: temporary name, then rename (a reader never sees half a JPEG).
   const fs::path out_path(output);
   storage::LocalObjectStore folder(out_path.has_parent_path() ? out_path.parent_path() : fs::path("."));
-  if (auto ok = folder.Put(out_path.filename().string(), result->frames.front().jpeg, "image/jpeg"); !ok) {
+  if (auto ok = folder.Put(out_path.filename().string(), (*result)->frames.front().jpeg, "image/jpeg"); !ok) {
     return fail(ok.error());
   }
   return Ok({{"success", true},
              {"output_path", output},
              {"error", nullptr},
-             {"rows", result->info.format.rows},
-             {"columns", result->info.format.cols},
-             {"photometric", result->info.photometric},
-             {"transfer_syntax", result->info.transfer_syntax_uid}});
+             {"rows", (*result)->info.format.rows},
+             {"columns", (*result)->info.format.cols},
+             {"photometric", (*result)->info.photometric},
+             {"transfer_syntax", (*result)->info.transfer_syntax_uid}});
 }
 
 TaskOutcome UploadFileToGcs(TaskContext& ctx, const celery::TaskMessage& m) {
@@ -208,11 +230,14 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   }
   // The pipeline's three steps, with only the conversion inside a CPU slot.
   pipeline::Fetched fetched = pipeline::FetchInstance(*row, ctx.Fetcher());
-  pipeline::Converted converted = [&] {
+  std::optional<pipeline::Converted> converted;
+  {
     SlotHeld cpu(ctx.Cpu());
-    return pipeline::ConvertInstance(std::move(fetched), ctx.Converter(), layout, convert_options);
-  }();
-  auto outcome = pipeline::StoreInstance(std::move(converted), **store);
+    if (!cpu.held()) return Abandoned();
+    converted = pipeline::ConvertInstance(std::move(fetched), ctx.Converter(), layout, convert_options);
+  }
+  if (celery::TaskAbandoned()) return Abandoned();  // Nothing stored for a result nobody reads.
+  auto outcome = pipeline::StoreInstance(std::move(*converted), **store);
   // Durable before the result says so (late ack: the run journals it as stored).
   if (auto ok = (*store)->Flush(); !ok && outcome.stored) {
     outcome.stored = false;
@@ -235,8 +260,10 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
 
 }  // namespace
 
-celery::TaskRegistry MakeWorkerTasks(const config::RunSettings& settings, int cpu_slots) {
-  auto ctx = std::make_shared<TaskContext>(settings, cpu_slots);
+Result<celery::TaskRegistry> MakeWorkerTasks(const config::RunSettings& settings, int cpu_slots) {
+  auto fetch_options = FetchOptionsFrom(settings.fetch);
+  if (!fetch_options) return Fail(fetch_options.error());
+  auto ctx = std::make_shared<TaskContext>(settings, std::move(*fetch_options), cpu_slots);
   celery::TaskRegistry r;
   r["tasks.convert_dicom_to_jpg"] = [ctx](const celery::TaskMessage& m) { return ConvertDicomToJpg(*ctx, m); };
   r["tasks.upload_file_to_gcs"] = [ctx](const celery::TaskMessage& m) { return UploadFileToGcs(*ctx, m); };

@@ -21,6 +21,7 @@ inline constexpr const char* kProcessInstanceTask = "eden.process_instance";
 /// At most `cpu_slots` tasks convert at once; the rest of a task (download, writes, flush)
 /// runs outside that limit, so with more tasks than slots the cores stay busy while some
 /// tasks wait on the network or the disk.
-celery::TaskRegistry MakeWorkerTasks(const config::RunSettings& settings, int cpu_slots);
+/// kInvalidArgument for settings that cannot work (an unusable --allow-url).
+Result<celery::TaskRegistry> MakeWorkerTasks(const config::RunSettings& settings, int cpu_slots);
 
 }  // namespace eden::cli

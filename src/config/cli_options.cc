@@ -2,6 +2,15 @@
 
 namespace eden::config {
 
+CLI::Option* AddAllowUrlOption(CLI::App& cmd, FetchSettings& f) {
+  return cmd
+      .add_option("--allow-url", f.allow_urls,
+                  "URL prefix downloads may use (repeatable): file:///folder/ allows files under it (file:// is "
+                  "refused otherwise); http(s) prefixes narrow the web to them (default: any http/https URL)")
+      ->envname("EDEN_ALLOW_URLS")
+      ->delimiter(',');
+}
+
 void AddOutputOptions(CLI::App& cmd, OutputSettings& o) {
   auto* out = "Output";
   cmd.add_option("-o,--output", o.destination, "Output folder, or gs://bucket[/prefix]")
@@ -109,6 +118,7 @@ void AddRunOptions(CLI::App& cmd, RunSettings& s) {
       ->group(fetch)
       ->capture_default_str();
   cmd.add_option("--ca-file", s.fetch.ca_file, "Extra CA bundle for https")->group(fetch);
+  AddAllowUrlOption(cmd, s.fetch)->group(fetch);
 
   auto* conv = "Conversion";
   cmd.add_option("-q,--quality", s.convert.quality, "JPEG quality 1..100")->group(conv)->capture_default_str();

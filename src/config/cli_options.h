@@ -6,6 +6,9 @@
 
 namespace eden::config {
 
+/// --allow-url (repeatable; EDEN_ALLOW_URLS, comma-separated), for `eden run` and `eden worker`.
+CLI::Option* AddAllowUrlOption(CLI::App& cmd, FetchSettings& f);
+
 /// Declares every `eden run` option on `cmd`, bound to `s`, with its environment name and
 /// default; CLI11 applies flags > environment > --config file > default.
 void AddRunOptions(CLI::App& cmd, RunSettings& s);

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -104,6 +105,11 @@ std::string Show(const RunSettings& s) {
                      s.fetch.download_concurrency, s.fetch.connect_timeout_s, s.fetch.timeout_s);
   out += fmt::format("fetch.retries = {}\nfetch.max_download_mb = {}\nfetch.ca_file = {}\n", s.fetch.retries,
                      s.fetch.max_download_mb, val(s.fetch.ca_file));
+  {
+    std::string urls;
+    for (const auto& u : s.fetch.allow_urls) urls += (urls.empty() ? "" : ",") + u;
+    out += fmt::format("fetch.allow_urls = {}\n", val(urls));
+  }
   out += fmt::format("convert.quality = {}\nconvert.max_size = {}\nconvert.window = {}\nconvert.threads = {}\n",
                      s.convert.quality, s.convert.max_size, val(s.convert.window), s.convert.threads);
   out += fmt::format("report.log_level = {}\nreport.progress = {}\nreport.summary_json = {}\n", s.report.log_level,
@@ -111,29 +117,49 @@ std::string Show(const RunSettings& s) {
   return out;
 }
 
-DotEnvResult LoadDotEnv(const std::string& path) {
-  DotEnvResult result;
-  std::ifstream in(path);
-  if (!in) return result;
-  std::string line;
+DotEnvParse ParseDotEnv(std::string_view text, std::string_view name) {
+  DotEnvParse result;
   int number = 0;
-  while (std::getline(in, line)) {
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string_view::npos) end = text.size();
+    std::string line(text.substr(begin, end - begin));
+    begin = end + 1;
     ++number;
     std::string t = Trim(line);
     if (t.empty() || t[0] == '#') continue;
     if (t.rfind("export ", 0) == 0) t = Trim(t.substr(7));
     const auto eq = t.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      result.errors.push_back(fmt::format("{}:{}: expected KEY=VALUE", path, number));
+    const std::string key = eq == std::string::npos ? "" : Trim(t.substr(0, eq));
+    // A name the environment can hold: no '=' (it ends the name), no NUL, not empty.
+    if (key.empty() || key.find('\0') != std::string::npos) {
+      result.errors.push_back(fmt::format("{}:{}: expected KEY=VALUE", name, number));
       continue;
     }
-    const std::string key = Trim(t.substr(0, eq));
     std::string value = Trim(t.substr(eq + 1));
     if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
       value = value.substr(1, value.size() - 2);
     } else if (const auto hash = value.find(" #"); hash != std::string::npos) {
       value = Trim(value.substr(0, hash));  // Inline comment after an unquoted value.
     }
+    if (value.find('\0') != std::string::npos) {
+      result.errors.push_back(fmt::format("{}:{}: a NUL byte in the value of {}", name, number, key));
+      continue;
+    }
+    result.variables.emplace_back(key, std::move(value));
+  }
+  return result;
+}
+
+DotEnvResult LoadDotEnv(const std::string& path) {
+  DotEnvResult result;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return result;
+  const std::string text{std::istreambuf_iterator<char>(in), {}};
+  DotEnvParse parsed = ParseDotEnv(text, path);
+  result.errors = std::move(parsed.errors);
+  for (const auto& [key, value] : parsed.variables) {
     if (std::getenv(key.c_str()) == nullptr) {
       ::setenv(key.c_str(), value.c_str(), 0);
       ++result.set;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace eden::config {
@@ -49,6 +51,8 @@ struct FetchSettings {
   int retries = 3;  ///< Retries after the first attempt.
   int max_download_mb = 2048;
   std::string ca_file;
+  /// --allow-url / EDEN_ALLOW_URLS: URL prefixes downloads may use (fetch/url_policy.h).
+  std::vector<std::string> allow_urls;
 };
 
 struct ConvertSettings {
@@ -97,5 +101,13 @@ struct DotEnvResult {
   std::vector<std::string> errors;
 };
 DotEnvResult LoadDotEnv(const std::string& path);
+
+/// The pure part of LoadDotEnv: the KEY=VALUE pairs of `text` in order, and one error per line
+/// that is not one (`name` labels them). Never throws on any input.
+struct DotEnvParse {
+  std::vector<std::pair<std::string, std::string>> variables;
+  std::vector<std::string> errors;
+};
+DotEnvParse ParseDotEnv(std::string_view text, std::string_view name = ".env");
 
 }  // namespace eden::config

@@ -36,6 +36,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "permission_denied";
     case ErrorCode::kFailedPrecondition:
       return "failed_precondition";
+    case ErrorCode::kForbiddenUrl:
+      return "forbidden_url";
     case ErrorCode::kInternal:
       return "internal";
   }

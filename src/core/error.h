@@ -23,6 +23,7 @@ enum class ErrorCode {
   kUnauthenticated,     ///< Credentials missing, rejected or expired (HTTP 401, a refused token grant).
   kPermissionDenied,    ///< Authenticated but not allowed (HTTP 403).
   kFailedPrecondition,  ///< A conditional request's condition did not hold (HTTP 412).
+  kForbiddenUrl,        ///< A URL the download policy does not allow (a file:// outside --allow-url).
   kInternal,            ///< A bug in eden; should never reach a user.
 };
 

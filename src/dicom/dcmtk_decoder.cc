@@ -225,7 +225,40 @@ class DcmtkObject final : public DicomObject {
 
   const DicomInfo& info() const override { return info_; }
 
+  /// Every decoded frame, whatever produced it, is checked here against its declared geometry
+  /// (rows x columns x samples x bytes per sample, or the 4:2:2 layout) before a renderer sees
+  /// it: renderers may then assume a whole frame.
   Result<DecodedFrame> DecodeFrame(uint32_t index) override {
+    auto frame = DecodeFrameUnchecked(index);
+    if (!frame) return frame;
+    if (auto ok = CheckFrame(*frame, index); !ok) return Fail(ok.error());
+    return frame;
+  }
+
+ private:
+  Status CheckFrame(const DecodedFrame& frame, uint32_t index) const {
+    const imaging::PixelFormat& f = frame.format;
+    const bool encapsulated = DcmXfer(xfer_).isEncapsulated();
+    const ErrorCode short_code = encapsulated ? ErrorCode::kCorruptPixelData : ErrorCode::kTruncated;
+    if (f.rows == 0 || f.cols == 0 || (f.samples_per_pixel != 1 && f.samples_per_pixel != 3) ||
+        (f.bits_allocated != 8 && f.bits_allocated != 16 && f.bits_allocated != 32) || f.bits_stored == 0 ||
+        f.bits_stored > f.bits_allocated || f.high_bit >= f.bits_allocated || f.high_bit + 1 < f.bits_stored) {
+      return Fail(
+          ErrorCode::kCorruptPixelData,
+          fmt::format("frame {} decoded to an impossible layout: {}x{}, {} samples, {} bits allocated, {} "
+                      "stored, high bit {}",
+                      index + 1, f.cols, f.rows, f.samples_per_pixel, f.bits_allocated, f.bits_stored, f.high_bit));
+    }
+    const size_t need = imaging::ExpectedFrameBytes(f, frame.photometric);
+    if (frame.bytes.size() < need) {
+      return Fail(short_code,
+                  fmt::format("frame {} has {} bytes, its {}x{} {} layout needs {}", index + 1, frame.bytes.size(),
+                              f.cols, f.rows, imaging::PhotometricName(frame.photometric), need));
+    }
+    return {};
+  }
+
+  Result<DecodedFrame> DecodeFrameUnchecked(uint32_t index) {
     if (index >= info_.number_of_frames) {
       return Fail(ErrorCode::kInvalidArgument,
                   fmt::format("frame {} requested, the image has {}", index + 1, info_.number_of_frames));
@@ -250,7 +283,6 @@ class DcmtkObject final : public DicomObject {
     return DecodeWithDcmtk(ds, *pixel, index);
   }
 
- private:
   /// Frames of our own codecs, from fragments in the input buffer (no DCMTK copy).
   Result<DecodedFrame> DecodeOwnCodecFrame(const NativePixels& native, uint32_t index) const {
     std::vector<uint32_t> offsets;
@@ -676,13 +708,21 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
   std::optional<NativePixels> native;
   if (preflight->pixel_data && preflight->pixel_data->length != 0xFFFFFFFFu && !preflight->deflated) {
     const auto& loc = *preflight->pixel_data;
+    if (loc.offset > bytes.size() || loc.length > bytes.size() - loc.offset) {
+      return Fail(ErrorCode::kTruncated, fmt::format("pixel data declares {} bytes, {} remain", loc.length,
+                                                     bytes.size() - std::min<size_t>(loc.offset, bytes.size())));
+    }
     native = NativePixels{
         bytes.subspan(loc.offset, static_cast<size_t>(loc.length)), preflight->big_endian, loc.vr_ow, false, {}};
   } else if (preflight->pixel_data && !preflight->deflated && !preflight->pixel_data->items.empty()) {
     // Encapsulated: kept in place when the codec is ours (decided once the transfer syntax is known).
     native = NativePixels{{}, preflight->big_endian, false, true, {}};
-    for (const auto& [offset, length] : preflight->pixel_data->items)
+    for (const auto& [offset, length] : preflight->pixel_data->items) {
+      if (offset > bytes.size() || length > bytes.size() - offset) {
+        return Fail(ErrorCode::kTruncated, "a pixel data fragment runs past the end of the file");
+      }
       native->items.push_back(bytes.subspan(offset, length));
+    }
   }
   if (native && native->encapsulated && !IsOwnCodec(preflight->transfer_syntax)) native.reset();
 

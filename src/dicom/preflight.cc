@@ -99,6 +99,9 @@ class Walker {
       }
       pos += header;
       if (depth == 0 && group == 0x7FE0 && element == 0x0010) {
+        // Pixel data is read from where this says it lies: it must lie inside the input,
+        // whatever its VR (an "SQ" pixel data element would otherwise skip the check below).
+        if (length != kUndefined && length > b_.size() - pos) return Truncated(pos - header, group, element, length);
         const bool ow = enc.explicit_vr ? (b_[pos - header + 4] == 'O' && b_[pos - header + 5] == 'W') : true;
         pixel_data_ = PixelDataLocation{pos, length, ow, {}};
       }

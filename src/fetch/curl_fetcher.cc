@@ -59,12 +59,12 @@ class CurlFetcher final : public Fetcher {
 
   Result<Bytes> Fetch(const std::string& url) override {
     if (!handle_) return Fail(ErrorCode::kInternal, "curl_easy_init failed");
-    const bool is_file = url.rfind("file://", 0) == 0;
-    if (!is_file && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-      return Fail(ErrorCode::kInvalidArgument, fmt::format("unsupported URL scheme: {}", RedactUrl(url)));
-    }
+    auto allowed = options_.policy.Check(url);
+    if (!allowed) return Fail(allowed.error());
+    const std::string& target = *allowed;
+    const bool is_file = target.rfind("file://", 0) == 0;
     for (int attempt = 1;; ++attempt) {
-      auto result = FetchOnce(url, is_file);
+      auto result = FetchFollowing(target, is_file);
       if (result || !result.error().IsTransient() || attempt >= options_.max_attempts) {
         if (!result && result.error().IsTransient()) {
           return Fail(result.error().WithContext(fmt::format("after {} attempts", attempt)));
@@ -77,7 +77,30 @@ class CurlFetcher final : public Fetcher {
   }
 
  private:
-  Result<Bytes> FetchOnce(const std::string& url, bool is_file) {
+  /// Follows redirects itself, each checked against the policy before it is requested (libcurl
+  /// following them would reach a host the policy refuses before anyone could look).
+  Result<Bytes> FetchFollowing(const std::string& first, bool is_file) {
+    std::string url = first;
+    for (int hop = 0;; ++hop) {
+      std::string location;
+      auto result = FetchOnce(url, is_file, &location);
+      if (!result || location.empty()) return result;
+      if (hop >= kMaxRedirects) {
+        return Fail(ErrorCode::kInvalidArgument, fmt::format("{}: more than {} redirects", RedactUrl(first), hop));
+      }
+      auto next = options_.policy.Check(location);
+      if (!next) return Fail(next.error().WithContext(fmt::format("redirect from {}", RedactUrl(url))));
+      if (next->rfind("http://", 0) != 0 && next->rfind("https://", 0) != 0) {
+        return Fail(ErrorCode::kForbiddenUrl, fmt::format("{} redirects to a non-web URL", RedactUrl(url)));
+      }
+      url = *next;
+    }
+  }
+
+  static constexpr int kMaxRedirects = 5;
+
+  /// One request. A 3xx with a Location sets `location` (and returns empty bytes).
+  Result<Bytes> FetchOnce(const std::string& url, bool is_file, std::string* location) {
     Body body;
     body.max_bytes = options_.max_bytes;
     body.handle = handle_;
@@ -89,10 +112,8 @@ class CurlFetcher final : public Fetcher {
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &body);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");  // A redirect never reaches a local file.
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);  // FetchFollowing checks each hop first.
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, is_file ? "file" : "http,https");
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, options_.total_timeout_ms);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
@@ -131,6 +152,13 @@ class CurlFetcher final : public Fetcher {
       }
     }
     if (!is_file) {
+      if (status >= 300 && status <= 399) {
+        char* next = nullptr;
+        if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next) == CURLE_OK && next != nullptr) {
+          *location = next;
+          return Bytes{};
+        }
+      }
       if (status == 404 || status == 410)
         return Fail(ErrorCode::kNotFound, fmt::format("{}: HTTP {}", RedactUrl(url), status));
       if (IsRetryableHttpStatus(status))

@@ -8,6 +8,7 @@
 
 #include "core/bytes.h"
 #include "core/result.h"
+#include "fetch/url_policy.h"
 
 namespace eden::fetch {
 
@@ -21,6 +22,7 @@ struct FetchOptions {
   long backoff_initial_ms = 200;
   long backoff_max_ms = 10'000;
   std::string ca_file;  ///< Extra CA bundle for https (certificates are always verified).
+  UrlPolicy policy;     ///< Which URLs may be fetched (file:// only where allowed).
 };
 
 /// Exponential backoff with full jitter (AWS architecture blog / Google retry guidance): the
@@ -28,15 +30,17 @@ struct FetchOptions {
 /// `unit_random` is a number in [0, 1). Pure.
 long BackoffDelayMs(int attempt, long initial_ms, long max_ms, double unit_random);
 
-/// A URL fit for messages: no query string (signed URLs and upload session ids carry secrets)
-/// and no user:password part (redis://:secret@host). Pure.
+/// A URL fit for messages: no query string or fragment (signed URLs and upload session ids
+/// carry secrets) and no password (redis://user:secret@host -> redis://user@host); the user
+/// name and an '@' in the path are kept. Pure (libcurl's URL API).
 std::string RedactUrl(const std::string& url);
 
 /// Whether an HTTP status is worth retrying: 408, 429 and 5xx; never other 4xx.
 bool IsRetryableHttpStatus(long status);
 
-/// Downloads URLs. http, https (verified) and file. Failures are typed: kNotFound (404/410 or a
-/// missing file), kInvalidArgument (other 4xx, bad URL, unsupported scheme), kTooLarge,
+/// Downloads URLs that FetchOptions::policy allows: http, https (verified) and file. Failures
+/// are typed: kForbiddenUrl (refused by the policy, a redirect included), kNotFound (404/410 or
+/// a missing file), kInvalidArgument (other 4xx, bad URL), kTooLarge,
 /// kUnavailable / kTimeout (transient, after the retries ran out).
 /// The body comes back page-aligned (core/bytes.h), so a local store writes it without a copy.
 /// @par Thread-safety One Fetcher per thread (each keeps its connections alive).

@@ -63,6 +63,22 @@ Result<ObjectMetadata> ParseObjectMetadata(const std::string& json_text) {
   return m;
 }
 
+Result<GcsClient::ListPage> ParseListPage(const std::string& json_text) {
+  json j = json::parse(json_text, nullptr, false);
+  if (!j.is_object()) return Fail(ErrorCode::kUnavailable, "GCS listing is not JSON");
+  GcsClient::ListPage page;
+  if (j.contains("items") && j["items"].is_array()) {
+    for (const auto& item : j["items"]) {
+      // Parsed JSON is valid UTF-8, so dump() cannot throw here.
+      auto meta = ParseObjectMetadata(item.dump());
+      if (!meta) return Fail(meta.error());
+      page.items.push_back(std::move(*meta));
+    }
+  }
+  if (j.contains("nextPageToken") && j["nextPageToken"].is_string()) page.next_page_token = j["nextPageToken"];
+  return page;
+}
+
 Result<uint64_t> CommittedBytes(const std::string& range_header) {
   if (range_header.empty()) return uint64_t{0};
   // "bytes=0-N"
@@ -70,8 +86,12 @@ Result<uint64_t> CommittedBytes(const std::string& range_header) {
   if (range_header.rfind("bytes=0-", 0) != 0 || dash == std::string::npos) {
     return Fail(ErrorCode::kUnavailable, fmt::format("unexpected Range header in a 308: {}", range_header));
   }
+  const std::string last = range_header.substr(dash + 1);
+  // Digits only (stoull would take "-5" and wrap it), and room for the + 1.
+  const bool digits = !last.empty() && last.size() <= 19 && last.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) return Fail(ErrorCode::kUnavailable, fmt::format("unexpected Range header in a 308: {}", range_header));
   try {
-    return std::stoull(range_header.substr(dash + 1)) + 1;
+    return std::stoull(last) + 1;
   } catch (const std::exception&) {
     return Fail(ErrorCode::kUnavailable, fmt::format("unexpected Range header in a 308: {}", range_header));
   }
@@ -202,18 +222,7 @@ Result<GcsClient::ListPage> GcsClient::ListObjects(const std::string& bucket, co
       },
       "listing gs://" + bucket + "/" + prefix);
   if (!r) return Fail(r.error());
-  json j = json::parse(r->body, nullptr, false);
-  if (!j.is_object()) return Fail(ErrorCode::kUnavailable, "GCS listing is not JSON");
-  ListPage page;
-  if (j.contains("items") && j["items"].is_array()) {
-    for (const auto& item : j["items"]) {
-      auto meta = ParseObjectMetadata(item.dump());
-      if (!meta) return Fail(meta.error());
-      page.items.push_back(std::move(*meta));
-    }
-  }
-  if (j.contains("nextPageToken") && j["nextPageToken"].is_string()) page.next_page_token = j["nextPageToken"];
-  return page;
+  return ParseListPage(r->body);
 }
 
 Result<ObjectMetadata> GcsClient::InsertObject(const std::string& bucket, const std::string& name,

@@ -104,6 +104,9 @@ class GcsClient {
 /// Parses an object resource (JSON). Pure; exposed for tests.
 Result<ObjectMetadata> ParseObjectMetadata(const std::string& json_text);
 
+/// Parses one page of an objects.list answer (items and nextPageToken). Pure.
+Result<GcsClient::ListPage> ParseListPage(const std::string& json_text);
+
 /// The end of the committed range from a 308's Range header ("bytes=0-262143" -> 262144; no
 /// header -> 0). Pure.
 Result<uint64_t> CommittedBytes(const std::string& range_header);

@@ -1,5 +1,9 @@
 #include "gcs/gcs_object_store.h"
 
+#include <openssl/evp.h>
+
+#include <cstring>
+
 #include <fmt/format.h>
 
 namespace eden::gcs {
@@ -22,9 +26,19 @@ Result<GcsUrl> ParseGcsUrl(const std::string& url) {
 GcsObjectStore::GcsObjectStore(std::shared_ptr<GcsClient> client, std::string bucket)
     : client_(std::move(client)), bucket_(std::move(bucket)) {}
 
-uint64_t GcsObjectStore::KnownKey(const std::string& key, const std::string& crc32c) {
-  const size_t a = std::hash<std::string_view>{}(key), b = std::hash<std::string_view>{}(crc32c);
-  return a ^ (b + 0x9E3779B97F4A7C15ULL + (a << 6) + (a >> 2));
+GcsObjectStore::Digest GcsObjectStore::KnownKey(const std::string& key, const std::string& crc32c) {
+  // 128 bits of SHA-256 over key NUL crc32c: two listed objects share a digest with odds of
+  // about n^2 / 2^129 (1e-27 for a billion objects), where a 64-bit std::hash gives a real
+  // chance at scale, and a collision would skip an upload.
+  std::string text = key;
+  text.push_back('\0');
+  text += crc32c;
+  unsigned char sha[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), sha, &length, EVP_sha256(), nullptr);
+  Digest d{};
+  std::memcpy(d.data(), sha, sizeof d);
+  return d;
 }
 
 Status GcsObjectStore::Store(const std::string& key, uint64_t size, const ObjectHashes& hashes, const Upload& upload) {

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <chrono>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -30,7 +31,59 @@ std::string WindowText(const imaging::RenderInfo& r) {
   return s;
 }
 
+/// What an exception escaping a step becomes: that instance's failure, never the run's end
+/// (std::bad_alloc on a hostile frame size, a library's throw).
+Error ErrorFromException(std::string_view step) {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return Error(ErrorCode::kTooLarge, fmt::format("{}: out of memory", step));
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kInternal, fmt::format("{}: unexpected exception: {}", step, e.what()));
+  } catch (...) {
+    return Error(ErrorCode::kInternal, fmt::format("{}: unexpected exception", step));
+  }
+}
+
+Fetched FetchUnguarded(const source::InstanceRow& row, fetch::Fetcher& fetcher);
+Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
+                           const convert::ConvertOptions& options);
+InstanceOutcome StoreUnguarded(Converted c, storage::ObjectStore& store);
+
 }  // namespace
+
+Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
+  try {
+    return FetchUnguarded(row, fetcher);
+  } catch (...) {
+    Fetched f;
+    f.row = row;
+    f.error = ErrorFromException(step::kDownload);
+    return f;
+  }
+}
+
+Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
+                          const convert::ConvertOptions& options) {
+  const std::string id = fetched.row.instance_id;
+  try {
+    return ConvertUnguarded(std::move(fetched), converter, layout, options);
+  } catch (...) {
+    // The downloaded bytes are gone with the exception: the row fails and a rerun retries it.
+    Converted c;
+    c.outcome = Failed(id, ErrorFromException(step::kConvert));
+    return c;
+  }
+}
+
+InstanceOutcome StoreInstance(Converted c, storage::ObjectStore& store) {
+  const std::string id = c.outcome.instance_id;
+  try {
+    return StoreUnguarded(std::move(c), store);
+  } catch (...) {
+    return Failed(id, ErrorFromException(step::kStoreDicom));
+  }
+}
 
 std::string Sha256Hex(std::span<const uint8_t> bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -45,7 +98,9 @@ std::string Sha256Hex(std::span<const uint8_t> bytes) {
   return out;
 }
 
-Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
+namespace {
+
+Fetched FetchUnguarded(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
   Fetched f;
   f.row = row;
   if (!storage::IsSafeObjectName(row.instance_id)) {
@@ -73,8 +128,8 @@ Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
   return f;
 }
 
-Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
-                          const convert::ConvertOptions& options) {
+Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
+                           const convert::ConvertOptions& options) {
   Converted c;
   const std::string& id = fetched.row.instance_id;
   if (fetched.error) {
@@ -115,7 +170,7 @@ Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const 
   return c;
 }
 
-InstanceOutcome StoreInstance(Converted c, storage::ObjectStore& store) {
+InstanceOutcome StoreUnguarded(Converted c, storage::ObjectStore& store) {
   InstanceOutcome o = std::move(c.outcome);
   if (o.dicom_key.empty()) return o;  // Nothing was downloaded.
   auto t0 = Clock::now();
@@ -141,5 +196,7 @@ InstanceOutcome StoreInstance(Converted c, storage::ObjectStore& store) {
   o.stored = true;
   return o;
 }
+
+}  // namespace
 
 }  // namespace eden::pipeline

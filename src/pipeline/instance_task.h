@@ -26,7 +26,8 @@ struct Fetched {
 /// a CPU slot). Same code, same outcome.
 
 /// Step 1: checks the row (safe instance id, a URL), downloads, checks the bytes are DICOM
-/// Part 10. Never throws; failures are in `error`.
+/// Part 10. Never throws (an exception, std::bad_alloc included, becomes `error`); failures
+/// are in `error`. ConvertInstance and StoreInstance never throw either.
 Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher);
 
 /// A converted instance waiting to be stored.

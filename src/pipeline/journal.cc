@@ -23,11 +23,6 @@ CREATE TABLE IF NOT EXISTS instances (
 CREATE INDEX IF NOT EXISTS instances_seq ON instances(seq);
 )sql";
 
-struct StmtDeleter {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
-
 void BindText(sqlite3_stmt* s, int i, const std::optional<std::string>& v) {
   if (v) {
     sqlite3_bind_text(s, i, v->c_str(), static_cast<int>(v->size()), SQLITE_TRANSIENT);
@@ -53,6 +48,17 @@ std::optional<int64_t> ColInt(sqlite3_stmt* s, int i) {
 }
 
 }  // namespace
+
+Result<Journal::Statement> Journal::Prepare(const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &raw, nullptr) != SQLITE_OK || raw == nullptr) {
+    sqlite3_finalize(raw);
+    return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  }
+  return Statement(raw);
+}
+
+void Journal::StatementDeleter::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
 
 Result<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& path) {
   std::error_code ec;
@@ -99,56 +105,70 @@ Result<bool> Journal::IsFrozen() {
 
 Status Journal::Reset() { return Exec("BEGIN; DELETE FROM instances; DELETE FROM meta; COMMIT;"); }
 
-Status Journal::Freeze(const PageSource& next_page, const std::map<std::string, std::string>& meta) {
-  if (auto ok = Exec("BEGIN IMMEDIATE; DELETE FROM instances; DELETE FROM meta;"); !ok) return ok;
-  auto fail = [&](Error e) -> Status {
+Result<Journal::FreezeReport> Journal::Freeze(const PageSource& next_page,
+                                              const std::map<std::string, std::string>& meta) {
+  if (auto ok = Exec("BEGIN IMMEDIATE; DELETE FROM instances; DELETE FROM meta;"); !ok) return Fail(ok.error());
+  auto fail = [&](Error e) -> Result<FreezeReport> {
     (void)Exec("ROLLBACK");
     return Fail(std::move(e));
   };
-  sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(db_,
-                     "INSERT OR IGNORE INTO instances (instance_id, seq, study_id, series_number, instance_number, "
-                     "file_path, file_url, report_value, field_created_at, src_modality, body_part) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                     -1, &raw, nullptr);
-  Stmt insert(raw);
+  auto insert = Prepare(
+      "INSERT INTO instances (instance_id, seq, study_id, series_number, instance_number, "
+      "file_path, file_url, report_value, field_created_at, src_modality, body_part) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance_id) DO NOTHING");
+  if (!insert) return fail(insert.error());
+  sqlite3_stmt* q = insert->get();
+  FreezeReport report;
   int64_t seq = 0;
   for (;;) {
     auto page = next_page();
     if (!page) return fail(page.error());
     if (page->empty()) break;
     for (const auto& r : *page) {
-      sqlite3_reset(insert.get());
-      BindText(insert.get(), 1, r.instance_id);
-      sqlite3_bind_int64(insert.get(), 2, seq++);
-      BindText(insert.get(), 3, r.study_id);
-      BindInt(insert.get(), 4, r.series_number);
-      BindInt(insert.get(), 5, r.instance_number);
-      BindText(insert.get(), 6, r.file_path);
-      BindText(insert.get(), 7, r.file_url);
-      BindText(insert.get(), 8, r.report_value);
-      BindText(insert.get(), 9, r.field_created_at);
-      BindText(insert.get(), 10, r.modality);
-      BindText(insert.get(), 11, r.body_part);
-      if (sqlite3_step(insert.get()) != SQLITE_DONE) {
+      sqlite3_reset(q);
+      BindText(q, 1, r.instance_id);
+      sqlite3_bind_int64(q, 2, seq++);
+      BindText(q, 3, r.study_id);
+      BindInt(q, 4, r.series_number);
+      BindInt(q, 5, r.instance_number);
+      BindText(q, 6, r.file_path);
+      BindText(q, 7, r.file_url);
+      BindText(q, 8, r.report_value);
+      BindText(q, 9, r.field_created_at);
+      BindText(q, 10, r.modality);
+      BindText(q, 11, r.body_part);
+      if (sqlite3_step(q) != SQLITE_DONE) {
         return fail(Error(ErrorCode::kIo, fmt::format("journal insert: {}", sqlite3_errmsg(db_))));
+      }
+      if (sqlite3_changes(db_) == 0) {
+        // The same instance id twice in the selection: the first row is kept, the others are
+        // reported (a query joining reports to instances can repeat rows).
+        ++report.duplicates;
+        if (report.duplicate_examples.size() < kDuplicateExamples) report.duplicate_examples.push_back(r.instance_id);
+      } else {
+        ++report.rows;
       }
     }
   }
-  sqlite3_prepare_v2(db_, "INSERT INTO meta (key, value) VALUES (?, ?)", -1, &raw, nullptr);
-  Stmt put(raw);
+  auto put = Prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
+  if (!put) return fail(put.error());
   auto with_frozen = meta;
+  with_frozen["duplicate_rows"] = std::to_string(report.duplicates);
   with_frozen["frozen"] = "1";
   for (const auto& [k, v] : with_frozen) {
-    sqlite3_reset(put.get());
-    BindText(put.get(), 1, k);
-    BindText(put.get(), 2, v);
-    sqlite3_step(put.get());
+    sqlite3_reset(put->get());
+    BindText(put->get(), 1, k);
+    BindText(put->get(), 2, v);
+    if (sqlite3_step(put->get()) != SQLITE_DONE) {
+      return fail(Error(ErrorCode::kIo, fmt::format("journal meta: {}", sqlite3_errmsg(db_))));
+    }
   }
-  return Exec("COMMIT");
+  if (auto ok = Exec("COMMIT"); !ok) return fail(ok.error());
+  return report;
 }
 
-Status Journal::Freeze(const std::vector<source::InstanceRow>& rows, const std::map<std::string, std::string>& meta) {
+Result<Journal::FreezeReport> Journal::Freeze(const std::vector<source::InstanceRow>& rows,
+                                              const std::map<std::string, std::string>& meta) {
   bool given = false;
   return Freeze(
       [&]() -> Result<std::vector<source::InstanceRow>> {
@@ -160,11 +180,16 @@ Status Journal::Freeze(const std::vector<source::InstanceRow>& rows, const std::
 }
 
 Result<std::map<std::string, std::string>> Journal::Meta() {
-  sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(db_, "SELECT key, value FROM meta", -1, &raw, nullptr);
-  Stmt s(raw);
+  // A meta table that cannot be read is an error, never "not frozen": that answer would make
+  // the run freeze again and delete the sample and every recorded outcome.
+  auto s = Prepare("SELECT key, value FROM meta");
+  if (!s) return Fail(s.error());
   std::map<std::string, std::string> out;
-  while (sqlite3_step(s.get()) == SQLITE_ROW) out[ColText(s.get(), 0).value_or("")] = ColText(s.get(), 1).value_or("");
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
+    out[ColText(s->get(), 0).value_or("")] = ColText(s->get(), 1).value_or("");
+  }
+  if (rc != SQLITE_DONE) return Fail(ErrorCode::kIo, fmt::format("journal meta: {}", sqlite3_errmsg(db_)));
   return out;
 }
 
@@ -176,16 +201,13 @@ Status Journal::Select(const std::string& sql_tail, const std::function<void(sql
       "jpg_key, dicom_uri, jpg_uri, dicom_sha256, jpg_sha256, dicom_bytes, jpg_bytes, rows, columns, modality, "
       "photometric, transfer_syntax, window, dicom_crc32c, jpg_crc32c FROM instances {}",
       sql_tail);
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
-    return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
-  }
-  Stmt s(raw);
-  if (bind) bind(s.get());
+  auto s = Prepare(sql.c_str());
+  if (!s) return Fail(s.error());
+  if (bind) bind(s->get());
   int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+  while ((rc = sqlite3_step(s->get())) == SQLITE_ROW) {
     JournalEntry e;
-    sqlite3_stmt* q = s.get();
+    sqlite3_stmt* q = s->get();
     e.seq = sqlite3_column_int64(q, 0);
     e.row.instance_id = ColText(q, 1).value_or("");
     e.row.study_id = ColText(q, 2).value_or("");
@@ -246,12 +268,13 @@ Status Journal::ForEachInCsvOrder(const std::function<void(const JournalEntry&)>
 }
 
 Result<Journal::Counts> Journal::Count() {
-  sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(db_, "SELECT count(*), coalesce(sum(state = 'stored'), 0) FROM instances", -1, &raw, nullptr);
-  Stmt s(raw);
-  if (sqlite3_step(s.get()) != SQLITE_ROW) return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
-  return Counts{static_cast<size_t>(sqlite3_column_int64(s.get(), 0)),
-                static_cast<size_t>(sqlite3_column_int64(s.get(), 1))};
+  auto s = Prepare("SELECT count(*), coalesce(sum(state = 'stored'), 0) FROM instances");
+  if (!s) return Fail(s.error());
+  if (sqlite3_step(s->get()) != SQLITE_ROW) {
+    return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  }
+  return Counts{static_cast<size_t>(sqlite3_column_int64(s->get(), 0)),
+                static_cast<size_t>(sqlite3_column_int64(s->get(), 1))};
 }
 
 Result<size_t> Journal::ReconcileStored(const Lister& list) {
@@ -260,16 +283,19 @@ Result<size_t> Journal::ReconcileStored(const Lister& list) {
       !ok) {
     return Fail(ok.error());
   }
-  sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO listed (key, size, crc32c) VALUES (?, ?, ?)", -1, &raw, nullptr);
-  Stmt insert(raw);
+  auto insert = Prepare("INSERT OR REPLACE INTO listed (key, size, crc32c) VALUES (?, ?, ?)");
+  if (!insert) {
+    (void)Exec("ROLLBACK");
+    return Fail(insert.error());
+  }
+  sqlite3_stmt* q = insert->get();
   bool insert_failed = false;
   auto listed = list([&](const std::string& key, const storage::ObjectInfo& info) {
-    sqlite3_reset(insert.get());
-    BindText(insert.get(), 1, key);
-    sqlite3_bind_int64(insert.get(), 2, static_cast<int64_t>(info.size));
-    BindText(insert.get(), 3, info.crc32c.empty() ? std::nullopt : std::optional<std::string>(info.crc32c));
-    insert_failed |= sqlite3_step(insert.get()) != SQLITE_DONE;
+    sqlite3_reset(q);
+    BindText(q, 1, key);
+    sqlite3_bind_int64(q, 2, static_cast<int64_t>(info.size));
+    BindText(q, 3, info.crc32c.empty() ? std::nullopt : std::optional<std::string>(info.crc32c));
+    insert_failed |= sqlite3_step(q) != SQLITE_DONE;
   });
   if (!listed || insert_failed) {
     (void)Exec("ROLLBACK");
@@ -298,15 +324,16 @@ COMMIT;)sql");
 Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
   if (outcomes.empty()) return {};
   if (auto ok = Exec("BEGIN IMMEDIATE"); !ok) return ok;
-  sqlite3_stmt* raw = nullptr;
-  sqlite3_prepare_v2(
-      db_,
+  auto prepared = Prepare(
       "UPDATE instances SET state=?, attempts=attempts+1, downloaded=?, error_code=?, error_message=?, "
       "dicom_key=?, jpg_key=?, dicom_uri=?, jpg_uri=?, dicom_sha256=?, jpg_sha256=?, dicom_bytes=?, "
       "jpg_bytes=?, rows=?, columns=?, modality=?, photometric=?, transfer_syntax=?, window=?, "
-      "dicom_crc32c=?, jpg_crc32c=?, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?",
-      -1, &raw, nullptr);
-  Stmt u(raw);
+      "dicom_crc32c=?, jpg_crc32c=?, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?");
+  if (!prepared) {
+    (void)Exec("ROLLBACK");
+    return Fail(prepared.error());
+  }
+  Statement& u = *prepared;
   for (const auto& o : outcomes) {
     sqlite3_reset(u.get());
     auto text = [&](int i, const std::string& v) {

@@ -32,13 +32,23 @@ class Journal {
   Result<bool> IsFrozen();
   /// Forgets everything (--fresh).
   Status Reset();
+  /// What Freeze kept: rows, and rows dropped because their instance id came earlier in the
+  /// selection (the first is kept; the count is also in Meta() as "duplicate_rows").
+  struct FreezeReport {
+    size_t rows = 0;
+    size_t duplicates = 0;
+    std::vector<std::string> duplicate_examples;  ///< The first kDuplicateExamples ids.
+  };
+  static constexpr size_t kDuplicateExamples = 10;
   /// Stores the sample in one transaction, a page at a time: `next_page` is called until it
   /// returns an empty page (the sample is never held whole in memory), then `meta` is stored
   /// and the journal marked frozen. Nothing is frozen if a call fails.
   using PageSource = std::function<Result<std::vector<source::InstanceRow>>()>;
-  Status Freeze(const PageSource& next_page, const std::map<std::string, std::string>& meta);
+  Result<FreezeReport> Freeze(const PageSource& next_page, const std::map<std::string, std::string>& meta);
   /// The same for a sample already in memory.
-  Status Freeze(const std::vector<source::InstanceRow>& rows, const std::map<std::string, std::string>& meta);
+  Result<FreezeReport> Freeze(const std::vector<source::InstanceRow>& rows,
+                              const std::map<std::string, std::string>& meta);
+  /// The key/value pairs stored by Freeze. A table that cannot be read is an error (kIo).
   Result<std::map<std::string, std::string>> Meta();
 
   struct Counts {
@@ -59,8 +69,15 @@ class Journal {
   Status Record(const std::vector<InstanceOutcome>& outcomes);
 
  private:
+  struct StatementDeleter {
+    void operator()(sqlite3_stmt* s) const;
+  };
+  using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
   explicit Journal(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
+  /// A prepared statement, or kIo with SQLite's message.
+  Result<Statement> Prepare(const char* sql);
   /// Runs `sql_tail` ("WHERE ... ORDER BY ...", with ?1.. bound by `bind`) over the entry
   /// columns and calls `visit` for each row.
   Status Select(const std::string& sql_tail, const std::function<void(sqlite3_stmt*)>& bind,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 
@@ -32,7 +33,9 @@ std::string NowIso() {
 /// streamed into the journal.
 Status Select(const RunOptions& options, source::PacsSource& source, Journal& journal, RunSummary& summary,
               RunObserver& observer) {
-  auto studies = source.SelectStudies(options.selection);
+  // Every study: no sampling query, and no study ids held (the pages walk the whole selection).
+  Result<std::vector<std::string>> studies = std::vector<std::string>{};
+  if (options.selection.studies) studies = source.SelectStudies(options.selection);
   if (!studies) return Fail(studies.error());
   auto stats = source.Count(options.selection, *studies);
   if (!stats) return Fail(stats.error());
@@ -50,14 +53,18 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
     return batch;
   };
   const auto& s = options.selection;
-  return journal.Freeze(next_page, {{"query", options.query_name},
-                                    {"studies", s.studies ? std::to_string(*s.studies) : "all"},
-                                    {"seed", s.seed},
-                                    {"modality", s.modality.value_or("-")},
-                                    {"body_part", s.body_part.value_or("-")},
-                                    {"frozen_at", NowIso()},
-                                    {"quality", std::to_string(options.convert.quality)},
-                                    {"max_size", std::to_string(options.convert.max_size)}});
+  auto frozen = journal.Freeze(next_page, {{"query", options.query_name},
+                                           {"studies", s.studies ? std::to_string(*s.studies) : "all"},
+                                           {"seed", s.seed},
+                                           {"modality", s.modality.value_or("-")},
+                                           {"body_part", s.body_part.value_or("-")},
+                                           {"frozen_at", NowIso()},
+                                           {"quality", std::to_string(options.convert.quality)},
+                                           {"max_size", std::to_string(options.convert.max_size)}});
+  if (!frozen) return Fail(frozen.error());
+  summary.duplicate_rows = frozen->duplicates;
+  summary.duplicate_examples = std::move(frozen->duplicate_examples);
+  return {};
 }
 
 /// Writes the CSV to `path` from the journal, one entry at a time, gathering the README's
@@ -109,6 +116,11 @@ Result<RunSummary> Run(const RunOptions& options,
     if (auto ok = Select(options, **source, **journal, summary, observer); !ok) return Fail(ok.error());
   } else {
     summary.resumed = true;
+    auto meta = (*journal)->Meta();
+    if (!meta) return Fail(meta.error());
+    if (auto it = meta->find("duplicate_rows"); it != meta->end()) {
+      summary.duplicate_rows = std::strtoull(it->second.c_str(), nullptr, 10);
+    }
   }
   summary.select_s = SecondsSince(t);
 

@@ -44,7 +44,11 @@ struct RunSummary {
   size_t processed = 0;       ///< Attempted in this run.
   size_t stored = 0;          ///< Stored after this run (all runs).
   size_t failed = 0;
-  uint64_t dicom_bytes = 0, jpg_bytes = 0;  ///< Written in this run.
+  /// Selected rows whose instance id an earlier row of the selection already had: the first
+  /// is kept, these are not in the dataset (a query that repeats rows, e.g. a report join).
+  size_t duplicate_rows = 0;
+  std::vector<std::string> duplicate_examples;  ///< The first few such ids (this run's selection).
+  uint64_t dicom_bytes = 0, jpg_bytes = 0;      ///< Written in this run.
   double select_s = 0, process_s = 0, finalize_s = 0, total_s = 0;
   std::vector<Failure> failures;  ///< The first kListedFailures of the `failed`.
   std::string csv_uri, readme_uri, output_root;

@@ -1,6 +1,7 @@
 #include "storage/local_object_store.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -71,7 +73,28 @@ Status WriteDirect(int fd, std::span<const uint8_t> bytes) {
 
 }  // namespace
 
-LocalObjectStore::LocalObjectStore(fs::path root) : root_(std::move(root)) {}
+LocalObjectStore::LocalObjectStore(fs::path root, std::vector<std::string> owned_folders)
+    : root_(std::move(root)), owned_folders_(std::move(owned_folders)) {}
+
+namespace {
+constexpr std::string_view kTempMarker = ".eden-tmp-";
+}  // namespace
+
+bool LocalObjectStore::IsTempName(const std::string& filename, long* pid) {
+  const auto at = filename.rfind(kTempMarker);
+  if (at == std::string::npos || at == 0) return false;
+  const std::string rest = filename.substr(at + kTempMarker.size());  // "<pid>-<n>"
+  const auto dash = rest.find('-');
+  auto digits = [](std::string_view s) {
+    return !s.empty() && s.size() <= 19 && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  if (dash == std::string::npos || !digits(std::string_view(rest).substr(0, dash)) ||
+      !digits(std::string_view(rest).substr(dash + 1))) {
+    return false;
+  }
+  if (pid) *pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);
+  return true;
+}
 
 fs::path LocalObjectStore::PathOf(const std::string& key) const { return root_ / key; }
 
@@ -88,11 +111,17 @@ Status LocalObjectStore::CheckWritable() {
   if (::access(root_.c_str(), W_OK) != 0) {
     return Fail(ErrorCode::kUnavailable, fmt::format("{} is not writable: {}", root_.string(), std::strerror(errno)));
   }
-  // A killed run can leave temporary files (never final names); remove them.
-  for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (it->is_regular_file(ec) && it->path().filename().string().find(".tmp-") != std::string::npos) {
-      fs::remove(it->path(), ec);
+  // A killed run can leave temporary files (never final names): remove ours, in our folders,
+  // unless the process that made one is still running (two runs into one folder).
+  for (const std::string& folder : owned_folders_) {
+    std::error_code walk;
+    for (auto it = fs::directory_iterator(root_ / folder, walk); !walk && it != fs::directory_iterator();
+         it.increment(walk)) {
+      long pid = 0;
+      std::error_code ignored;
+      if (!it->is_regular_file(ignored) || !IsTempName(it->path().filename().string(), &pid)) continue;
+      if (pid != ::getpid() && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0) continue;
+      fs::remove(it->path(), ignored);
     }
   }
   return {};
@@ -104,7 +133,7 @@ Result<fs::path> LocalObjectStore::TempPathFor(const std::string& key) const {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) return Fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", path.parent_path().string(), ec.message()));
-  return fs::path(path.string() + fmt::format(".tmp-{}-{}", ::getpid(), counter++));
+  return fs::path(path.string() + fmt::format("{}{}-{}", kTempMarker, ::getpid(), counter++));
 }
 
 Status LocalObjectStore::Put(const std::string& key, std::span<const uint8_t> bytes, const std::string&) {
@@ -186,7 +215,7 @@ Status LocalObjectStore::ForEach(const std::string& prefix, const Visitor& visit
        it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
     std::string key = fs::relative(it->path(), root_, ec).generic_string();
-    if (ec || key.rfind(prefix, 0) != 0 || key.find(".tmp-") != std::string::npos) continue;
+    if (ec || key.rfind(prefix, 0) != 0 || IsTempName(it->path().filename().string())) continue;
     visit(key, ObjectInfo{static_cast<uint64_t>(it->file_size(ec)), {}});
   }
   if (ec) return Fail(ErrorCode::kIo, fmt::format("cannot list {}: {}", start.string(), ec.message()));

@@ -215,7 +215,8 @@ def test_faults_end_with_every_object_once_and_verified(tmp):
                         "--drop-response-every", "13", "--slow-every", "17:0.3")
     try:
         query = big_instances_query(tmp)
-        env = {"STORAGE_EMULATOR_HOST": proxy.url}
+        # The big files are file:// URLs under tmp: allowed beside the demo's own folder.
+        env = {"STORAGE_EMULATOR_HOST": proxy.url, "EDEN_ALLOW_URLS": f"{ENV['EDEN_ALLOW_URLS']},file://{tmp}/"}
         args = ["run", "--all-studies", "--query", query, "-o", "gs://eden-it", "--progress", "none",
                 "--resumable-threshold-kib", "256", "--upload-chunk-kib", "256", "--retries", "8",
                 "--summary-json", os.path.join(tmp, "s.json")]

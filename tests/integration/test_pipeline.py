@@ -114,7 +114,7 @@ def test_full_run_checked_file_by_file(tmp):
     assert summary["exit_code"] == 1
     readme = open(os.path.join(base, "README-dataset.md"), encoding="utf-8").read()
     assert f"| stored (DICOM + JPEG) | {stored} |" in readme
-    leftovers = [f for _, _, fs in os.walk(out) for f in fs if ".tmp-" in f]
+    leftovers = [f for _, _, fs in os.walk(out) for f in fs if ".eden-tmp-" in f]
     assert not leftovers, leftovers
     # No report text or patient data in what eden prints.
     assert "comma" not in r.stdout + r.stderr and "café" not in r.stdout + r.stderr
@@ -228,7 +228,7 @@ def test_resume_after_kill_9(tmp):
             assert sha256(open(os.path.join(base, "dicom-files", row["instance_id"] + ".dcm"), "rb").read()) == row["dicom_sha256"]
             assert sha256(open(os.path.join(base, "images-jpg", row["instance_id"] + ".jpg"), "rb").read()) == row["jpg_sha256"]
         assert sum(r["status"] == "stored" for r in rows) == total - 4
-        leftovers = [f for _, _, fs in os.walk(out) for f in fs if ".tmp-" in f]
+        leftovers = [f for _, _, fs in os.walk(out) for f in fs if ".eden-tmp-" in f]
         assert not leftovers, f"half-written files left: {leftovers}"
     finally:
         proxy.kill()

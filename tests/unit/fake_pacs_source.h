@@ -17,7 +17,11 @@ class FakePacsSource final : public PacsSource {
     std::sort(rows_.begin(), rows_.end(), [](const auto& a, const auto& b) { return a.instance_id < b.instance_id; });
   }
 
-  Result<std::vector<std::string>> SelectStudies(const Selection&) override { return std::vector<std::string>{}; }
+  Result<std::vector<std::string>> SelectStudies(const Selection&) override {
+    ++sample_queries;
+    if (sample_queries_out) ++*sample_queries_out;
+    return std::vector<std::string>{};
+  }
   Result<SelectionStats> Count(const Selection&, const std::vector<std::string>&) override {
     SelectionStats s;
     s.instances = static_cast<int64_t>(rows_.size());
@@ -40,6 +44,8 @@ class FakePacsSource final : public PacsSource {
   }
 
   int calls = 0;
+  int sample_queries = 0;             ///< SelectStudies calls (the sampling query).
+  int* sample_queries_out = nullptr;  ///< Also counted here, if set (outlives the source).
   int fail_on_call = 0;
   size_t largest_chunk = 0;
 

@@ -220,7 +220,7 @@ TEST(GcsUrl, ParsesBucketAndPrefix) {
 TEST(Http, UrlEncodeKeepsOnlyUnreserved) {
   EXPECT_EQ(UrlEncode("a/b c.dcm"), "a%2Fb%20c.dcm");
   EXPECT_EQ(UrlEncode("x~_-."), "x~_-.");
-  EXPECT_EQ(fetch::RedactUrl("https://u:p@host/path?upload_id=secret"), "https://host/path");
+  EXPECT_EQ(fetch::RedactUrl("https://u:p@host/path?upload_id=secret"), "https://u@host/path");
 }
 
 }  // namespace

@@ -5,10 +5,12 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "dicom/dcmtk_decoder.h"
 #include "fake_pacs_source.h"
@@ -525,6 +527,182 @@ TEST(Run, StopsWhenTheDestinationTakesNothingAndResumesWhenItDoes) {
   rig.ExpectStoppedEarly();
   rig.full = false;
   rig.ExpectResumedToTheEnd();
+}
+
+/// Fetches every URL as the same file, except "mem://throw", whose fetch throws as an
+/// allocation failure would.
+class ThrowingFetcher final : public fetch::Fetcher {
+ public:
+  explicit ThrowingFetcher(const std::vector<uint8_t>& file) : file_(file) {}
+  Result<Bytes> Fetch(const std::string& url) override {
+    if (url == "mem://throw") throw std::bad_alloc();
+    return Bytes(file_.begin(), file_.end());
+  }
+
+ private:
+  const std::vector<uint8_t>& file_;
+};
+
+/// A decoder that throws on files whose last byte is 0x5A (the test marks its file so), and
+/// otherwise decodes with DCMTK.
+class ThrowingDecoder final : public dicom::DicomDecoder {
+ public:
+  Result<std::unique_ptr<dicom::DicomObject>> Open(std::span<const uint8_t> bytes) const override {
+    if (!bytes.empty() && bytes.back() == 0x5A) throw std::runtime_error("decoder bug");
+    return real_.Open(bytes);
+  }
+
+ private:
+  dicom::DcmtkDecoder real_;
+};
+
+TEST(Executor, AnExceptionInATaskFailsThatInstanceOnly) {
+  std::ifstream in("/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm", std::ios::binary);
+  const std::vector<uint8_t> ct{std::istreambuf_iterator<char>(in), {}};
+  std::vector<uint8_t> marked = ct;
+  marked.push_back(0x5A);  // Still DICOM (trailing byte), but the decoder throws on it.
+  const std::map<std::string, std::vector<uint8_t>> files = {{"mem://ct", ct}, {"mem://marked", marked}};
+  const auto dir = TempDir("exec-throw");
+  storage::LocalObjectStore store(dir);
+  const ThrowingDecoder decoder;
+  StageFactories f;
+  f.make_fetcher = [&]() -> std::unique_ptr<fetch::Fetcher> {
+    struct Mixed final : fetch::Fetcher {
+      explicit Mixed(const std::map<std::string, std::vector<uint8_t>>& files)
+          : mem(files), thrower(files.at("mem://ct")) {}
+      Result<Bytes> Fetch(const std::string& url) override {
+        return url == "mem://throw" ? thrower.Fetch(url) : mem.Fetch(url);
+      }
+      InMemoryFetcher mem;
+      ThrowingFetcher thrower;
+    };
+    return std::make_unique<Mixed>(files);
+  };
+  f.make_converter = [&] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
+  std::vector<source::InstanceRow> rows;
+  for (int i = 0; i < 30; ++i) {
+    const char* url = i % 10 == 3 ? "mem://throw" : i % 10 == 7 ? "mem://marked" : "mem://ct";
+    rows.push_back(Row(fmt::format("r{:02}", i), url));
+  }
+  std::map<std::string, InstanceOutcome> outcomes;
+  RunInProcess(rows, {2, 2, 2}, f, store, DatasetLayout{}, convert::ConvertOptions{},
+               [&](InstanceOutcome&& o) { outcomes[o.instance_id] = std::move(o); });
+  ASSERT_EQ(outcomes.size(), rows.size());  // The run went on: every row has its outcome.
+  for (int i = 0; i < 30; ++i) {
+    const auto& o = outcomes.at(fmt::format("r{:02}", i));
+    if (i % 10 == 3) {
+      EXPECT_FALSE(o.stored);
+      EXPECT_EQ(o.error_code, "too_large") << o.error_message;
+      EXPECT_EQ(o.error_message, "download: out of memory");
+    } else if (i % 10 == 7) {
+      EXPECT_FALSE(o.stored);
+      EXPECT_EQ(o.error_code, "internal") << o.error_message;
+      EXPECT_NE(o.error_message.find("decoder bug"), std::string::npos) << o.error_message;
+    } else {
+      EXPECT_TRUE(o.stored) << o.error_message;
+    }
+  }
+  fs::remove_all(dir);
+}
+
+/// Runs pipeline::Run over `rows` in a fresh folder, keeping the source it connected to.
+struct SmallRun {
+  fs::path dir;
+  std::vector<source::InstanceRow> rows;
+  std::map<std::string, std::vector<uint8_t>> files;
+  int sample_queries = 0;
+  int connects = 0;
+  storage::LocalObjectStore store;
+  dicom::DcmtkDecoder decoder;
+  StageFactories factories;
+  RunOptions options;
+  SilentObserver observer;
+
+  explicit SmallRun(const std::string& name) : dir(TempDir(name)), store(dir / "out") {
+    std::ifstream in("/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm", std::ios::binary);
+    files["mem://ct"].assign(std::istreambuf_iterator<char>(in), {});
+    factories.make_fetcher = [this] { return std::make_unique<InMemoryFetcher>(files); };
+    factories.make_converter = [this] {
+      return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder());
+    };
+    options.selection.studies.reset();
+    options.journal_path = dir / "out" / ".eden" / "journal.sqlite";
+  }
+  ~SmallRun() { fs::remove_all(dir); }
+  Result<RunSummary> Run() {
+    return pipeline::Run(
+        options,
+        [this]() -> Result<std::unique_ptr<source::PacsSource>> {
+          ++connects;
+          auto s = std::make_unique<source::FakePacsSource>(rows);
+          s->sample_queries_out = &sample_queries;
+          return std::unique_ptr<source::PacsSource>(std::move(s));
+        },
+        store, factories, observer);
+  }
+};
+
+TEST(Run, AllStudiesRunsNoSamplingQuery) {
+  SmallRun run("run-all-studies");
+  for (int i = 0; i < 5; ++i) run.rows.push_back(Row(fmt::format("a{}", i), "mem://ct"));
+  auto all = run.Run();
+  ASSERT_TRUE(all) << all.error().ToString();
+  EXPECT_EQ(all->stored, 5u);
+  EXPECT_EQ(run.sample_queries, 0);
+  run.options.fresh = true;
+  run.options.selection.studies = 3;
+  ASSERT_TRUE(run.Run());
+  EXPECT_EQ(run.sample_queries, 1);  // A sample does ask for its studies.
+}
+
+TEST(Run, DuplicateInstanceIdsAreReportedNotDroppedSilently) {
+  SmallRun run("run-duplicates");
+  for (const char* id : {"d1", "d2", "d1", "d3", "d2", "d1"}) run.rows.push_back(Row(id, "mem://ct"));
+  auto first = run.Run();
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_EQ(first->total, 3u);
+  EXPECT_EQ(first->stored, 3u);
+  EXPECT_EQ(first->duplicate_rows, 3u);
+  EXPECT_EQ(first->duplicate_examples, (std::vector<std::string>{"d1", "d1", "d2"}));  // Selection order.
+  auto again = run.Run();  // Resumed from the journal: still reported.
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_TRUE(again->resumed);
+  EXPECT_EQ(again->duplicate_rows, 3u);
+}
+
+TEST(Run, AJournalWhoseMetaCannotBeReadStopsTheRunAndKeepsTheSample) {
+  SmallRun run("run-unreadable-meta");
+  for (int i = 0; i < 4; ++i) run.rows.push_back(Row(fmt::format("m{}", i), "mem://ct"));
+  ASSERT_TRUE(run.Run());
+  ASSERT_EQ(run.connects, 1);
+  {
+    // Another writer (or a damaged file) leaves a meta table the journal cannot read.
+    auto j = Journal::Open(run.options.journal_path);
+    ASSERT_TRUE(j);
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(run.options.journal_path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE meta; CREATE TABLE meta (k TEXT, v TEXT);", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto j = Journal::Open(run.options.journal_path);
+  ASSERT_TRUE(j);
+  auto frozen = (*j)->IsFrozen();
+  ASSERT_FALSE(frozen.has_value()) << "an unreadable meta table must not read as 'not frozen'";
+  EXPECT_EQ(frozen.error().code(), ErrorCode::kIo);
+  j->reset();
+  auto rerun = run.Run();
+  ASSERT_FALSE(rerun.has_value());
+  EXPECT_EQ(rerun.error().code(), ErrorCode::kIo);
+  EXPECT_EQ(run.connects, 1) << "the run selected again instead of stopping";
+  auto kept = Journal::Open(run.options.journal_path);
+  ASSERT_TRUE(kept);
+  auto counts = (*kept)->Count();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->total, 4u);  // The sample and its outcomes are still there.
+  EXPECT_EQ(counts->stored, 4u);
 }
 
 TEST(Sha256, KnownVector) {

@@ -89,7 +89,7 @@ TEST_F(LocalStore, PutReplacesAtomicallyAndLeavesNoTemporaries) {
   ASSERT_TRUE(store.Put("k", std::vector<uint8_t>(3, 2), "x").has_value());
   EXPECT_EQ(*store.Get("k"), std::vector<uint8_t>(3, 2));
   for (const auto& e : std::filesystem::recursive_directory_iterator(root_)) {
-    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".eden-tmp-"), std::string::npos) << e.path();
   }
 }
 
@@ -110,19 +110,41 @@ TEST_F(LocalStore, PutFileCopiesTheFileIntoPlaceAndForEachSeesIt) {
   EXPECT_FALSE(store.PutFile("p/other.csv", source.string() + ".missing", "text/csv"));
   EXPECT_FALSE(std::filesystem::exists(root_ / "p" / "other.csv"));
   for (const auto& e : std::filesystem::recursive_directory_iterator(root_)) {
-    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".eden-tmp-"), std::string::npos) << e.path();
   }
   std::filesystem::remove(source);
 }
 
 TEST_F(LocalStore, CheckWritableRemovesTemporariesOfAKilledRun) {
   std::filesystem::create_directories(root_ / "p");
-  std::ofstream(root_ / "p" / "a.jpg.tmp-123-0") << "half";
+  const std::string dead = "a.jpg.eden-tmp-2147483646-0";  // No process has this pid.
+  std::ofstream(root_ / "p" / dead) << "half";
   std::ofstream(root_ / "p" / "b.jpg") << "whole";
-  LocalObjectStore store(root_);
+  LocalObjectStore store(root_, {"p"});
   ASSERT_TRUE(store.CheckWritable().has_value());
-  EXPECT_FALSE(std::filesystem::exists(root_ / "p" / "a.jpg.tmp-123-0"));
+  EXPECT_FALSE(std::filesystem::exists(root_ / "p" / dead));
   EXPECT_TRUE(std::filesystem::exists(root_ / "p" / "b.jpg"));
+}
+
+TEST_F(LocalStore, CheckWritableLeavesFilesThatAreNotItsOwn) {
+  // Names that only look like ours, ours outside the owned folders, and ours from a process
+  // that is still running: all kept.
+  const std::string live = "c.jpg.eden-tmp-" + std::to_string(::getppid()) + "-0";
+  const std::vector<std::filesystem::path> kept = {root_ / "p" / "notes.tmp-1-2",
+                                                   root_ / "p" / "x.eden-tmp-abc",
+                                                   root_ / "p" / ".eden-tmp-1-2",
+                                                   root_ / "p" / live,
+                                                   root_ / "p" / "sub" / "a.jpg.eden-tmp-2147483646-0",
+                                                   root_ / "mine" / "a.jpg.eden-tmp-2147483646-0"};
+  for (const auto& path : kept) {
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path) << "user data";
+  }
+  LocalObjectStore store(root_, {"p"});
+  ASSERT_TRUE(store.CheckWritable().has_value());
+  for (const auto& path : kept) EXPECT_TRUE(std::filesystem::exists(path)) << path;
+  EXPECT_TRUE(LocalObjectStore::IsTempName("a.dcm.eden-tmp-12-3"));
+  EXPECT_FALSE(LocalObjectStore::IsTempName("a.dcm.tmp-12-3"));
 }
 
 }  // namespace

@@ -1,0 +1,202 @@
+#include "fuzz/targets.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "celery/protocol.h"
+#include "config/cli_options.h"
+#include "config/settings.h"
+#include "convert/converter.h"
+#include "dicom/dcmtk_decoder.h"
+#include "dicom/jpeg_lossless_codec.h"
+#include "dicom/jpeg_markers.h"
+#include "dicom/openjpeg_codec.h"
+#include "dicom/rle_codec.h"
+#include "fetch/url_policy.h"
+#include "gcs/client.h"
+#include "imaging/render.h"
+#include "jpeg/encoder.h"
+#include "pipeline/dataset_writer.h"
+#include "pipeline/layout.h"
+#include "pipeline/wire.h"
+#include "storage/object_store.h"
+
+namespace eden::fuzz {
+
+void Check(bool condition, const char* what) {
+  if (condition) return;
+  std::fprintf(stderr, "fuzz invariant broken: %s\n", what);
+  std::abort();
+}
+
+namespace {
+
+std::string Text(std::span<const uint8_t> data) { return std::string(data.begin(), data.end()); }
+
+/// Small limits keep each input cheap; the code paths are those of the defaults.
+const dicom::DcmtkDecoder& Decoder() {
+  static const dicom::DcmtkDecoder decoder(dicom::DecodeLimits{16u << 20, 4096});
+  return decoder;
+}
+
+/// The whole convert path: decode, render every frame (up to 4), and the converter's own run
+/// (render, downscale, JPEG encode) of the first frame.
+void Convert(std::span<const uint8_t> data) {
+  auto object = Decoder().Open(data);
+  if (!object) return;
+  const uint32_t frames = std::min<uint32_t>((*object)->info().number_of_frames, 4);
+  for (uint32_t i = 0; i < frames; ++i) {
+    auto frame = (*object)->DecodeFrame(i);
+    if (!frame) continue;
+    // The decoder's promise: a frame it returns is whole for its declared layout.
+    Check(frame->bytes.size() >= imaging::ExpectedFrameBytes(frame->format, frame->photometric),
+          "a decoded frame is shorter than its layout");
+    imaging::DisplayAttributes display = (*object)->info().display;
+    display.photometric = frame->photometric;
+    (void)imaging::RenderFrame(frame->View(), display, imaging::RenderOptions{});
+  }
+  thread_local convert::Converter converter(Decoder(), jpeg::MakeTurboJpegEncoder());
+  convert::ConvertOptions options;
+  options.quality = 90;
+  options.max_size = data.size() % 2 ? 64 : 0;
+  auto converted = converter.Convert(data, options);
+  if (converted) {
+    Check(!converted->frames.empty() && converted->frames.front().jpeg.size() > 2, "a conversion without a JPEG");
+  }
+}
+
+/// Codec inputs: 6 bytes of frame geometry, then the codestream.
+struct CodecInput {
+  imaging::PixelFormat format;
+  std::span<const uint8_t> stream;
+};
+bool SplitCodecInput(std::span<const uint8_t> data, CodecInput& out) {
+  if (data.size() < 6) return false;
+  imaging::PixelFormat& f = out.format;
+  f.rows = 1u + (uint32_t{data[0]} | uint32_t{data[1]} << 8) % 256u;
+  f.cols = 1u + (uint32_t{data[2]} | uint32_t{data[3]} << 8) % 256u;
+  f.samples_per_pixel = (data[4] & 1) ? 3 : 1;
+  f.bits_allocated = (data[4] & 2) ? 16 : 8;
+  f.bits_stored = static_cast<uint16_t>(1 + data[5] % f.bits_allocated);
+  f.high_bit = static_cast<uint16_t>(f.bits_stored - 1);
+  f.is_signed = (data[4] & 4) != 0;
+  f.planar = (data[4] & 8) != 0;
+  out.stream = data.subspan(6);
+  return true;
+}
+
+void JpegLossless(std::span<const uint8_t> data) {
+  CodecInput in;
+  if (!SplitCodecInput(data, in)) return;
+  (void)dicom::CheckJpegMarkers(in.stream);
+  auto samples = dicom::DecodeJpegLosslessFrame(in.stream, in.format);
+  if (samples) Check(samples->size() >= in.format.FrameBytes(), "lossless JPEG frame shorter than its layout");
+}
+
+void Rle(std::span<const uint8_t> data) {
+  CodecInput in;
+  if (!SplitCodecInput(data, in)) return;
+  auto samples = dicom::DecodeRleFrame(in.stream, in.format);
+  if (samples) Check(samples->size() >= in.format.FrameBytes(), "RLE frame shorter than its layout");
+}
+
+void Jpeg2000(std::span<const uint8_t> data) {
+  CodecInput in;
+  if (!SplitCodecInput(data, in)) return;
+  auto frame = dicom::DecodeJpeg2000(in.stream, in.format, 16u << 20);
+  if (frame) Check(frame->bytes.size() >= frame->format.FrameBytes(), "JPEG 2000 frame shorter than its layout");
+}
+
+void CeleryMessage(std::span<const uint8_t> data) {
+  const std::string envelope = Text(data);
+  auto message = celery::DecodeTaskMessage(envelope, 1u << 20);
+  if (message) {
+    (void)celery::PythonRepr(message->args_json);
+    (void)celery::PythonRepr(message->kwargs_json);
+    // What the worker does with a message it accepted: retry and redelivery rewrite it, and
+    // the rewritten message must decode again to the same task.
+    const std::string retried = celery::RetryMessage(envelope, "2026-12-02T10:00:00+00:00");
+    auto again = celery::DecodeTaskMessage(retried, 2u << 20);
+    Check(again.has_value() && again->id == message->id, "a retried message no longer decodes");
+    (void)celery::MarkRedelivered(envelope);
+    (void)celery::UnackedEntry(envelope, "", message->routing_key);
+  }
+  (void)celery::DecodePidboxRequest(envelope);
+  (void)celery::ParseUnackedEntry(envelope);
+}
+
+void GcsJson(std::span<const uint8_t> data) {
+  const std::string text = Text(data);
+  (void)gcs::ParseObjectMetadata(text);
+  (void)gcs::ParseListPage(text);
+  (void)gcs::CommittedBytes(text);
+  gcs::HttpResponse response;
+  response.status = data.empty() ? 500 : 100 + data[0] * 2;
+  response.body = text;
+  const Error e = gcs::ErrorFromResponse(response, "fuzz");
+  Check(!e.message().empty(), "an HTTP error without a message");
+}
+
+void Config(std::span<const uint8_t> data) {
+  const std::string text = Text(data);
+  auto parsed = config::ParseDotEnv(text);
+  for (const auto& [key, value] : parsed.variables) {
+    Check(!key.empty() && key.find('=') == std::string::npos, "a .env key the environment cannot hold");
+  }
+  // The same text as a --config file (CLI11's TOML/INI reader) for `eden run`'s options.
+  CLI::App app;
+  config::RunSettings settings;
+  config::AddRunOptions(app, settings);
+  std::istringstream in(text);
+  try {
+    app.parse_from_stream(in);
+    (void)config::Validate(settings);
+    (void)config::Show(settings);
+  } catch (const CLI::Error&) {
+    // A usage error: eden prints it and exits 2.
+  }
+}
+
+void PacsRow(std::span<const uint8_t> data) {
+  auto row = pipeline::RowFromJson(Text(data));
+  if (!row) return;
+  // The wire form round-trips.
+  auto back = pipeline::RowFromJson(pipeline::RowToJson(*row));
+  Check(back.has_value() && back->instance_id == row->instance_id && back->file_url == row->file_url &&
+            back->study_id == row->study_id && back->series_number == row->series_number,
+        "a row does not survive RowToJson/RowFromJson");
+  // An id that would escape the output folder is never turned into a key.
+  if (storage::IsSafeObjectName(row->instance_id)) {
+    const pipeline::DatasetLayout layout;
+    const std::string key = layout.DicomKey(row->instance_id);
+    Check(key.find("/../") == std::string::npos && key.find('\0') == std::string::npos, "an unsafe object key");
+  }
+  if (row->file_url) (void)fetch::UrlPolicy().Check(*row->file_url);
+  pipeline::JournalEntry entry;
+  entry.row = *row;
+  std::string csv;
+  pipeline::AppendCsvRow(csv, entry);
+  Check(!csv.empty(), "an empty CSV row");
+}
+
+}  // namespace
+
+const std::vector<NamedTarget>& AllTargets() {
+  static const std::vector<NamedTarget> targets = {
+      {"convert", Convert},
+      {"jpeg_lossless", JpegLossless},
+      {"rle", Rle},
+      {"jpeg2000", Jpeg2000},
+      {"celery_message", CeleryMessage},
+      {"gcs_json", GcsJson},
+      {"config", Config},
+      {"pacs_row", PacsRow},
+  };
+  return targets;
+}
+
+}  // namespace eden::fuzz
