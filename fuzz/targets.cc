@@ -69,7 +69,7 @@ void Convert(std::span<const uint8_t> data) {
   }
 }
 
-/// Codec inputs: 6 bytes of frame geometry, then the codestream.
+/// Codec inputs: 6 bytes of frame geometry (rows and columns up to 1024), then the codestream.
 struct CodecInput {
   imaging::PixelFormat format;
   std::span<const uint8_t> stream;
@@ -77,8 +77,8 @@ struct CodecInput {
 bool SplitCodecInput(std::span<const uint8_t> data, CodecInput& out) {
   if (data.size() < 6) return false;
   imaging::PixelFormat& f = out.format;
-  f.rows = 1u + (uint32_t{data[0]} | uint32_t{data[1]} << 8) % 256u;
-  f.cols = 1u + (uint32_t{data[2]} | uint32_t{data[3]} << 8) % 256u;
+  f.rows = 1u + (uint32_t{data[0]} | uint32_t{data[1]} << 8) % 1024u;
+  f.cols = 1u + (uint32_t{data[2]} | uint32_t{data[3]} << 8) % 1024u;
   f.samples_per_pixel = (data[4] & 1) ? 3 : 1;
   f.bits_allocated = (data[4] & 2) ? 16 : 8;
   f.bits_stored = static_cast<uint16_t>(1 + data[5] % f.bits_allocated);

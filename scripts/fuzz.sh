@@ -1,28 +1,67 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target (fuzz preset, clang + ASan + UBSan) and fuzzes the DICOM decoder
-# for N seconds (default 60), seeded with the real files of Debian's pydicom test set.
-# Fails on any crash, leak, timeout or oversized allocation; the crashing input is kept in
-# build/fuzz/artifacts/ to reproduce with: build/fuzz/fuzz/dicom_decoder_fuzzer FILE
+# Fuzzing with libFuzzer (fuzz preset: clang + ASan + UBSan), one executable per target of
+# fuzz/targets.h, seeded by scripts/make_fuzz_seeds.py from the real corpus.
+#
+#   scripts/fuzz.sh                      CI: replay every kept input (tests/data/fuzz/<target>/),
+#                                        then fuzz each target for FUZZ_RUNS inputs (default 20000)
+#                                        with a fixed -seed: the same code gives the same result.
+#   scripts/fuzz.sh --long TARGET MIN    a campaign: both cores (-fork=2) for MIN minutes, corpus
+#                                        kept in build/fuzz/corpus/TARGET, crashes in
+#                                        build/fuzz/artifacts/TARGET/; prints the figures that go
+#                                        into docs/fuzzing.md.
+# Any crash, leak, timeout (10 s), allocation over 512 MB or broken invariant fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_TO_RUN=${1:-60}
 JOBS=${JOBS:-2}
+TARGETS=(convert jpeg_lossless rle jpeg2000 celery_message gcs_json config pacs_row)
+COMMON=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=300000)
 
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j"$JOBS" --target dicom_decoder_fuzzer
-
+cmake --build --preset fuzz -j"$JOBS" --target "${TARGETS[@]/%/_fuzzer}"
 seeds=build/fuzz/seeds
-work=build/fuzz/corpus
-mkdir -p "$seeds" "$work" build/fuzz/artifacts
-find /usr/lib/python3/dist-packages/pydicom/data/test_files -name '*.dcm' -size -300k -exec cp -n {} "$seeds/" \;
+/usr/bin/python3 scripts/make_fuzz_seeds.py "$seeds" 2>/dev/null
 
-# -fork would use both cores, but keeps going after a crash; run in-process and stop on the first.
-build/fuzz/fuzz/dicom_decoder_fuzzer "$work" "$seeds" \
-  -max_total_time="$SECONDS_TO_RUN" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
-  -max_len=300000 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ 2>&1 | tail -n 25
-status=${PIPESTATUS[0]}
-if [ "$status" -ne 0 ]; then
-  echo "fuzz: FAILED (exit $status); reproducer in build/fuzz/artifacts/"
-  exit "$status"
+if [ "${1:-}" = "--long" ]; then
+  target=$2
+  minutes=$3
+  corpus=build/fuzz/corpus/$target
+  artifacts=build/fuzz/artifacts/$target/
+  mkdir -p "$corpus" "$artifacts"
+  start=$(date +%s)
+  set +e
+  "build/fuzz/fuzz/${target}_fuzzer" "$corpus" "$seeds/$target" -fork="$JOBS" -ignore_crashes=1 \
+    -max_total_time=$((minutes * 60)) "${COMMON[@]}" -artifact_prefix="$artifacts" >"build/fuzz/$target.log" 2>&1
+  set -e
+  crashes=$(find "$artifacts" -type f | wc -l)
+  last=$(grep -E '^#[0-9]+' "build/fuzz/$target.log" | tail -n 1)
+  echo "$target: $(( ($(date +%s) - start) / 60 )) min, last status: $last"
+  echo "$target: corpus $(find "$corpus" -type f | wc -l) inputs, crashes/timeouts/ooms kept: $crashes ($artifacts)"
+  [ "$crashes" -eq 0 ]
+  exit
 fi
-echo "fuzz: no crash in ${SECONDS_TO_RUN}s"
+
+runs=${FUZZ_RUNS:-20000}
+status=0
+for target in "${TARGETS[@]}"; do
+  binary="build/fuzz/fuzz/${target}_fuzzer"
+  kept=(tests/data/fuzz/"$target"/*)
+  if [ -e "${kept[0]}" ]; then
+    if ! "$binary" "${COMMON[@]}" "${kept[@]}" >"build/fuzz/$target-replay.log" 2>&1; then
+      echo "fuzz: $target: a kept input fails again (build/fuzz/$target-replay.log)"
+      status=1
+      continue
+    fi
+  fi
+  work=$(mktemp -d)
+  mkdir -p "build/fuzz/artifacts/$target"
+  if "$binary" "$work" "$seeds/$target" -seed=1 -runs="$runs" "${COMMON[@]}" \
+       -artifact_prefix="build/fuzz/artifacts/$target/" >"build/fuzz/$target.log" 2>&1; then
+    echo "fuzz: $target: $runs inputs, no crash ($(grep -cE '^#[0-9]+.*(NEW|REDUCE)' "build/fuzz/$target.log") new paths)"
+  else
+    echo "fuzz: $target FAILED; reproducer in build/fuzz/artifacts/$target/"
+    tail -n 40 "build/fuzz/$target.log"
+    status=1
+  fi
+  rm -rf "$work"
+done
+exit $status

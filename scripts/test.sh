@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds with -Werror, runs every test; then the unit tests under
-# ASan+UBSan and a short libFuzzer run of the DICOM decoder. What CI runs (.ci/run).
+# ASan+UBSan and under ThreadSanitizer, and the fuzz step (every kept crash input replayed, each
+# fuzz target run for a fixed number of inputs with a fixed seed). What CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${FUZZ_SECONDS:-120}
 
 scripts/install-deps.sh
 echo "== npm packages for the tests (Google's official GCS client, pinned by package-lock.json)"
@@ -22,5 +22,10 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$JOBS"
 ctest --preset asan -j"$JOBS"
 
-echo "== fuzz the DICOM decoder for ${FUZZ_SECONDS}s"
-scripts/fuzz.sh "$FUZZ_SECONDS"
+echo "== unit tests under ThreadSanitizer (the executor, the worker's time limits, the journal)"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j"$JOBS"
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan -j"$JOBS"
+
+echo "== fuzz: kept crash inputs, then every target with a fixed seed (scripts/fuzz.sh)"
+scripts/fuzz.sh

@@ -116,6 +116,7 @@ json ReportJson(const Job& job, const Result<convert::Conversion>& c, const std:
   j["frames"] = info.number_of_frames;
   j["bits_allocated"] = info.format.bits_allocated;
   j["bits_stored"] = info.format.bits_stored;
+  if (!info.warnings.empty()) j["warnings"] = info.warnings;
   json outs = json::array();
   for (size_t i = 0; i < c->frames.size(); ++i) {
     const auto& f = c->frames[i];

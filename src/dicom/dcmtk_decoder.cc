@@ -215,8 +215,10 @@ class DcmtkObject final : public DicomObject {
   /// `native`: where the uncompressed pixel data lies in the caller's buffer, when DCMTK was
   /// stopped before it (the zero-copy path); nullopt when DCMTK holds the pixel data.
   DcmtkObject(std::unique_ptr<DcmFileFormat> file, DicomInfo info, E_TransferSyntax xfer, DecodeLimits limits,
-              std::optional<NativePixels> native, std::span<const uint8_t> input)
-      : file_(std::move(file)),
+              std::optional<NativePixels> native, std::span<const uint8_t> input,
+              std::shared_ptr<const std::vector<uint8_t>> owned)
+      : owned_(std::move(owned)),
+        file_(std::move(file)),
         info_(std::move(info)),
         xfer_(xfer),
         limits_(limits),
@@ -564,6 +566,7 @@ class DcmtkObject final : public DicomObject {
                 fmt::format("cannot locate frame {} among {} fragments", index + 1, fragments.size()));
   }
 
+  std::shared_ptr<const std::vector<uint8_t>> owned_;  ///< The bytes `input_` views, when they are ours.
   std::unique_ptr<DcmFileFormat> file_;
   DicomInfo info_;
   E_TransferSyntax xfer_;
@@ -690,6 +693,12 @@ Result<DicomInfo> ReadInfo(DcmDataset& ds, E_TransferSyntax xfer, const DecodeLi
 DcmtkDecoder::DcmtkDecoder(DecodeLimits limits) : limits_(limits) { InitialiseDcmtkOnce(); }
 
 Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t> bytes) const {
+  return OpenOwned(bytes, nullptr, {});
+}
+
+Result<std::unique_ptr<DicomObject>> DcmtkDecoder::OpenOwned(std::span<const uint8_t> bytes,
+                                                             std::shared_ptr<const std::vector<uint8_t>> owned,
+                                                             std::vector<std::string> warnings) const {
   if (!dcmDataDict.isDictionaryLoaded()) {
     return Fail(ErrorCode::kInternal, "DCMTK data dictionary not loaded (is libdcmtk installed? DCMDICTPATH?)");
   }
@@ -702,6 +711,21 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
       return Fail(ErrorCode::kNotDicom, fmt::format("not a DICOM file ({})", preflight.error().message()));
     }
     return Fail(preflight.error());
+  }
+  if (!preflight->strip.empty() && !owned) {
+    // Elements no parser should see (see PreflightInfo::strip): read a copy without them.
+    auto clean = std::make_shared<std::vector<uint8_t>>();
+    clean->reserve(bytes.size());
+    size_t from = 0;
+    for (const auto& [offset, length] : preflight->strip) {
+      clean->insert(clean->end(), bytes.begin() + static_cast<std::ptrdiff_t>(from),
+                    bytes.begin() + static_cast<std::ptrdiff_t>(offset));
+      from = offset + length;
+    }
+    clean->insert(clean->end(), bytes.begin() + static_cast<std::ptrdiff_t>(from), bytes.end());
+    return OpenOwned(
+        *clean, clean,
+        {fmt::format("{} command-group (0000,xxxx) element(s) in the data set were skipped", preflight->strip.size())});
   }
   // Uncompressed pixel data of defined length: DCMTK parses up to it, and frames are read from
   // `bytes` directly (no copy of a 15 MB radiograph into DCMTK and out again).
@@ -748,6 +772,7 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
   }
   auto info = ReadInfo(ds, xfer, limits_);
   if (!info) return Fail(info.error());
+  info->warnings = std::move(warnings);
   const bool own_codec = IsJpeg2000(xfer) || xfer == EXS_RLELossless || IsJpegLossless(xfer);
   if (native && (native->encapsulated ? !own_codec : DcmXfer(xfer).isEncapsulated())) {
     // The meta header's transfer syntax and the pixel data's encoding disagree, or the guess at
@@ -757,8 +782,8 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::Open(std::span<const uint8_t>
     if (again.cond.bad()) return Fail(ClassifyReadFailure(again.cond, part10, bytes, again.stop));
     file = std::move(again.file);
   }
-  return std::unique_ptr<DicomObject>(
-      std::make_unique<DcmtkObject>(std::move(file), std::move(*info), xfer, limits_, std::move(native), bytes));
+  return std::unique_ptr<DicomObject>(std::make_unique<DcmtkObject>(std::move(file), std::move(*info), xfer, limits_,
+                                                                    std::move(native), bytes, std::move(owned)));
 }
 
 }  // namespace eden::dicom

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "dicom/decoder.h"
 
 namespace eden::dicom {
@@ -14,6 +18,11 @@ class DcmtkDecoder final : public DicomDecoder {
   Result<std::unique_ptr<DicomObject>> Open(std::span<const uint8_t> bytes) const override;
 
  private:
+  /// Open over `bytes`, which `owned` (if set) holds: a cleaned copy of the caller's input,
+  /// with `warnings` saying what was cleaned.
+  Result<std::unique_ptr<DicomObject>> OpenOwned(std::span<const uint8_t> bytes,
+                                                 std::shared_ptr<const std::vector<uint8_t>> owned,
+                                                 std::vector<std::string> warnings) const;
   DecodeLimits limits_;
 };
 

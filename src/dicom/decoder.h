@@ -23,6 +23,9 @@ struct DicomInfo {
   uint32_t number_of_frames = 1;
   imaging::PixelFormat format;  ///< As written in the file.
   imaging::DisplayAttributes display;
+  /// What the decoder read past that a strict reader would refuse (no PHI): shown by
+  /// `eden convert --json`.
+  std::vector<std::string> warnings;
 };
 
 /// One decoded frame. Its format and photometric may differ from the file's: a JPEG decoder

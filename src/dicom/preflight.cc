@@ -75,6 +75,15 @@ class Walker {
       bool is_sequence = false;
       bool is_unknown = false;
       size_t header;
+      if (enc.explicit_vr && depth == 0 && group == 0x0000 && !(IsUpper(b_[pos + 4]) && IsUpper(b_[pos + 5]))) {
+        // A command-group element left in a stored data set, written implicit VR as the command
+        // set always is (pydicom does this): no reader needs it; the decoder drops it.
+        const uint32_t command_length = U32(pos + 4, enc.big_endian);
+        if (command_length > b_.size() - pos - 8) return Truncated(pos, group, element, command_length);
+        strip_.emplace_back(pos, size_t{8} + command_length);
+        pos += size_t{8} + command_length;
+        continue;
+      }
       if (enc.explicit_vr) {
         const uint8_t* vr = &b_[pos + 4];
         if (!IsUpper(vr[0]) || !IsUpper(vr[1])) {
@@ -180,11 +189,13 @@ class Walker {
   }
 
   const std::optional<PixelDataLocation>& pixel_data() const { return pixel_data_; }
+  const std::vector<std::pair<size_t, size_t>>& strip() const { return strip_; }
 
  private:
   std::span<const uint8_t> b_;
   int max_depth_;
   std::optional<PixelDataLocation> pixel_data_;
+  std::vector<std::pair<size_t, size_t>> strip_;
   std::vector<std::pair<size_t, size_t>>* recording_ = nullptr;  ///< Top-level fragments go here.
 };
 
@@ -215,7 +226,7 @@ Result<PreflightInfo> PreflightCheck(std::span<const uint8_t> bytes, int max_dep
       pos += header + length;
     }
     if (transfer_syntax == "1.2.840.10008.1.2.1.99")
-      return PreflightInfo{transfer_syntax, true, false, true, std::nullopt};
+      return PreflightInfo{transfer_syntax, true, false, true, std::nullopt, {}};
     enc.explicit_vr = transfer_syntax != "1.2.840.10008.1.2";
     enc.big_endian = transfer_syntax == "1.2.840.10008.1.2.2";
     if (transfer_syntax.empty() && pos + 6 <= bytes.size()) {
@@ -227,17 +238,17 @@ Result<PreflightInfo> PreflightCheck(std::span<const uint8_t> bytes, int max_dep
     if (bytes.size() < 8) return Fail(ErrorCode::kNotDicom, "too short for DICOM");
     enc.explicit_vr = IsUpper(bytes[4]) && IsUpper(bytes[5]);
     auto little = walker.WalkDataSet(0, bytes.size(), enc, 0, false);
-    if (little) return PreflightInfo{{}, enc.explicit_vr, false, false, walker.pixel_data()};
+    if (little) return PreflightInfo{{}, enc.explicit_vr, false, false, walker.pixel_data(), walker.strip()};
     enc.big_endian = true;
     Walker big_walker(bytes, max_depth);
     if (big_walker.WalkDataSet(0, bytes.size(), enc, 0, false)) {
-      return PreflightInfo{{}, enc.explicit_vr, true, false, big_walker.pixel_data()};
+      return PreflightInfo{{}, enc.explicit_vr, true, false, big_walker.pixel_data(), big_walker.strip()};
     }
     return Fail(little.error());
   }
   auto walked = walker.WalkDataSet(pos, bytes.size(), enc, 0, false);
   if (!walked) return Fail(walked.error());
-  return PreflightInfo{transfer_syntax, enc.explicit_vr, enc.big_endian, false, walker.pixel_data()};
+  return PreflightInfo{transfer_syntax, enc.explicit_vr, enc.big_endian, false, walker.pixel_data(), walker.strip()};
 }
 
 }  // namespace eden::dicom

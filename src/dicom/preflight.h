@@ -28,6 +28,9 @@ struct PreflightInfo {
   bool big_endian = false;
   bool deflated = false;                        ///< Deflated data set: nothing after the meta header was walked.
   std::optional<PixelDataLocation> pixel_data;  ///< Top level only (not icon images).
+  /// Byte ranges (offset, length) of top-level elements no parser should see: command-group
+  /// (0000,xxxx) elements written implicit VR inside an explicit-VR data set.
+  std::vector<std::pair<size_t, size_t>> strip;
 };
 
 /// Walks the element structure of DICOM bytes (meta group, data set, nested sequences and

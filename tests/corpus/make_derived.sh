@@ -26,4 +26,7 @@ dcmconv +tb "$src/CT_small.dcm" explicit_big_endian_ct.dcm        # big endian, 
 # Display variants (pydicom): MONOCHROME1, VOI LUT sequence, several windows, VOI functions,
 # palette colour, padding.
 /usr/bin/python3 "$here/make_display_variants.py" "$src" "$out"
+# Encodings other readers accept: command-group elements, a meta header that says explicit VR
+# over implicit data, no preamble, no meta header, a stray delimiter after a J2K fragment.
+/usr/bin/python3 "$here/make_liberal_variants.py" "$src" "$out"
 ls "$out" | wc -l | xargs echo "derived files:"
