@@ -32,9 +32,13 @@ int main(int argc, char** argv) {
 
   eden::cli::ConvertArgs convert_args;
   eden::cli::AddConvertCommand(app, convert_args);
+  // One settings object per subcommand: CLI11 applies the environment to every subcommand's
+  // options, so two subcommands bound to one object let the environment of the one not used
+  // overwrite the flags of the one used (EDEN_OUTPUT=A eden run -o B wrote to A).
   eden::config::RunSettings run_settings;
   eden::cli::AddRunCommand(app, run_settings);
-  eden::cli::AddConfigCommand(app, run_settings);
+  eden::config::RunSettings show_settings;
+  eden::cli::AddConfigCommand(app, show_settings);
   eden::config::RunSettings verify_settings;
   eden::cli::AddVerifyCommand(app, verify_settings);
   eden::cli::WorkerArgs worker_args;
@@ -55,7 +59,7 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("convert")) return eden::cli::RunConvert(convert_args);
   if (app.got_subcommand("run")) return eden::cli::RunRun(run_settings);
-  if (app.got_subcommand("config")) return eden::cli::RunConfigShow(run_settings);
+  if (app.got_subcommand("config")) return eden::cli::RunConfigShow(show_settings);
   if (app.got_subcommand("verify")) return eden::cli::RunVerify(verify_settings);
   if (app.got_subcommand("worker")) return eden::cli::RunWorker(worker_args);
   return 2;

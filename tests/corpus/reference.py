@@ -77,6 +77,10 @@ def frame_pixels(ds, frame):
 def render(path, frame=0):
     """Returns the reference 8-bit rendering of `frame` as (H, W) or (H, W, 3) uint8."""
     ds = pydicom.dcmread(path, force=True)
+    if "TransferSyntaxUID" not in ds.file_meta:
+        # A bare data set (no meta header): pydicom read its encoding from the bytes.
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian if ds.is_implicit_VR else \
+            (pydicom.uid.ExplicitVRLittleEndian if ds.is_little_endian else pydicom.uid.ExplicitVRBigEndian)
     arr = frame_pixels(ds, frame)
     pi = str(ds.PhotometricInterpretation).strip()
     signed = int(ds.get("PixelRepresentation", 0)) == 1

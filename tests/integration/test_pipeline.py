@@ -251,6 +251,50 @@ def test_unsafe_instance_id_is_rejected(tmp):
     assert not escaped, escaped
 
 
+def test_file_urls_are_refused_unless_their_folder_is_allowed(tmp):
+    """Rows come from a database others write: a file:// URL must not make eden read any file on
+    the machine. The demo's truncated DICOM is a file:// URL; /etc/hostname is added by a query."""
+    bad = LOADED["bad_rows"]
+    query = url_rewriting_query(
+        tmp, "files.sql", f"CASE WHEN instance_id::text = '{bad['http-404']}' THEN 'file:///etc/hostname' "
+                          "ELSE file_url END")
+    out = os.path.join(tmp, "files")
+    r = eden("run", "--all-studies", "--query", query, "-o", out, "--progress", "none", env={"EDEN_ALLOW_URLS": ""})
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    rows = {x["instance_id"]: x for x in read_csv(out)}
+    for iid in (bad["truncated"], bad["http-404"]):
+        assert rows[iid]["status"] == "failed" and rows[iid]["error"].startswith("forbidden_url"), rows[iid]
+    assert not os.path.exists(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-files", bad["http-404"] + ".dcm"))
+    # Allowed, the demo's folder is read (its file is truncated); /etc stays refused.
+    out2 = os.path.join(tmp, "files-allowed")
+    r = eden("run", "--all-studies", "--query", query, "-o", out2, "--progress", "none", "--allow-url",
+             ENV["EDEN_ALLOW_URLS"])
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    rows = {x["instance_id"]: x for x in read_csv(out2)}
+    assert rows[bad["truncated"]]["error"].startswith("truncated"), rows[bad["truncated"]]
+    assert rows[bad["http-404"]]["error"].startswith("forbidden_url"), rows[bad["http-404"]]
+    # A prefix that names no folder is a configuration error.
+    r = eden("run", "-o", os.path.join(tmp, "x"), "--allow-url", "file:///no/such/eden/folder/")
+    assert r.returncode == 2 and "--allow-url" in r.stderr, (r.returncode, r.stderr)
+
+
+def test_journal_and_summary_write_failures_are_reported(tmp):
+    # A journal that cannot be opened (its path is a folder): exit 3, naming it.
+    journal = os.path.join(tmp, "journal-is-a-folder")
+    os.makedirs(journal)
+    r = eden("run", "--studies", "2", "-o", os.path.join(tmp, "j"), "--journal", journal, "--progress", "none")
+    assert r.returncode == 3, (r.returncode, r.stderr)
+    assert "journal" in r.stderr, r.stderr
+    # A summary that cannot be written is an error, not a silent success.
+    r = eden("run", "--studies", "2", "--seed", "s", "-o", os.path.join(tmp, "s"), "--progress", "none",
+             "--summary-json", os.path.join(tmp, "no", "such", "dir", "s.json"))
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "cannot write the summary" in r.stderr, r.stderr
+    r = eden("run", "--studies", "2", "--seed", "s", "-o", os.path.join(tmp, "s"), "--progress", "none",
+             "--summary-json", "-")
+    assert r.returncode in (0, 1) and json.loads(r.stdout[r.stdout.index("{\n"):])["instances"]["total"] > 0
+
+
 def test_database_down_exits_3(tmp):
     r = eden("run", "-o", os.path.join(tmp, "down"), env={"SOURCE_DATABASE_PORT": "1"})
     assert r.returncode == 3, (r.returncode, r.stderr)
