@@ -7,11 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cli/convert_command.h"
-#include "cli/run_command.h"
-#include "cli/verify_command.h"
-#include "cli/version.h"
-#include "cli/worker_command.h"
+#include "cli/commands.h"
 #include "config/settings.h"
 
 int main(int argc, char** argv) {
@@ -27,23 +23,8 @@ int main(int argc, char** argv) {
   mallopt(M_ARENA_MAX, 1);
 
   CLI::App app{"eden: PACS studies -> DICOM + JPEG + report CSV datasets for VLM training"};
-  app.set_version_flag("--version", std::string(eden::cli::kVersion));
-  app.require_subcommand(1);
-
-  eden::cli::ConvertArgs convert_args;
-  eden::cli::AddConvertCommand(app, convert_args);
-  // One settings object per subcommand: CLI11 applies the environment to every subcommand's
-  // options, so two subcommands bound to one object let the environment of the one not used
-  // overwrite the flags of the one used (EDEN_OUTPUT=A eden run -o B wrote to A).
-  eden::config::RunSettings run_settings;
-  eden::cli::AddRunCommand(app, run_settings);
-  eden::config::RunSettings show_settings;
-  eden::cli::AddConfigCommand(app, show_settings);
-  eden::config::RunSettings verify_settings;
-  eden::cli::AddVerifyCommand(app, verify_settings);
-  eden::cli::WorkerArgs worker_args;
-  eden::cli::AddWorkerCommand(app, worker_args);
-  app.set_config("--config", "", "TOML or INI file with option values (below flags and the environment)");
+  eden::cli::Commands commands;
+  eden::cli::AddCommands(app, commands);
 
   // A .env in the working directory (or EDEN_ENV_FILE) fills variables the environment lacks:
   // flags > environment > .env > --config file > defaults.
@@ -57,10 +38,5 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;  // Usage errors exit 2, as configuration errors do.
   }
-  if (app.got_subcommand("convert")) return eden::cli::RunConvert(convert_args);
-  if (app.got_subcommand("run")) return eden::cli::RunRun(run_settings);
-  if (app.got_subcommand("config")) return eden::cli::RunConfigShow(show_settings);
-  if (app.got_subcommand("verify")) return eden::cli::RunVerify(verify_settings);
-  if (app.got_subcommand("worker")) return eden::cli::RunWorker(worker_args);
-  return 2;
+  return eden::cli::RunCommand(app, commands);
 }

@@ -129,7 +129,7 @@ int ExitCodeFor(const Error& e) {
 }
 
 int RunConfigShow(const config::RunSettings& settings) {
-  fmt::print("{}", config::Show(settings));
+  fmt::print("# effective destination: {}\n", fetch::RedactUrl(config::EffectiveDestination(settings)));
   const auto problems = config::Validate(settings);
   for (const auto& p : problems) fmt::print(stderr, "problem: {}\n", p);
   return problems.empty() ? 0 : 2;

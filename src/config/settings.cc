@@ -94,9 +94,19 @@ std::string Show(const RunSettings& s) {
                      s.output.destination, s.output.prefix, s.output.csv_name,
                      s.output.journal.empty() ? "(<destination>/.eden/journal.sqlite)" : s.output.journal);
   out += fmt::format("output.effective = {}\n", EffectiveDestination(s));
-  out += fmt::format("output.gcs_bucket = {}\noutput.gcs_credentials = {}\noutput.gcs_endpoint = {}\nbroker = {}\n",
-                     val(s.output.gcs_bucket), val(s.output.gcs_credentials), val(s.output.gcs_endpoint),
-                     s.broker.empty() ? "(unset)" : "********");
+  // Broker URLs can hold a password (redis://user:secret@host): shown without what precedes '@'.
+  auto url = [](const std::string& v) {
+    if (v.empty()) return std::string("(unset)");
+    const auto scheme = v.find("://");
+    const auto at = v.rfind('@');
+    if (scheme == std::string::npos || at == std::string::npos || at < scheme) return v;
+    return v.substr(0, scheme + 3) + "********" + v.substr(at);
+  };
+  out += fmt::format(
+      "output.gcs_bucket = {}\noutput.gcs_credentials = {}\noutput.gcs_endpoint = {}\nbroker = {}\n"
+      "broker.result_backend = {}\nbroker.queue = {}\n",
+      val(s.output.gcs_bucket), val(s.output.gcs_credentials), val(s.output.gcs_endpoint), url(s.broker),
+      url(s.result_backend), s.broker_queue);
   out +=
       fmt::format("output.upload_concurrency = {}\noutput.resumable_threshold_kib = {}\noutput.upload_chunk_kib = {}\n",
                   s.output.upload_concurrency == 0 ? std::string("auto") : std::to_string(s.output.upload_concurrency),
