@@ -221,6 +221,7 @@ int RunRun(const config::RunSettings& s) {
     const Error& e = summary.error();
     observer.EndLine();
     fmt::print(stderr, "eden run: {}\n", e.message());
+    if (e.code() == ErrorCode::kEmptySelection) return 4;
     return ExitCodeFor(e);
   }
   if (opened->gcs) {

@@ -38,6 +38,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "failed_precondition";
     case ErrorCode::kForbiddenUrl:
       return "forbidden_url";
+    case ErrorCode::kEmptySelection:
+      return "empty_selection";
     case ErrorCode::kInternal:
       return "internal";
   }

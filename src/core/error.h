@@ -24,6 +24,7 @@ enum class ErrorCode {
   kPermissionDenied,    ///< Authenticated but not allowed (HTTP 403).
   kFailedPrecondition,  ///< A conditional request's condition did not hold (HTTP 412).
   kForbiddenUrl,        ///< A URL the download policy does not allow (a file:// outside --allow-url).
+  kEmptySelection,      ///< The selection matches no study (eden run exits 4).
   kInternal,            ///< A bug in eden; should never reach a user.
 };
 

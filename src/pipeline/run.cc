@@ -5,10 +5,14 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <map>
+#include <span>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "pipeline/dataset_writer.h"
+#include "pipeline/instance_task.h"
 #include "pipeline/journal.h"
 #include "pipeline/outage.h"
 #include "source/pager.h"
@@ -29,6 +33,46 @@ std::string NowIso() {
   return buf;
 }
 
+/// What shapes the dataset, as the journal records it: a rerun with other values would mix two
+/// datasets, so it must start over (--fresh) or use these.
+std::map<std::string, std::string> SampleSettings(const RunOptions& options) {
+  const auto& s = options.selection;
+  return {{"query", options.query_name},
+          {"query_sha256",
+           Sha256Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.base_sql.data()), s.base_sql.size()))},
+          {"studies", s.studies ? std::to_string(*s.studies) : "all"},
+          {"seed", s.seed},
+          {"modality", s.modality.value_or("-")},
+          {"body_part", s.body_part.value_or("-")},
+          {"frozen_at", NowIso()},
+          {"quality", std::to_string(options.convert.quality)},
+          {"max_size", std::to_string(options.convert.max_size)},
+          {"window", options.convert.render.window ? fmt::format("{:g}/{:g}", options.convert.render.window->center,
+                                                                 options.convert.render.window->width)
+                                                   : "-"}};
+}
+
+/// The differences between the settings a journal froze and this run's, one line each, as the
+/// user would fix them. Keys an older journal did not record are not compared.
+std::vector<std::string> SettingsDifferences(const std::map<std::string, std::string>& frozen,
+                                             const std::map<std::string, std::string>& now) {
+  static const std::vector<std::pair<std::string, std::string>> kShown = {
+      {"query", "--query"},     {"query_sha256", "the query's text"}, {"studies", "--studies/--all-studies"},
+      {"seed", "--seed"},       {"modality", "--modality"},           {"body_part", "--body-part"},
+      {"quality", "--quality"}, {"max_size", "--max-size"},           {"window", "--window"}};
+  std::vector<std::string> out;
+  const bool sampled = now.at("studies") != "all" || (frozen.count("studies") && frozen.at("studies") != "all");
+  for (const auto& [key, flag] : kShown) {
+    auto it = frozen.find(key);
+    if (it == frozen.end() || it->second == now.at(key)) continue;
+    if (key == "seed" && !sampled) continue;  // Every study: the seed chooses nothing.
+    if (key == "query_sha256" && frozen.at("query") != now.at("query")) continue;  // Said by --query.
+    out.push_back(key == "query_sha256" ? fmt::format("{} changed since the sample was frozen", flag)
+                                        : fmt::format("{}: frozen {}, now {}", flag, it->second, now.at(key)));
+  }
+  return out;
+}
+
 /// Freezes the sample: study selection, statistics, then every page of rows, each page
 /// streamed into the journal.
 Status Select(const RunOptions& options, source::PacsSource& source, Journal& journal, RunSummary& summary,
@@ -41,6 +85,15 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
   if (!stats) return Fail(stats.error());
   summary.stats = *stats;
   observer.OnSelectionStats(*stats);
+  if (stats->instances == 0) {
+    // A filter that matches nothing (a typo in --modality) is an answer the user must see, not
+    // an empty dataset written with exit 0.
+    const auto& sel = options.selection;
+    return Fail(ErrorCode::kEmptySelection,
+                fmt::format("no studies match the selection (query {}{}{}): nothing was written", options.query_name,
+                            sel.modality ? ", --modality " + *sel.modality : "",
+                            sel.body_part ? ", --body-part " + *sel.body_part : ""));
+  }
   source::Pager pager(source, options.selection, std::move(*studies), *stats, options.page_size);
   int page = 0;
   size_t rows_so_far = 0;
@@ -52,15 +105,7 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
     }
     return batch;
   };
-  const auto& s = options.selection;
-  auto frozen = journal.Freeze(next_page, {{"query", options.query_name},
-                                           {"studies", s.studies ? std::to_string(*s.studies) : "all"},
-                                           {"seed", s.seed},
-                                           {"modality", s.modality.value_or("-")},
-                                           {"body_part", s.body_part.value_or("-")},
-                                           {"frozen_at", NowIso()},
-                                           {"quality", std::to_string(options.convert.quality)},
-                                           {"max_size", std::to_string(options.convert.max_size)}});
+  auto frozen = journal.Freeze(next_page, SampleSettings(options));
   if (!frozen) return Fail(frozen.error());
   summary.duplicate_rows = frozen->duplicates;
   summary.duplicate_examples = std::move(frozen->duplicate_examples);
@@ -118,6 +163,14 @@ Result<RunSummary> Run(const RunOptions& options,
     summary.resumed = true;
     auto meta = (*journal)->Meta();
     if (!meta) return Fail(meta.error());
+    if (auto differences = SettingsDifferences(*meta, SampleSettings(options)); !differences.empty()) {
+      std::string text;
+      for (const auto& d : differences) text += "\n  " + d;
+      return Fail(ErrorCode::kInvalidArgument,
+                  fmt::format("this output holds a sample frozen with other settings:{}\nRerun with --fresh to start "
+                              "over with the new settings, or with the frozen values to resume.",
+                              text));
+    }
     if (auto it = meta->find("duplicate_rows"); it != meta->end()) {
       summary.duplicate_rows = std::strtoull(it->second.c_str(), nullptr, 10);
     }

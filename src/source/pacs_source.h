@@ -29,7 +29,7 @@ struct Selection {
   std::string base_sql;
   std::optional<int64_t> studies = 8;    ///< Random sample size; nullopt = all studies.
   std::string seed = "eden";             ///< Same seed, same sample.
-  std::optional<std::string> modality;   ///< Exact match on the row's modality.
+  std::optional<std::string> modality;   ///< One of these modalities ("CR,DX"), in any case.
   std::optional<std::string> body_part;  ///< ILIKE pattern on the row's body part.
 };
 

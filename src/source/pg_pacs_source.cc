@@ -58,7 +58,8 @@ constexpr const char* kSampledStudies = "q.study_id = ANY($3)";
 constexpr const char* kEveryStudy = "$3::text[] IS NULL";
 const char* StudyFilterSql(bool sampled) { return sampled ? kSampledStudies : kEveryStudy; }
 constexpr const char* kFilters =
-    "($1::text IS NULL OR q.modality::text = $1) AND ($2::text IS NULL OR q.body_part::text ILIKE $2)";
+    "($1::text IS NULL OR upper(q.modality::text) = ANY(string_to_array(upper(replace($1, ' ', '')), ','))) "
+    "AND ($2::text IS NULL OR q.body_part::text ILIKE $2)";
 
 class PgPacsSource final : public PacsSource {
  public:

@@ -295,6 +295,34 @@ def test_journal_and_summary_write_failures_are_reported(tmp):
     assert r.returncode in (0, 1) and json.loads(r.stdout[r.stdout.index("{\n"):])["instances"]["total"] > 0
 
 
+def test_selection_filters_and_reruns_with_changed_settings(tmp):
+    out = os.path.join(tmp, "sel")
+    modalities = {r["modality"] for r in psql_csv("SELECT DISTINCT coalesce(se.modality, st.modality) AS modality FROM pacs_series se JOIN pacs_studies st ON st.id = se.study_id")}
+    assert {"CT", "MR"} <= modalities, modalities
+    # --modality compares in any case, and takes a list.
+    r = eden("run", "--all-studies", "--modality", "ct", "-o", out, "--progress", "none")
+    assert r.returncode in (0, 1), r.stderr
+    assert {x["modality"] for x in read_csv(out) if x["status"] == "stored"} == {"CT"}
+    r = eden("run", "--all-studies", "--modality", "CT, mr", "-o", os.path.join(tmp, "both"), "--progress", "none")
+    assert r.returncode in (0, 1), r.stderr
+    assert {x["modality"] for x in read_csv(os.path.join(tmp, "both")) if x["status"] == "stored"} == {"CT", "MR"}
+    # A filter that matches nothing: exit 4, nothing written.
+    r = eden("run", "--all-studies", "--modality", "CTX", "-o", os.path.join(tmp, "none"), "--progress", "none")
+    assert r.returncode == 4 and "no studies match" in r.stderr and "--modality CTX" in r.stderr, (r.returncode, r.stderr)
+    assert not os.path.exists(os.path.join(tmp, "none", "eden-dataset-vlms"))
+    # The same output with other settings: exit 2, each difference listed, nothing changed.
+    before = open(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv"), "rb").read()
+    r = eden("run", "--all-studies", "--modality", "MR", "-q", "50", "-o", out, "--progress", "none")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "--modality: frozen ct, now MR" in r.stderr and "--quality: frozen 100, now 50" in r.stderr, r.stderr
+    assert "--fresh" in r.stderr
+    after = open(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv"), "rb").read()
+    assert before == after
+    r = eden("run", "--all-studies", "--modality", "MR", "-q", "50", "-o", out, "--progress", "none", "--fresh")
+    assert r.returncode in (0, 1), r.stderr
+    assert {x["modality"] for x in read_csv(out) if x["status"] == "stored"} == {"MR"}
+
+
 def test_database_down_exits_3(tmp):
     r = eden("run", "-o", os.path.join(tmp, "down"), env={"SOURCE_DATABASE_PORT": "1"})
     assert r.returncode == 3, (r.returncode, r.stderr)

@@ -670,6 +670,42 @@ TEST(Run, DuplicateInstanceIdsAreReportedNotDroppedSilently) {
   EXPECT_EQ(again->duplicate_rows, 3u);
 }
 
+TEST(Run, ARerunWithOtherSettingsStopsAndListsEachDifference) {
+  SmallRun run("run-changed-settings");
+  for (int i = 0; i < 6; ++i) run.rows.push_back(Row(fmt::format("c{}", i), "mem://ct"));
+  run.options.selection.studies = 4;
+  run.options.selection.seed = "alpha";
+  ASSERT_TRUE(run.Run());
+  run.options.selection.seed = "7";
+  run.options.selection.modality = "CT";
+  run.options.convert.quality = 50;
+  auto changed = run.Run();
+  ASSERT_FALSE(changed.has_value());
+  EXPECT_EQ(changed.error().code(), ErrorCode::kInvalidArgument);
+  for (const char* needle :
+       {"--seed: frozen alpha, now 7", "--modality: frozen -, now CT", "--quality: frozen 100, now 50", "--fresh"}) {
+    EXPECT_NE(changed.error().message().find(needle), std::string::npos) << changed.error().message();
+  }
+  EXPECT_EQ(changed.error().message().find("--max-size"), std::string::npos);  // Unchanged: not listed.
+  run.options.fresh = true;
+  auto fresh = run.Run();
+  ASSERT_TRUE(fresh) << fresh.error().ToString();
+  EXPECT_FALSE(fresh->resumed);
+  run.options.fresh = false;
+  auto resumed = run.Run();  // The same settings as the new sample: resumes.
+  ASSERT_TRUE(resumed) << resumed.error().ToString();
+  EXPECT_TRUE(resumed->resumed);
+}
+
+TEST(Run, ASelectionThatMatchesNothingWritesNothing) {
+  SmallRun run("run-empty");
+  auto empty = run.Run();
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_EQ(empty.error().code(), ErrorCode::kEmptySelection);
+  EXPECT_NE(empty.error().message().find("no studies match"), std::string::npos);
+  EXPECT_FALSE(fs::exists(run.dir / "out" / run.options.layout.CsvKey()));
+}
+
 TEST(Run, AJournalWhoseMetaCannotBeReadStopsTheRunAndKeepsTheSample) {
   SmallRun run("run-unreadable-meta");
   for (int i = 0; i < 4; ++i) run.rows.push_back(Row(fmt::format("m{}", i), "mem://ct"));
