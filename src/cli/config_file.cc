@@ -75,6 +75,41 @@ std::string Quote(const std::string& v) {
 
 }  // namespace
 
+std::string Suggestions(const CLI::App& app, int argc, const char* const* argv) {
+  std::string out;
+  const CLI::App* command = &app;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.rfind("--", 0) == 0) {
+      const std::string name =
+          arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
+      if (FindOption(*command, name) || FindOption(app, name)) continue;
+      if (const std::string hint = Closest(*command, name); !hint.empty()) {
+        out += fmt::format("eden: unknown option --{}: did you mean --{}?\n", name, hint);
+      }
+      continue;
+    }
+    if (arg[0] == '-' || command != &app) continue;
+    // The first word is the subcommand.
+    const CLI::App* found = nullptr;
+    std::string best;
+    size_t best_distance = SIZE_MAX;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      if (sub->get_name() == arg) found = sub;
+      const size_t d = EditDistance(arg, sub->get_name());
+      if (d < best_distance) best_distance = d, best = sub->get_name();
+    }
+    if (found) {
+      command = found;
+    } else if (best_distance <= 2) {
+      out += fmt::format("eden: unknown command {}: did you mean {}?\n", arg, best);
+      break;
+    }
+  }
+  return out;
+}
+
 std::vector<CLI::ConfigItem> ConfigFile::from_config(std::istream& input) const {
   std::vector<std::string> used_path;
   const CLI::App* used = UsedCommand(app_, used_path);

@@ -25,6 +25,10 @@ class ConfigFile final : public CLI::ConfigTOML {
   const CLI::App& app_;
 };
 
+/// For a command line CLI11 refused: "did you mean ..." lines for each mistyped subcommand or
+/// long option (the closest known name), empty when there is nothing close.
+std::string Suggestions(const CLI::App& app, int argc, const char* const* argv);
+
 /// The settings of `command` (a parsed subcommand) as a config file ConfigFile reads: every
 /// option with a long name, unset ones and secrets commented out.
 std::string ConfigFileText(const CLI::App& command);

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "config/settings.h"
 
 int main(int argc, char** argv) {
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    std::fputs(eden::cli::Suggestions(app, argc, argv).c_str(), stderr);
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;  // Usage errors exit 2, as configuration errors do.
   }

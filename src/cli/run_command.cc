@@ -1,5 +1,6 @@
 #include "cli/run_command.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -135,7 +136,25 @@ int RunConfigShow(const config::RunSettings& settings) {
   return problems.empty() ? 0 : 2;
 }
 
+namespace {
+
+/// Ctrl-C (or SIGTERM) during a run: what finished is in the journal (WAL), so stop at once and
+/// say how to go on. Only async-signal-safe calls here.
+extern "C" void OnRunInterrupted(int) {
+  static const char kMessage[] =
+      "\neden run: interrupted. What finished is journaled; rerun the same command to resume.\n";
+  (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  ::_exit(130);
+}
+
+}  // namespace
+
 int RunRun(const config::RunSettings& s) {
+  struct sigaction interrupted {};
+  interrupted.sa_handler = OnRunInterrupted;
+  sigemptyset(&interrupted.sa_mask);
+  sigaction(SIGINT, &interrupted, nullptr);
+  sigaction(SIGTERM, &interrupted, nullptr);
   // 1. Validate everything, report every problem at once.
   auto problems = config::Validate(s);
   std::optional<imaging::Window> window;

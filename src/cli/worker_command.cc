@@ -1,5 +1,7 @@
 #include "cli/worker_command.h"
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <ctime>
 #include <thread>
@@ -46,6 +48,9 @@ void AddWorkerCommand(CLI::App& app, WorkerArgs& a) {
       ->capture_default_str();
   w->add_option("--retry-delay", a.settings.broker_retry_delay_s, "Seconds before retry n is n x this")
       ->capture_default_str();
+  w->add_option("--broker-connect-retries", a.broker_connect_retries,
+                "Tries to reach a broker that is not up yet, with backoff up to 30 s (Celery's default: 100)")
+      ->capture_default_str();
   w->add_option("--time-limit", o.time_limit_s, "Hard time limit per task, seconds (0: only the message's)")
       ->capture_default_str();
   auto& s = a.settings;
@@ -59,9 +64,7 @@ void AddWorkerCommand(CLI::App& app, WorkerArgs& a) {
   w->add_option("--retries", s.fetch.retries, "Download retries")->capture_default_str();
   w->add_option("--ca-file", s.fetch.ca_file, "Extra CA bundle for https");
   config::AddAllowUrlOption(*w, s.fetch);
-  w->add_option("--log-level", s.report.log_level, "DEBUG, INFO, WARNING, ERROR")
-      ->envname("LOGGING_LEVEL")
-      ->capture_default_str();
+  config::AddLogLevelOption(*w, s.report);
 }
 
 int RunWorker(WorkerArgs& a) {
@@ -100,7 +103,19 @@ int RunWorker(WorkerArgs& a) {
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
     fmt::print(stderr, "[{} {}] {}\n", when, lvl, line);
   });
-  auto ok = worker.Run(g_stop);
+  // A broker not up yet (containers starting in any order): retry with backoff, as Celery does
+  // (broker_connection_retry_on_startup, 100 tries), saying so each time.
+  Status ok = worker.Run(g_stop);
+  for (int attempt = 1;
+       !ok && ok.error().code() == ErrorCode::kUnavailable && !g_stop && attempt <= a.broker_connect_retries;
+       ++attempt) {
+    const int wait_s = std::min(30, 1 << std::min(attempt - 1, 5));
+    fmt::print(stderr, "eden worker: {}; retrying in {} s ({} of {})\n", ok.error().message(), wait_s, attempt,
+               a.broker_connect_retries);
+    for (int i = 0; i < wait_s * 10 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (g_stop) return 0;
+    ok = worker.Run(g_stop);
+  }
   if (!ok) {
     fmt::print(stderr, "eden worker: {}\n", ok.error().message());
     return ok.error().code() == ErrorCode::kInvalidArgument ? 2 : 3;

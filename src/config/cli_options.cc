@@ -1,6 +1,20 @@
 #include "config/cli_options.h"
 
+#include <cctype>
+
 namespace eden::config {
+
+CLI::Option* AddLogLevelOption(CLI::App& cmd, ReportSettings& r) {
+  return cmd.add_option("--log-level", r.log_level, "DEBUG, INFO, WARNING, ERROR (any case)")
+      ->envname("LOGGING_LEVEL")
+      ->transform(
+          [](std::string level) {
+            for (char& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            return level;
+          },
+          "", "upper case")
+      ->capture_default_str();
+}
 
 CLI::Option* AddAllowUrlOption(CLI::App& cmd, FetchSettings& f) {
   return cmd
@@ -132,10 +146,7 @@ void AddRunOptions(CLI::App& cmd, RunSettings& s) {
 
   auto* rep = "Reporting";
   cmd.add_option("--summary-json", s.report.summary_json, "Write the run summary as JSON to FILE")->group(rep);
-  cmd.add_option("--log-level", s.report.log_level, "DEBUG, INFO, WARNING, ERROR")
-      ->envname("LOGGING_LEVEL")
-      ->group(rep)
-      ->capture_default_str();
+  AddLogLevelOption(cmd, s.report)->group(rep);
   cmd.add_option("--progress", s.report.progress, "auto, bar, plain or none")->group(rep)->capture_default_str();
 }
 

@@ -6,6 +6,9 @@
 
 namespace eden::config {
 
+/// --log-level (LOGGING_LEVEL), in any case, for `eden run` and `eden worker`.
+CLI::Option* AddLogLevelOption(CLI::App& cmd, ReportSettings& r);
+
 /// --allow-url (repeatable; EDEN_ALLOW_URLS, comma-separated), for `eden run` and `eden worker`.
 CLI::Option* AddAllowUrlOption(CLI::App& cmd, FetchSettings& f);
 

@@ -182,7 +182,7 @@ def test_a_sample_is_selected_whole_through_many_page_queries(tmp):
     assert samples[0] == samples[1], "the id's type changed the sample"
 
 
-def test_resume_after_kill_9(tmp):
+def test_resume_after_kill_9_and_after_ctrl_c(tmp):
     port = str(ARGS.proxy_port)
     proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
                               ENV["EDEN_ORTHANC_URL"], "60"])
@@ -230,6 +230,24 @@ def test_resume_after_kill_9(tmp):
         assert sum(r["status"] == "stored" for r in rows) == total - 4
         leftovers = [f for _, _, fs in os.walk(out) for f in fs if ".eden-tmp-" in f]
         assert not leftovers, f"half-written files left: {leftovers}"
+
+        # Ctrl-C mid-run: exit 130, a line that says how to go on, and the rerun completes.
+        out = os.path.join(tmp, "interrupted")
+        args = [a if a != os.path.join(tmp, "killed") else out for a in args]
+        journal = os.path.join(out, ".eden", "journal.sqlite")
+        p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while p.poll() is None and time.time() < deadline and stored_count() == 0:
+            time.sleep(0.02)
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 130, (p.returncode, err)
+        assert "interrupted" in err and "rerun the same command to resume" in err, err
+        final = subprocess.run(args, env=env, capture_output=True, text=True)
+        assert final.returncode == 1, final.stderr
+        rows = read_csv(out)
+        assert len(rows) == total and sum(r["status"] == "stored" for r in rows) == total - 4
     finally:
         proxy.kill()
         proxy.wait()
@@ -369,6 +387,19 @@ def test_bad_configuration_exits_2_listing_every_problem(tmp):
     assert r.returncode == 2, r.returncode
     for needle in ("--studies", "--quality", "--page-size"):
         assert needle in r.stderr, r.stderr
+    # Mistyped commands and flags get the closest name; --log-level takes any case.
+    r = eden("rn", "--studies", "1")
+    assert r.returncode == 2 and "did you mean run?" in r.stderr, (r.returncode, r.stderr)
+    r = eden("run", "--studis", "1", "-o", os.path.join(tmp, "cfg"))
+    assert r.returncode == 2 and "did you mean --studies?" in r.stderr, (r.returncode, r.stderr)
+    r = eden("config", "show", env={"LOGGING_LEVEL": "debug"})
+    assert r.returncode == 0 and 'log-level = "DEBUG"' in r.stdout, (r.returncode, r.stdout, r.stderr)
+
+
+def test_worker_waits_for_a_broker_that_is_not_up_yet(tmp):
+    r = eden("worker", "--broker", "redis://127.0.0.1:1/0", "--broker-connect-retries", "2")
+    assert r.returncode == 3, (r.returncode, r.stderr)
+    assert "retrying in 1 s (1 of 2)" in r.stderr and "retrying in 2 s (2 of 2)" in r.stderr, r.stderr
 
 
 def test_seed_env_names_from_dotenv(tmp):
