@@ -13,7 +13,7 @@
 namespace eden::celery {
 
 /// A task message, Celery message protocol v2 with a JSON body, as Python Celery 5.2 and
-/// celery-node send it over Redis (../shared/celery/PROTOCOL.md §2). JSON parts are kept as
+/// celery-node send it over Redis (captured in tests/data/celery). JSON parts are kept as
 /// JSON text, so this header speaks no JSON library.
 struct TaskMessage {
   std::string id;
@@ -47,7 +47,7 @@ struct DecodeFailure {
 /// base64, not protocol v2, wrong body shape, pickle, oversize) is a DecodeFailure.
 tl::expected<TaskMessage, DecodeFailure> DecodeTaskMessage(std::string_view envelope, size_t max_bytes = 16u << 20);
 
-/// The result-backend document (PROTOCOL.md §4), keys in Celery's order: status, result,
+/// The result-backend document (docs/celery-protocol.md §4), keys in Celery's order: status, result,
 /// traceback, children, date_done, [parent_id], [group_id], task_id. `result_json` is JSON text;
 /// `date_done` empty means null.
 std::string EncodeResult(std::string_view status, std::string_view result_json,
@@ -64,25 +64,25 @@ std::string ExceptionJson(std::string_view exc_type, std::string_view message,
 std::string FormatDateDone(std::chrono::system_clock::time_point t);
 
 /// The Redis list a message of `priority` goes to: kombu bands 0-2, 3-5, 6-8, 9 map to
-/// `queue`, `queue\x06\x163`, `queue\x06\x166`, `queue\x06\x169` (PROTOCOL.md §2.4).
+/// `queue`, `queue\x06\x163`, `queue\x06\x166`, `queue\x06\x169` (docs/celery-protocol.md §2.4).
 std::string PriorityQueueKey(std::string_view queue, int priority);
 
 /// A random UUID4 string (task ids, delivery tags, tickets).
 std::string RandomUuid();
 
 /// What `eden run --broker` sends: one task message, protocol v2, JSON body, in the key order
-/// Python Celery 5.2 uses (PROTOCOL.md §2.2), so Python workers could run it too.
+/// Python Celery 5.2 uses (docs/celery-protocol.md §2.2), so Python workers could run it too.
 struct OutgoingTask {
   std::string id, task, args_json = "[]", kwargs_json = "{}", queue = "celery", origin;
   int priority = 0;
 };
 std::string EncodeTaskMessage(const OutgoingTask& task);
 
-/// The envelope of an event (PROTOCOL.md §5.1): body = base64 of `body_json`, headers
+/// The envelope of an event (docs/celery-protocol.md §5.1): body = base64 of `body_json`, headers
 /// {hostname}, delivery_mode 1, exchange celeryev, routing key = type with '-' -> '.'.
 std::string EncodeEventEnvelope(std::string_view hostname, std::string_view routing_key, std::string_view body_json);
 
-/// A remote-control request from `celery inspect` / `celery status` (PROTOCOL.md §6.2).
+/// A remote-control request from `celery inspect` / `celery status` (docs/celery-protocol.md §6.2).
 struct PidboxRequest {
   std::string method;
   std::string arguments_json = "{}";
@@ -97,7 +97,7 @@ Result<PidboxRequest> DecodePidboxRequest(std::string_view envelope);
 std::string EncodePidboxReply(std::string_view node, std::string_view result_json, std::string_view ticket,
                               std::string_view routing_key, long long clock);
 
-/// The message Celery's retry sends (PROTOCOL.md §4.4): same task id, headers.retries + 1,
+/// The message Celery's retry sends (docs/celery-protocol.md §4.4): same task id, headers.retries + 1,
 /// headers.eta = `eta_iso`, parent_id = the task's id, a new delivery tag.
 std::string RetryMessage(std::string_view envelope, std::string_view eta_iso);
 

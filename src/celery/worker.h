@@ -59,7 +59,7 @@ bool TaskAbandoned();
 /// Logging hook: level ("INFO", "WARNING", "ERROR") and a line without PHI.
 using WorkerLog = std::function<void(const char* level, const std::string& line)>;
 
-/// A Celery worker on the wire (../shared/celery/PROTOCOL.md): BRPOPs the queues' priority
+/// A Celery worker on the wire (docs/worker.md; captures in tests/data/celery): BRPOPs the queues' priority
 /// bands, emulates kombu's acks (`unacked`, `unacked_index`, visibility-timeout restore under
 /// `unacked_mutex`), acknowledges late (after the result is stored), writes results to the
 /// backend (SETEX + PUBLISH), publishes events, answers remote control (ping, active, reserved,

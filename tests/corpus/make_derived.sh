@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the DICOM variants the pydicom set lacks (see ../shared/dicom-corpus.md) from its real
+# Makes the DICOM variants the pydicom set lacks (transfer syntaxes, display variants, liberal encodings) from its real
 # files, with DCMTK and GDCM tools and pydicom only: never hand-written bytes.
 # Usage: make_derived.sh OUTDIR
 set -euo pipefail

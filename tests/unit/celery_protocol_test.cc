@@ -1,6 +1,6 @@
 // The Celery protocol codec against messages captured from real Celery 5.2.6 and celery-node
-// (tests/data/celery, copied from ../shared/celery/capture) and the bad messages of
-// PROTOCOL.md §7.
+// (tests/data/celery, copied from the wire captures described in docs/celery-protocol.md) and the bad messages of
+// docs/celery-protocol.md §7.
 #include <fstream>
 #include <sstream>
 
@@ -77,7 +77,7 @@ TEST(CeleryProtocol, ReadsHeadersAndProperties) {
   EXPECT_EQ(m->delivery_tag, "tag-1");
 }
 
-TEST(CeleryProtocol, PlainJsonBodyWithoutBodyEncodingIsAccepted) {  // PROTOCOL.md §7.7
+TEST(CeleryProtocol, PlainJsonBodyWithoutBodyEncodingIsAccepted) {  // docs/celery-protocol.md §7.7
   auto m = DecodeTaskMessage(Envelope(R"([[3, 4], {}, {}])", ""));
   ASSERT_TRUE(m.has_value()) << m.error().error.ToString();
   EXPECT_EQ(m->args_json, "[3,4]");
@@ -170,7 +170,7 @@ TEST(CeleryProtocol, OurTaskMessagesDecodeAsPythonsDo) {
 }
 
 TEST(CeleryProtocol, PythonReprMatchesCeleryArgsrepr) {
-  // The captured envelope's argsrepr/kwargsrepr (PROTOCOL.md §2.2).
+  // The captured envelope's argsrepr/kwargsrepr (docs/celery-protocol.md §2.2).
   EXPECT_EQ(PythonRepr(R"(["/data/in/1.dcm", "/data/out/1.jpg"])"), "['/data/in/1.dcm', '/data/out/1.jpg']");
   EXPECT_EQ(PythonRepr(R"({"quality": 85, "grayscale": true})"), "{'quality': 85, 'grayscale': True}");
   EXPECT_EQ(PythonRepr("[null, false, \"it's\"]"), "[None, False, \"it's\"]");
@@ -185,7 +185,7 @@ TEST(CeleryProtocol, IsoTimesWithOffsets) {
 }
 
 TEST(CeleryProtocol, PidboxRequestAndReplyAsCapturedFromCeleryInspect) {
-  // PROTOCOL.md §6.2, exact.
+  // docs/celery-protocol.md §6.2, exact.
   const std::string request =
       R"({"body": "eyJtZXRob2QiOiAicGluZyIsICJhcmd1bWVudHMiOiB7fSwgImRlc3RpbmF0aW9uIjogbnVsbCwgInBhdHRlcm4iOiBudWxsLCAibWF0Y2hlciI6IG51bGwsICJ0aWNrZXQiOiAiMDlmZTI3NWMtY2NhYi00MWUyLWIyMjgtNzk4ZTFlYTc0MGEwIiwgInJlcGx5X3RvIjogeyJleGNoYW5nZSI6ICJyZXBseS5jZWxlcnkucGlkYm94IiwgInJvdXRpbmdfa2V5IjogIjcxMWJjOTdjLTI5OWYtM2VkZS05NDZjLTIxMjY4NzdjNDlmYyJ9fQ==", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"clock": 1, "expires": 1795557383.116245}, "properties": {"delivery_mode": 2, "delivery_info": {"exchange": "celery.pidbox", "routing_key": ""}, "priority": 0, "body_encoding": "base64", "delivery_tag": "13e14bca-6546-4bdf-bd02-3a20cb308f79"}})";
   auto q = DecodePidboxRequest(request);
