@@ -197,6 +197,7 @@ int RunRun(const config::RunSettings& s) {
     return 2;
   }
   options.journal_path = s.output.journal.empty() ? opened->default_journal : fs::path(s.output.journal);
+  if (opened->gcs) fmt::print("eden run: journal {} (--journal to choose another)\n", options.journal_path.string());
   options.executor.store_concurrency = static_cast<unsigned>(opened->upload_concurrency);
   options.executor.download_concurrency = static_cast<unsigned>(s.fetch.download_concurrency);
   options.executor.cpu_workers = static_cast<unsigned>(s.convert.threads);

@@ -76,7 +76,14 @@ Result<OpenedStore> OpenStore(const config::RunSettings& s) {
   out.destination = "gs://" + url->bucket;
   out.describe = fmt::format("output gs://{}, prefix {} (GCS at {}, credentials: {})", url->bucket, out.prefix,
                              fetch::RedactUrl(options.endpoint), credentials->Describe());
-  out.default_journal = fs::path(".eden") / "gs" / url->bucket / out.prefix / "journal.sqlite";
+  // Not beside the data (a bucket is no file system) and not in the working directory (a run
+  // started elsewhere would not find it): the user's state folder, as XDG says.
+  const char* state = std::getenv("XDG_STATE_HOME");
+  const char* home = std::getenv("HOME");
+  const fs::path state_dir = state && *state ? fs::path(state)
+                             : home && *home ? fs::path(home) / ".local" / "state"
+                                             : fs::path(".eden");
+  out.default_journal = state_dir / "eden" / "gs" / url->bucket / out.prefix / "journal.sqlite";
   out.upload_concurrency = o.upload_concurrency > 0 ? o.upload_concurrency : 16;
   return out;
 }

@@ -38,7 +38,8 @@ void AddOutputOptions(CLI::App& cmd, OutputSettings& o) {
       ->capture_default_str();
   cmd.add_option("--csv-name", o.csv_name, "CSV file name")->group(out)->capture_default_str();
   cmd.add_option("--journal", o.journal,
-                 "Journal file (default <output>/.eden/journal.sqlite; for gs://, ./.eden/gs/<bucket>/<prefix>/)")
+                 "Journal file (default <output>/.eden/journal.sqlite; for gs://, $XDG_STATE_HOME or ~/.local/state, "
+                 "then eden/gs/<bucket>/<prefix>/)")
       ->group(out);
   cmd.add_flag("--fresh", o.fresh, "Forget the frozen sample and start over")->group(out);
   auto* gcs = "Google Cloud Storage";

@@ -144,6 +144,9 @@ Result<RunSummary> Run(const RunOptions& options,
                        const Dispatcher& dispatch) {
   const auto start = Clock::now();
   RunSummary summary;
+  // The destination first: an output folder that cannot be written is named as such (exit 3),
+  // not reported as a journal that SQLite cannot open inside it.
+  if (auto ok = store.CheckWritable(); !ok) return Fail(ok.error());
   auto journal = Journal::Open(options.journal_path);
   if (!journal) return Fail(journal.error());
   if (options.fresh) {
@@ -151,7 +154,6 @@ Result<RunSummary> Run(const RunOptions& options,
   }
   auto frozen = (*journal)->IsFrozen();
   if (!frozen) return Fail(frozen.error());
-  if (auto ok = store.CheckWritable(); !ok) return Fail(ok.error());
 
   // 1. Selection: from the database the first time, from the journal after that.
   auto t = Clock::now();

@@ -58,10 +58,10 @@ def fault_proxy(upstream, *faults):
 
 
 def eden(tmp, *args, env=None):
-    """eden with the services' environment, from `tmp` (the gs:// journal lives under ./.eden)."""
+    """eden with the services' environment, from `tmp` (the gs:// journal lives under tmp/state)."""
     base = {k: v for k, v in os.environ.items()
             if k not in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "GCS_CREDENTIALS_PATH")}
-    return subprocess.run([ARGS.eden, *args], env={**base, **ENV, "HOME": tmp, **(env or {})}, cwd=tmp, text=True,
+    return subprocess.run([ARGS.eden, *args], env={**base, **ENV, "HOME": tmp, "XDG_STATE_HOME": os.path.join(tmp, "state"), **(env or {})}, cwd=tmp, text=True,
                           capture_output=True)
 
 
@@ -167,6 +167,9 @@ def test_run_to_gcs_checked_by_the_official_client(tmp):
         r = eden(tmp, "run", "--all-studies", "-o", "gs://eden-it", "--progress", "plain",
                  "--summary-json", os.path.join(tmp, "s.json"), env=env)
         assert r.returncode == 1, f"exit {r.returncode} (4 bad rows expected): {r.stdout[-2000:]} {r.stderr}"
+        # The journal lives in the user's state folder (the same from any working directory), said.
+        journal = os.path.join(tmp, "state", "eden", "gs", "eden-it", PREFIX, "journal.sqlite")
+        assert os.path.exists(journal) and f"journal {journal}" in r.stdout, r.stdout[:500]
         rows, objects = check_dataset_with_official_client(server)
         stored = sum(row["status"] == "stored" for row in rows)
         assert stored == LOADED["instances"] - 4, (stored, LOADED["instances"])
@@ -314,7 +317,7 @@ def test_service_account_jwt_verified_and_token_refreshed(tmp):
     try:
         base = {k: v for k, v in os.environ.items() if k not in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS")}
         p = subprocess.Popen([ARGS.eden, "run", "--all-studies", "-o", "gs://eden-it", "--gcs-endpoint", slow.url,
-                              "--progress", "plain"], env={**base, **ENV, "HOME": tmp, "GCS_CREDENTIALS_PATH": key_file},
+                              "--progress", "plain"], env={**base, **ENV, "HOME": tmp, "XDG_STATE_HOME": os.path.join(tmp, "state"), "GCS_CREDENTIALS_PATH": key_file},
                              cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         def stats_now():
             return server.get_json("/_test/stats")
