@@ -1,6 +1,7 @@
 #include "pipeline/verify.h"
 
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -71,8 +72,10 @@ Result<VerifyReport> VerifyDataset(storage::ObjectStore& store, const DatasetLay
   if (!listing) return Fail(listing.error());
 
   VerifyReport report;
+  std::set<std::string> named = {layout.CsvKey(), layout.ReadmeKey()};
   auto check = [&](const std::string& key, const std::string& size_text, const std::string& crc) -> Status {
     ++report.objects;
+    named.insert(key);
     auto it = listing->find(key);
     if (it == listing->end()) {
       report.problems.push_back("missing: " + store.Uri(key));
@@ -116,6 +119,17 @@ Result<VerifyReport> VerifyDataset(storage::ObjectStore& store, const DatasetLay
     if (row[col["status"]] != "stored") ++report.failed_rows;
   }
   if (!listing->count(layout.ReadmeKey())) report.problems.push_back("missing: " + store.Uri(layout.ReadmeKey()));
+  // Objects in the dataset's own folders that the CSV does not name (an older sample's, left by a
+  // --fresh run, or put there by hand): a trainer globbing the folder would read them.
+  const std::string dicom_folder = layout.DicomKey("x").substr(0, layout.DicomKey("x").size() - 5);
+  const std::string jpeg_folder = layout.JpegKey("x").substr(0, layout.JpegKey("x").size() - 5);
+  for (const auto& [key, info] : *listing) {
+    const bool ours = key.rfind(dicom_folder, 0) == 0 || key.rfind(jpeg_folder, 0) == 0;
+    if (ours && !named.count(key)) {
+      ++report.unnamed;
+      if (report.unnamed_examples.size() < kListedUnnamed) report.unnamed_examples.push_back(store.Uri(key));
+    }
+  }
   return report;
 }
 

@@ -341,6 +341,29 @@ def test_selection_filters_and_reruns_with_changed_settings(tmp):
     assert {x["modality"] for x in read_csv(out) if x["status"] == "stored"} == {"MR"}
 
 
+def test_verify_checks_the_dataset_and_what_it_does_not_name(tmp):
+    out = os.path.join(tmp, "v")
+    r = eden("run", "--studies", "3", "--seed", "v", "-o", out, "--progress", "none")
+    assert r.returncode in (0, 1), r.stderr
+    dataset = os.path.join(out, "eden-dataset-vlms/sample-test")
+    for where in (out, dataset):  # The output folder, or the dataset folder itself.
+        v = eden("verify", where)
+        assert v.returncode == 0 and " 0 problems" in v.stdout, (where, v.returncode, v.stdout, v.stderr)
+    # An object the CSV does not name (an older sample's) is a problem.
+    stray = os.path.join(dataset, "images-jpg", "not-in-this-sample.jpg")
+    shutil.copy(next(os.path.join(dataset, "images-jpg", f) for f in os.listdir(os.path.join(dataset, "images-jpg"))),
+                stray)
+    v = eden("verify", out)
+    assert v.returncode == 1 and "not in the CSV" in v.stdout and "not-in-this-sample.jpg" in v.stdout, v.stdout
+    # Nothing to verify: exit 2; verify's help lists its own options only.
+    empty = os.path.join(tmp, "empty")
+    os.makedirs(empty)
+    v = eden("verify", empty)
+    assert v.returncode == 2, (v.returncode, v.stdout, v.stderr)
+    h = eden("verify", "--help")
+    assert h.returncode == 0 and "--csv-name" in h.stdout and "--fresh" not in h.stdout and "--journal" not in h.stdout
+
+
 def test_database_down_exits_3(tmp):
     r = eden("run", "-o", os.path.join(tmp, "down"), env={"SOURCE_DATABASE_PORT": "1"})
     assert r.returncode == 3, (r.returncode, r.stderr)
