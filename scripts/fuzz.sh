@@ -54,7 +54,9 @@ for target in "${TARGETS[@]}"; do
   fi
   work=$(mktemp -d)
   mkdir -p "build/fuzz/artifacts/$target"
-  if "$binary" "$work" "$seeds/$target" -seed=1 -runs="$runs" "${COMMON[@]}" \
+  # Deterministic: a fixed -seed, no corpus reloads, and no address randomisation (comparisons
+  # of pointers feed libFuzzer's mutations; with ASLR two runs of the same code took other paths).
+  if setarch "$(uname -m)" -R "$binary" "$work" "$seeds/$target" -seed=1 -runs="$runs" -reload=0 "${COMMON[@]}" \
        -artifact_prefix="build/fuzz/artifacts/$target/" >"build/fuzz/$target.log" 2>&1; then
     echo "fuzz: $target: $runs inputs, no crash ($(grep -cE '^#[0-9]+.*(NEW|REDUCE)' "build/fuzz/$target.log") new paths)"
   else
