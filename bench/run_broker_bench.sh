@@ -18,7 +18,7 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j2 --target eden >/dev/null
 EDEN=build/release/src/cli/eden
 scripts/services.sh start >/dev/null
-eval "$(scripts/services.sh env | sed 's/^/export /')"
+eval "$(scripts/services.sh env)"
 RDIR=$(mktemp -d)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
   --pidfile "$RDIR/redis.pid" --dir "$RDIR" --logfile "$RDIR/redis.log"

@@ -26,13 +26,13 @@ EDEN=build/release/src/cli/eden
 if [ ! -f "$WORK/.loaded-$COUNT" ]; then
   rm -rf "$WORK"; mkdir -p "$WORK"
   scripts/services.sh start
-  eval "$(scripts/services.sh env | sed 's/^/export /')"
+  eval "$(scripts/services.sh env)"
   /usr/bin/python3 bench/make_pacs_bench.py build/bench-data/jpeg-lossless "$WORK/files" "$COUNT" "$EDEN_ORTHANC_URL" \
     "psql -h $EDEN_PG_SOCKET -p $SOURCE_DATABASE_PORT -U eden -d pacs"
   touch "$WORK/.loaded-$COUNT"
 else
   scripts/services.sh start
-  eval "$(scripts/services.sh env | sed 's/^/export /')"
+  eval "$(scripts/services.sh env)"
 fi
 trap 'scripts/services.sh stop' EXIT
 MB=$(du -sm "$WORK/files" | cut -f1)

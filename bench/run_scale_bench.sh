@@ -29,7 +29,7 @@ WORK=$(realpath "$WORK")
 cp /usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm "$WORK/ct.dcm"
 scripts/services.sh start >/dev/null
 trap 'scripts/services.sh stop >/dev/null' EXIT
-eval "$(scripts/services.sh env | sed 's/^/export /')"
+eval "$(scripts/services.sh env)"
 psql_pacs() { psql -h "$EDEN_PG_SOCKET" -p "$SOURCE_DATABASE_PORT" -U eden -d pacs -q -v ON_ERROR_STOP=1 "$@"; }
 
 echo "| instances (selected of PACS) | CSV MB | run s | instances/s | run peak RSS MB | rerun s | rerun peak RSS MB |"

@@ -2,9 +2,13 @@
 # The demo: installs everything, builds, starts a throwaway PostgreSQL and Orthanc on loopback,
 # loads a demo PACS made from the real DICOM corpus (Debian's pydicom test set: 31 studies with
 # report text, plus four broken rows), runs `eden run`, and shows the dataset it wrote.
-#   scripts/demo.sh [OUTPUT_DIR]   (default ./eden-output; services stop at the end)
+#   scripts/demo.sh [--keep] [OUTPUT_DIR]   (default ./eden-output)
+# The services stop at the end, unless --keep: then they stay up and the script prints the
+# `export` lines that point eden at them (the README's examples work next) and how to stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+KEEP=0
+if [ "${1:-}" = "--keep" ]; then KEEP=1; shift; fi
 OUT=${1:-./eden-output}
 export EDEN_SERVICES_DIR=${EDEN_SERVICES_DIR:-/tmp/eden-demo-services}
 JOBS=${JOBS:-2}
@@ -17,8 +21,8 @@ cmake --build --preset release -j"$JOBS" --target eden >/dev/null
 echo "== start PostgreSQL and Orthanc on loopback"
 rm -rf "$EDEN_SERVICES_DIR"
 scripts/services.sh start
-trap 'scripts/services.sh stop' EXIT
-eval "$(scripts/services.sh env | sed 's/^/export /')"
+[ "$KEEP" -eq 1 ] || trap 'scripts/services.sh stop' EXIT
+eval "$(scripts/services.sh env)"
 
 echo "== load the demo PACS (real DICOM files -> Orthanc; studies and reports -> PostgreSQL)"
 /usr/bin/python3 scripts/load_demo_pacs.py --orthanc "$EDEN_ORTHANC_URL" \
@@ -43,4 +47,12 @@ echo "-- first lines of the CSV --"
 head -c 1200 "$dataset/dicom-reports-extracted-sample.csv"; echo
 echo "-- README-dataset.md (top) --"
 head -n 20 "$dataset/README-dataset.md"
+if [ "$KEEP" -eq 1 ]; then
+  echo
+  echo "-- PostgreSQL and Orthanc keep running. In your shell, to point eden at them:"
+  scripts/services.sh env
+  echo "export EDEN_ALLOW_URLS=file://$EDEN_SERVICES_DIR/bad/"
+  echo "-- then e.g.: build/release/src/cli/eden run --studies 4 -o /tmp/eden-try"
+  echo "-- to stop them: EDEN_SERVICES_DIR=$EDEN_SERVICES_DIR scripts/services.sh stop"
+fi
 [ "$rc" -le 1 ]

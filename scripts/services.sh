@@ -97,16 +97,18 @@ stop_all() {
   fi
 }
 
+# `export` lines for a shell (eval "$(scripts/services.sh env)"): the seed's names for the
+# database, and where Orthanc and the PostgreSQL socket are.
 print_env() {
-  cat <<ENV
-SOURCE_DATABASE_HOST=127.0.0.1
-SOURCE_DATABASE_PORT=$PG_PORT
-SOURCE_DATABASE_NAME=$DB_NAME
-SOURCE_DATABASE_USER=$DB_USER
-SOURCE_DATABASE_PASS=$DB_PASS
-EDEN_ORTHANC_URL=http://127.0.0.1:$ORTHANC_PORT
-EDEN_PG_SOCKET=$DIR/pg-socket
-ENV
+  printf 'export %s=%q\n' \
+    SOURCE_DATABASE_HOST 127.0.0.1 \
+    SOURCE_DATABASE_PORT "$PG_PORT" \
+    SOURCE_DATABASE_NAME "$DB_NAME" \
+    SOURCE_DATABASE_USER "$DB_USER" \
+    SOURCE_DATABASE_PASS "$DB_PASS" \
+    EDEN_ORTHANC_URL "http://127.0.0.1:$ORTHANC_PORT" \
+    EDEN_PG_SOCKET "$DIR/pg-socket" \
+    EDEN_SERVICES_DIR "$DIR"
 }
 
 case "${1:-}" in

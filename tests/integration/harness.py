@@ -3,6 +3,7 @@ scripts/services.sh, the demo PACS loaded by scripts/load_demo_pacs.py, and a ru
 one line per test and 'N passed, N failed'."""
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -70,7 +71,7 @@ def run_suite(repo, services_dir, pg_port, orthanc_port, tests, on_ready):
         if started.returncode != 0:
             print(started.stderr)
             raise RuntimeError("the services did not start")
-        env = dict(line.split("=", 1) for line in sh([services, "env"], env=svc_env).stdout.split())
+        env = dict(shlex.split(line)[1].split("=", 1) for line in sh([services, "env"], env=svc_env).stdout.splitlines())
         # The demo's truncated DICOM is a file:// URL in this folder: file:// is refused unless allowed.
         env["EDEN_ALLOW_URLS"] = f"file://{os.path.join(services_dir, 'bad')}/"
         loaded = sh(["/usr/bin/python3", os.path.join(repo, "scripts/load_demo_pacs.py"), "--orthanc",
