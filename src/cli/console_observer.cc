@@ -99,6 +99,10 @@ void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
   fmt::print(out, "  CSV + README: {:.2f} s\n  total: {:.2f} s\n", s.finalize_s, s.total_s);
   fmt::print(out, "  instances: {} in the sample, {} stored ({} by earlier runs), {} failed\n", s.total, s.stored,
              s.already_stored, s.failed);
+  if (s.pruned > 0) {
+    fmt::print(out, "  --fresh: {} object(s) of the previous sample {}\n", s.pruned,
+               s.old_samples.empty() ? std::string("removed") : "moved to " + s.old_samples);
+  }
   if (s.duplicate_rows > 0) {
     std::string examples;
     for (const auto& id : s.duplicate_examples) examples += (examples.empty() ? "" : ", ") + id;
@@ -140,7 +144,8 @@ std::string SummaryJson(const pipeline::RunSummary& s) {
         {"already_stored", s.already_stored},
         {"processed", s.processed},
         {"failed", s.failed},
-        {"duplicate_rows", s.duplicate_rows}}},
+        {"duplicate_rows", s.duplicate_rows},
+        {"pruned", s.pruned}}},
       {"bytes", {{"dicom", s.dicom_bytes}, {"jpeg", s.jpg_bytes}}},
       {"seconds", {{"select", s.select_s}, {"process", s.process_s}, {"finalize", s.finalize_s}, {"total", s.total_s}}},
       {"csv", s.csv_uri},

@@ -191,6 +191,7 @@ int RunRun(const config::RunSettings& s) {
   if (!s.selection.body_part.empty()) options.selection.body_part = s.selection.body_part;
   options.page_size = s.selection.page_size;
   options.fresh = s.output.fresh;
+  options.keep_old = s.output.keep_old;
   auto opened = OpenStore(s);
   if (!opened) {
     fmt::print(stderr, "eden run: {}\n", opened.error().message());

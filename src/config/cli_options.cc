@@ -41,7 +41,13 @@ void AddOutputOptions(CLI::App& cmd, OutputSettings& o) {
                  "Journal file (default <output>/.eden/journal.sqlite; for gs://, $XDG_STATE_HOME or ~/.local/state, "
                  "then eden/gs/<bucket>/<prefix>/)")
       ->group(out);
-  cmd.add_flag("--fresh", o.fresh, "Forget the frozen sample and start over")->group(out);
+  cmd.add_flag("--fresh", o.fresh,
+               "Forget the frozen sample and start over; objects of the old sample that the new one does not name "
+               "are removed at the end")
+      ->group(out);
+  cmd.add_flag("--keep-old", o.keep_old,
+               "With --fresh: move the old sample's objects to <prefix>/old-samples/<time>/ instead of removing them")
+      ->group(out);
   auto* gcs = "Google Cloud Storage";
   cmd.add_option("--gcs-bucket", o.gcs_bucket, "With no --output: write to gs://BUCKET/<prefix>")
       ->envname("GCS_BUCKET_NAME")

@@ -36,6 +36,7 @@ struct OutputSettings {
   std::string csv_name = "dicom-reports-extracted-sample.csv";
   std::string journal;  ///< Empty: <destination>/.eden/journal.sqlite
   bool fresh = false;
+  bool keep_old = false;        ///< With fresh: move the old sample's objects aside.
   std::string gcs_bucket;       ///< GCS_BUCKET_NAME: with no --output, the dataset goes to gs://<bucket>/<prefix>.
   std::string gcs_credentials;  ///< GCS_CREDENTIALS_PATH (else GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC, metadata).
   std::string gcs_endpoint;     ///< EDEN_GCS_ENDPOINT: another JSON API endpoint (auth still applies).

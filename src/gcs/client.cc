@@ -181,6 +181,19 @@ Status GcsClient::GetBucket(const std::string& bucket) {
   return {};
 }
 
+Status GcsClient::DeleteObject(const std::string& bucket, const std::string& name) {
+  auto r = WithRetries(
+      [&] {
+        HttpRequest q;
+        q.method = "DELETE";
+        q.url = options_.endpoint + ObjectPath(bucket, name);
+        return q;
+      },
+      "deleting gs://" + bucket + "/" + name);
+  if (!r && r.error().code() != ErrorCode::kNotFound) return Fail(r.error());
+  return {};
+}
+
 Result<std::optional<ObjectMetadata>> GcsClient::GetObjectMetadata(const std::string& bucket, const std::string& name) {
   auto r = WithRetries(
       [&] {

@@ -57,6 +57,8 @@ class GcsClient {
   /// nullopt if the object does not exist.
   Result<std::optional<ObjectMetadata>> GetObjectMetadata(const std::string& bucket, const std::string& name);
   Result<std::vector<uint8_t>> ReadObject(const std::string& bucket, const std::string& name);
+  /// Deletes bucket/name; an object already gone is not an error.
+  Status DeleteObject(const std::string& bucket, const std::string& name);
 
   struct ListPage {
     std::vector<ObjectMetadata> items;

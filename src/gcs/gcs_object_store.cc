@@ -45,7 +45,7 @@ Status GcsObjectStore::Store(const std::string& key, uint64_t size, const Object
   {
     std::lock_guard lock(mu_);
     auto it = known_.find(KnownKey(key, hashes.crc32c));
-    if (it != known_.end() && it->second == size) {
+    if (it != known_.end() && it->second == size && !deleted_.count(key)) {
       ++skipped_;
       return {};
     }
@@ -86,6 +86,14 @@ Result<std::optional<storage::ObjectInfo>> GcsObjectStore::Stat(const std::strin
   if (!meta) return Fail(meta.error());
   if (!*meta) return std::optional<storage::ObjectInfo>();
   return std::optional<storage::ObjectInfo>(storage::ObjectInfo{(*meta)->size, (*meta)->crc32c});
+}
+
+Status GcsObjectStore::Delete(const std::string& key) {
+  {
+    std::lock_guard lock(mu_);
+    deleted_.insert(key);
+  }
+  return client_->DeleteObject(bucket_, key);
 }
 
 Result<std::vector<uint8_t>> GcsObjectStore::Get(const std::string& key) { return client_->ReadObject(bucket_, key); }

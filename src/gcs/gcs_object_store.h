@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/result.h"
 #include "gcs/client.h"
@@ -36,6 +37,7 @@ class GcsObjectStore final : public storage::ObjectStore {
   Status PutFile(const std::string& key, const std::filesystem::path& path, const std::string& content_type) override;
   Status ForEach(const std::string& prefix, const Visitor& visit) override;
   std::string Uri(const std::string& key) const override;
+  Status Delete(const std::string& key) override;
   Status CheckWritable() override;
 
   /// Objects this store skipped because an identical one was already there.
@@ -62,6 +64,7 @@ class GcsObjectStore final : public storage::ObjectStore {
   std::string bucket_;
   std::mutex mu_;
   std::unordered_map<Digest, uint64_t, DigestHash> known_;
+  std::unordered_set<std::string> deleted_;  ///< Deleted since listed: `known_` no longer vouches for them.
   std::atomic<uint64_t> skipped_{0};
 };
 

@@ -193,6 +193,35 @@ Result<std::map<std::string, std::string>> Journal::Meta() {
   return out;
 }
 
+Status Journal::SetMeta(const std::string& key, const std::string& value) {
+  auto s =
+      Prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!s) return Fail(s.error());
+  BindText(s->get(), 1, key);
+  BindText(s->get(), 2, value);
+  if (sqlite3_step(s->get()) != SQLITE_DONE) {
+    return Fail(ErrorCode::kIo, fmt::format("journal meta: {}", sqlite3_errmsg(db_)));
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> Journal::NotInSample(const std::vector<std::string>& ids) {
+  auto s = Prepare("SELECT 1 FROM instances WHERE instance_id = ?");
+  if (!s) return Fail(s.error());
+  std::vector<std::string> out;
+  for (const auto& id : ids) {
+    sqlite3_reset(s->get());
+    BindText(s->get(), 1, id);
+    const int rc = sqlite3_step(s->get());
+    if (rc == SQLITE_DONE) {
+      out.push_back(id);
+    } else if (rc != SQLITE_ROW) {
+      return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+    }
+  }
+  return out;
+}
+
 Status Journal::Select(const std::string& sql_tail, const std::function<void(sqlite3_stmt*)>& bind,
                        const std::function<void(JournalEntry&&)>& visit) {
   const std::string sql = fmt::format(

@@ -50,6 +50,10 @@ class Journal {
                               const std::map<std::string, std::string>& meta);
   /// The key/value pairs stored by Freeze. A table that cannot be read is an error (kIo).
   Result<std::map<std::string, std::string>> Meta();
+  /// Sets one of them.
+  Status SetMeta(const std::string& key, const std::string& value);
+  /// Those of `ids` that are not in the sample.
+  Result<std::vector<std::string>> NotInSample(const std::vector<std::string>& ids);
 
   struct Counts {
     size_t total = 0, stored = 0;

@@ -105,7 +105,9 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
     }
     return batch;
   };
-  auto frozen = journal.Freeze(next_page, SampleSettings(options));
+  auto settings = SampleSettings(options);
+  settings["prune"] = options.fresh ? "1" : "0";  // Until done: a killed run prunes on its rerun.
+  auto frozen = journal.Freeze(next_page, settings);
   if (!frozen) return Fail(frozen.error());
   summary.duplicate_rows = frozen->duplicates;
   summary.duplicate_examples = std::move(frozen->duplicate_examples);
@@ -134,6 +136,54 @@ Status WriteCsv(Journal& journal, const std::filesystem::path& path, DatasetStat
   out.close();
   if (!out) return Fail(ErrorCode::kIo, fmt::format("cannot write {}", path.string()));
   return {};
+}
+
+/// After a --fresh run: removes (or moves aside) the objects in the dataset's folders that an
+/// older sample stored and this one does not name, so the folders hold this dataset only.
+/// Names that are not `<id>.dcm` / `<id>.jpg` (not eden's) are left alone.
+Status PruneOlderSample(const RunOptions& options, Journal& journal, storage::ObjectStore& store,
+                        const std::map<std::string, std::string>& meta, RunSummary& summary) {
+  auto it = meta.find("prune");
+  if (it == meta.end() || it->second != "1") return {};
+  const DatasetLayout& layout = options.layout;
+  struct Folder {
+    std::string prefix, suffix;
+  };
+  const std::string dicom = layout.DicomKey(""), jpeg = layout.JpegKey("");
+  const std::vector<Folder> folders = {{dicom.substr(0, dicom.size() - 4), ".dcm"},
+                                       {jpeg.substr(0, jpeg.size() - 4), ".jpg"}};
+  std::string stamp = meta.count("frozen_at") ? meta.at("frozen_at") : "previous";
+  for (char& c : stamp) c = c == ':' ? '-' : c;
+  const std::string old_root = (layout.prefix.empty() ? "" : layout.prefix + "/") + "old-samples/" + stamp + "/";
+  for (const Folder& folder : folders) {
+    std::vector<std::string> ids;
+    auto listed = store.ForEach(folder.prefix, [&](const std::string& key, const storage::ObjectInfo&) {
+      const std::string name = key.substr(folder.prefix.size());
+      if (name.find('/') == std::string::npos && name.size() > folder.suffix.size() &&
+          name.compare(name.size() - folder.suffix.size(), folder.suffix.size(), folder.suffix) == 0) {
+        ids.push_back(name.substr(0, name.size() - folder.suffix.size()));
+      }
+    });
+    if (!listed) return listed;
+    auto stale = journal.NotInSample(ids);
+    if (!stale) return Fail(stale.error());
+    for (const std::string& id : *stale) {
+      const std::string key = folder.prefix + id + folder.suffix;
+      if (options.keep_old) {
+        auto bytes = store.Get(key);
+        if (!bytes) return Fail(bytes.error());
+        const std::string moved = old_root + key.substr(layout.prefix.empty() ? 0 : layout.prefix.size() + 1);
+        if (auto ok = store.Put(moved, *bytes, folder.suffix == ".dcm" ? "application/dicom" : "image/jpeg"); !ok) {
+          return ok;
+        }
+      }
+      if (auto ok = store.Delete(key); !ok) return ok;
+      ++summary.pruned;
+    }
+  }
+  if (options.keep_old && summary.pruned > 0) summary.old_samples = store.Uri(old_root);
+  if (auto ok = store.Flush(); !ok) return ok;
+  return journal.SetMeta("prune", "0");
 }
 
 }  // namespace
@@ -267,6 +317,7 @@ Result<RunSummary> Run(const RunOptions& options,
   if (!csv_stored) return Fail(csv_stored.error());
   if (auto ok = store.Put(options.layout.ReadmeKey(), as_bytes(readme), "text/markdown"); !ok) return Fail(ok.error());
   if (auto ok = store.Flush(); !ok) return Fail(ok.error());
+  if (auto ok = PruneOlderSample(options, **journal, store, *meta, summary); !ok) return Fail(ok.error());
   summary.csv_uri = store.Uri(options.layout.CsvKey());
   summary.readme_uri = store.Uri(options.layout.ReadmeKey());
   summary.finalize_s = SecondsSince(t);

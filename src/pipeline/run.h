@@ -19,6 +19,9 @@ struct RunOptions {
   std::string query_name = "queries/dicom_reports.sql";  ///< For the dataset README.
   int page_size = 25;
   bool fresh = false;
+  /// With fresh: the older sample's objects are moved to <prefix>/old-samples/<time>/ instead
+  /// of removed.
+  bool keep_old = false;
   std::filesystem::path journal_path;
   ExecutorOptions executor;
   convert::ConvertOptions convert;
@@ -49,6 +52,9 @@ struct RunSummary {
   size_t duplicate_rows = 0;
   std::vector<std::string> duplicate_examples;  ///< The first few such ids (this run's selection).
   uint64_t dicom_bytes = 0, jpg_bytes = 0;      ///< Written in this run.
+  /// Objects of an older sample that a --fresh run removed (or, keep_old, moved to old_samples).
+  size_t pruned = 0;
+  std::string old_samples;  ///< Where keep_old moved them (a URI); empty if removed.
   double select_s = 0, process_s = 0, finalize_s = 0, total_s = 0;
   std::vector<Failure> failures;  ///< The first kListedFailures of the `failed`.
   std::string csv_uri, readme_uri, output_root;

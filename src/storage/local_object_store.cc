@@ -104,6 +104,13 @@ std::string LocalObjectStore::Uri(const std::string& key) const {
   return "file://" + (ec ? PathOf(key) : abs).lexically_normal().string();
 }
 
+Status LocalObjectStore::Delete(const std::string& key) {
+  std::error_code ec;
+  fs::remove(PathOf(key), ec);  // False, no error, when it is not there.
+  if (ec) return Fail(ErrorCode::kIo, fmt::format("cannot remove {}: {}", PathOf(key).string(), ec.message()));
+  return {};
+}
+
 Status LocalObjectStore::CheckWritable() {
   std::error_code ec;
   fs::create_directories(root_, ec);

@@ -24,6 +24,7 @@ class LocalObjectStore final : public ObjectStore {
   Status PutFile(const std::string& key, const std::filesystem::path& path, const std::string& content_type) override;
   Status ForEach(const std::string& prefix, const Visitor& visit) override;
   std::string Uri(const std::string& key) const override;
+  Status Delete(const std::string& key) override;
   Status CheckWritable() override;
   Status Flush() override;
 

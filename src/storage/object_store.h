@@ -42,6 +42,9 @@ class ObjectStore {
   Result<std::map<std::string, ObjectInfo>> List(const std::string& prefix);
   /// A URI naming the object for people and the CSV (file:///..., gs://...).
   virtual std::string Uri(const std::string& key) const = 0;
+  /// Removes the object; a missing one is not an error (`eden run --fresh` prunes an older
+  /// sample's objects with it).
+  virtual Status Delete(const std::string& key) = 0;
   /// Checks the destination is usable (exists, writable) before a run starts.
   virtual Status CheckWritable() = 0;
   /// Makes every object Put so far durable (survives a machine crash). A run calls it before

@@ -419,6 +419,27 @@ def test_missing_bucket_is_a_clear_error(tmp):
         server.stop()
 
 
+def test_fresh_leaves_only_the_new_samples_objects_in_the_bucket(tmp):
+    server = gcs_server(tmp)
+    try:
+        env = {"STORAGE_EMULATOR_HOST": server.url}
+        r = eden(tmp, "run", "--studies", "8", "--seed", "old", "-o", "gs://eden-it", "--progress", "none", env=env)
+        assert r.returncode in (0, 1), r.stderr
+        before = {k for k in listed_by_official_client(server, PREFIX + "/") if "/dicom-files/" in k}
+        r = eden(tmp, "run", "--studies", "2", "--seed", "new", "-o", "gs://eden-it", "--progress", "none", "--fresh",
+                 env=env)
+        assert r.returncode in (0, 1), r.stderr
+        rows, objects = check_dataset_with_official_client(server)
+        named = {f"{PREFIX}/dicom-files/{x['instance_id']}.dcm" for x in rows if x["downloaded"] == "True"} | \
+            {f"{PREFIX}/images-jpg/{x['instance_id']}.jpg" for x in rows if x["status"] == "stored"}
+        in_folders = {k for k in objects if "/dicom-files/" in k or "/images-jpg/" in k}
+        assert in_folders == named and len(before) > len(rows), (len(in_folders), len(named), len(before))
+        v = eden(tmp, "verify", "gs://eden-it", env=env)
+        assert v.returncode == 0, v.stdout + v.stderr
+    finally:
+        server.stop()
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()

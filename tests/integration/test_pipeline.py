@@ -364,6 +364,29 @@ def test_verify_checks_the_dataset_and_what_it_does_not_name(tmp):
     assert h.returncode == 0 and "--csv-name" in h.stdout and "--fresh" not in h.stdout and "--journal" not in h.stdout
 
 
+def test_fresh_leaves_only_the_new_samples_objects(tmp):
+    out = os.path.join(tmp, "fresh")
+    base = os.path.join(out, "eden-dataset-vlms/sample-test")
+    r = eden("run", "--studies", "8", "--seed", "old", "-o", out, "--progress", "none")
+    assert r.returncode in (0, 1), r.stderr
+    old = {f for f in os.listdir(os.path.join(base, "dicom-files"))}
+    r = eden("run", "--studies", "2", "--seed", "new", "-o", out, "--progress", "none", "--fresh",
+             "--summary-json", os.path.join(tmp, "s.json"))
+    assert r.returncode in (0, 1), r.stderr
+    rows = read_csv(out)
+    named = {x["instance_id"] + ".dcm" for x in rows if x["downloaded"] == "True"}
+    assert set(os.listdir(os.path.join(base, "dicom-files"))) == named, "objects of the old sample left behind"
+    assert {f for f in os.listdir(os.path.join(base, "images-jpg"))} == \
+        {x["instance_id"] + ".jpg" for x in rows if x["status"] == "stored"}
+    assert json.load(open(os.path.join(tmp, "s.json")))["instances"]["pruned"] > 0 and len(old) > len(named)
+    assert eden("verify", out).returncode == 0
+    # --keep-old moves them aside instead.
+    r = eden("run", "--studies", "3", "--seed", "third", "-o", out, "--progress", "none", "--fresh", "--keep-old")
+    assert r.returncode in (0, 1), r.stderr
+    moved = [f for _, _, fs in os.walk(os.path.join(base, "old-samples")) for f in fs]
+    assert moved and "moved to" in r.stdout, r.stdout
+
+
 def test_database_down_exits_3(tmp):
     r = eden("run", "-o", os.path.join(tmp, "down"), env={"SOURCE_DATABASE_PORT": "1"})
     assert r.returncode == 3, (r.returncode, r.stderr)

@@ -432,6 +432,7 @@ class FillableStore final : public storage::ObjectStore {
   }
   Status ForEach(const std::string& prefix, const Visitor& visit) override { return local_.ForEach(prefix, visit); }
   std::string Uri(const std::string& key) const override { return local_.Uri(key); }
+  Status Delete(const std::string& key) override { return local_.Delete(key); }
   Status CheckWritable() override { return local_.CheckWritable(); }
   Status Flush() override { return local_.Flush(); }
 
@@ -695,6 +696,44 @@ TEST(Run, ARerunWithOtherSettingsStopsAndListsEachDifference) {
   auto resumed = run.Run();  // The same settings as the new sample: resumes.
   ASSERT_TRUE(resumed) << resumed.error().ToString();
   EXPECT_TRUE(resumed->resumed);
+}
+
+TEST(Run, FreshRemovesTheOldSamplesObjectsOrMovesThemAside) {
+  for (const bool keep_old : {false, true}) {
+    SmallRun run(keep_old ? "run-fresh-keep" : "run-fresh");
+    for (int i = 0; i < 6; ++i) run.rows.push_back(Row(fmt::format("f{}", i), "mem://ct"));
+    ASSERT_TRUE(run.Run());  // All six.
+    const fs::path dataset = run.dir / "out" / run.options.layout.prefix;
+    std::ofstream(dataset / "images-jpg" / "notes.txt") << "not eden's";  // Left alone.
+    // A new sample of three: the other three rows' objects must go.
+    run.rows.resize(3);
+    run.options.fresh = true;
+    run.options.keep_old = keep_old;
+    run.options.selection.studies.reset();
+    run.options.query_name = "other";
+    auto fresh = run.Run();
+    ASSERT_TRUE(fresh) << fresh.error().ToString();
+    EXPECT_EQ(fresh->stored, 3u);
+    EXPECT_EQ(fresh->pruned, 6u);  // Three DICOM + three JPEG.
+    size_t dcm = 0, jpg = 0;
+    for (const auto& e : fs::directory_iterator(dataset / "dicom-files")) dcm += e.path().extension() == ".dcm";
+    for (const auto& e : fs::directory_iterator(dataset / "images-jpg")) jpg += e.path().extension() == ".jpg";
+    EXPECT_EQ(dcm, 3u);
+    EXPECT_EQ(jpg, 3u);
+    EXPECT_TRUE(fs::exists(dataset / "images-jpg" / "notes.txt"));
+    EXPECT_FALSE(fs::exists(dataset / "dicom-files" / "f4.dcm"));
+    size_t moved = 0;
+    if (fs::exists(dataset / "old-samples")) {
+      for (const auto& e : fs::recursive_directory_iterator(dataset / "old-samples")) moved += e.is_regular_file();
+    }
+    EXPECT_EQ(moved, keep_old ? 6u : 0u);
+    EXPECT_EQ(fresh->old_samples.empty(), !keep_old);
+    // Done once: a rerun prunes nothing more.
+    run.options.fresh = false;
+    auto again = run.Run();
+    ASSERT_TRUE(again) << again.error().ToString();
+    EXPECT_EQ(again->pruned, 0u);
+  }
 }
 
 TEST(Run, ASelectionThatMatchesNothingWritesNothing) {
