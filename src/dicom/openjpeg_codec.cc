@@ -69,7 +69,7 @@ uint32_t Be32(const uint8_t* p) {
 Status CheckSiz(std::span<const uint8_t> codestream, const imaging::PixelFormat& expected) {
   static constexpr uint8_t kSiz[] = {0xFF, 0x4F, 0xFF, 0x51};
   auto at = std::search(codestream.begin(), codestream.end(), std::begin(kSiz), std::end(kSiz));
-  if (at == codestream.end()) return {};  // OpenJPEG will say what is wrong.
+  if (at == codestream.end()) return {};                                // OpenJPEG will say what is wrong.
   const size_t siz = static_cast<size_t>(at - codestream.begin()) + 4;  // Lsiz follows.
   if (codestream.size() < siz + 2 + 2 + 32) return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 SIZ marker cut short");
   const uint8_t* p = codestream.data() + siz + 4;  // Past Lsiz and Rsiz.
