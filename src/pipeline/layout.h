@@ -10,8 +10,11 @@ struct DatasetLayout {
   std::string prefix = "eden-dataset-vlms/sample-test";
   std::string csv_name = "dicom-reports-extracted-sample.csv";
 
-  std::string DicomKey(const std::string& id) const { return Join("dicom-files/" + id + ".dcm"); }
-  std::string JpegKey(const std::string& id) const { return Join("images-jpg/" + id + ".jpg"); }
+  std::string DicomKey(const std::string& id) const { return DicomFolder() + id + ".dcm"; }
+  std::string JpegKey(const std::string& id) const { return JpegFolder() + id + ".jpg"; }
+  /// The folders of the per-instance objects, as key prefixes ending in '/'.
+  std::string DicomFolder() const { return Join("dicom-files/"); }
+  std::string JpegFolder() const { return Join("images-jpg/"); }
   std::string CsvKey() const { return Join(csv_name); }
   std::string ReadmeKey() const { return Join("README-dataset.md"); }
 

@@ -149,9 +149,7 @@ Status PruneOlderSample(const RunOptions& options, Journal& journal, storage::Ob
   struct Folder {
     std::string prefix, suffix;
   };
-  const std::string dicom = layout.DicomKey(""), jpeg = layout.JpegKey("");
-  const std::vector<Folder> folders = {{dicom.substr(0, dicom.size() - 4), ".dcm"},
-                                       {jpeg.substr(0, jpeg.size() - 4), ".jpg"}};
+  const std::vector<Folder> folders = {{layout.DicomFolder(), ".dcm"}, {layout.JpegFolder(), ".jpg"}};
   std::string stamp = meta.count("frozen_at") ? meta.at("frozen_at") : "previous";
   for (char& c : stamp) c = c == ':' ? '-' : c;
   const std::string old_root = (layout.prefix.empty() ? "" : layout.prefix + "/") + "old-samples/" + stamp + "/";

@@ -121,8 +121,8 @@ Result<VerifyReport> VerifyDataset(storage::ObjectStore& store, const DatasetLay
   if (!listing->count(layout.ReadmeKey())) report.problems.push_back("missing: " + store.Uri(layout.ReadmeKey()));
   // Objects in the dataset's own folders that the CSV does not name (an older sample's, left by a
   // --fresh run, or put there by hand): a trainer globbing the folder would read them.
-  const std::string dicom_folder = layout.DicomKey("x").substr(0, layout.DicomKey("x").size() - 5);
-  const std::string jpeg_folder = layout.JpegKey("x").substr(0, layout.JpegKey("x").size() - 5);
+  const std::string dicom_folder = layout.DicomFolder();
+  const std::string jpeg_folder = layout.JpegFolder();
   for (const auto& [key, info] : *listing) {
     const bool ours = key.rfind(dicom_folder, 0) == 0 || key.rfind(jpeg_folder, 0) == 0;
     if (ours && !named.count(key)) {
