@@ -9,6 +9,10 @@
 # (`--studies K --seed scale`) instead of all of them.
 #   bench/run_scale_bench.sh            (COUNTS="2000 100000")
 #   STUDIES=2500 COUNTS=100000 bench/run_scale_bench.sh   (10,000 of 100,000 instances)
+# CONSOLE=FILE keeps the first run's console (--progress plain) in FILE instead of dropping it;
+# MISSING_EVERY=K points every K-th instance at a file that does not exist (a failure each), to
+# show how failures look at scale (the README's console example:
+#   COUNTS=100000 MISSING_EVERY=2000 CONSOLE=console.txt bench/run_scale_bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNTS=${COUNTS:-"2000 100000"}
@@ -44,6 +48,8 @@ INSERT INTO pacs_studies (id, study_instance_uid, modality, body_part)
 INSERT INTO pacs_series (id, study_id, series_number, modality) SELECT gen_random_uuid(), id, 1, 'CT' FROM pacs_studies;
 INSERT INTO pacs_instances (id, series_id, instance_number, file_path, file_url)
   SELECT gen_random_uuid(), se.id, k, 'CT_small.dcm', 'file://$WORK/ct.dcm' FROM pacs_series se, generate_series(1, 4) k;
+UPDATE pacs_instances SET file_url = 'file://$WORK/missing.dcm'
+  WHERE ${MISSING_EVERY:-0} > 0 AND id IN (SELECT id FROM pacs_instances ORDER BY md5(id::text) LIMIT $n / ${MISSING_EVERY:-1});
 INSERT INTO pacs_report_fields (id, study_id, name, value)
   SELECT gen_random_uuid(), id, 'findings',
          repeat('No focal consolidation, pleural effusion or pneumothorax; heart size normal. ', 14) || id
@@ -60,13 +66,16 @@ SQL
     select=(--all-studies)
     want=$(( n / 4 * 4 ))
   fi
-  /usr/bin/time -f "%e %M" -o "$WORK/t-run" "$EDEN" run "${select[@]}" -o "$out" --progress none --allow-url "file://$WORK/" ${RUN_FLAGS:-} \
-    --summary-json "$WORK/s-$n.json" >/dev/null
-  /usr/bin/time -f "%e %M" -o "$WORK/t-rerun" "$EDEN" run "${select[@]}" -o "$out" --progress none --allow-url "file://$WORK/" ${RUN_FLAGS:-} >/dev/null
-  read -r run_s run_kb < "$WORK/t-run"
-  read -r rerun_s rerun_kb < "$WORK/t-rerun"
+  progress=none
+  [ -n "${CONSOLE:-}" ] && progress=plain
+  /usr/bin/time -f "%e %M" -o "$WORK/t-run" "$EDEN" run "${select[@]}" -o "$out" --progress $progress --allow-url "file://$WORK/" ${RUN_FLAGS:-} \
+    --summary-json "$WORK/s-$n.json" >"${CONSOLE:-/dev/null}" || [ $? -eq 1 ]
+  /usr/bin/time -f "%e %M" -o "$WORK/t-rerun" "$EDEN" run "${select[@]}" -o "$out" --progress none --allow-url "file://$WORK/" ${RUN_FLAGS:-} >/dev/null || [ $? -eq 1 ]
+  read -r run_s run_kb < <(tail -n 1 "$WORK/t-run")  # GNU time adds a line for exit 1
+  read -r rerun_s rerun_kb < <(tail -n 1 "$WORK/t-rerun")
   csv_mb=$(du -m "$out/eden-dataset-vlms/sample-test/dicom-reports-extracted-sample.csv" | cut -f1)
   stored=$(/usr/bin/python3 -c "import json; print(json.load(open('$WORK/s-$n.json'))['instances']['stored'])")
+  [ "${MISSING_EVERY:-0}" -gt 0 ] && want=$(( want - n / MISSING_EVERY ))
   [ "$stored" -eq "$want" ] || { echo "only $stored of $want stored" >&2; exit 1; }
   /usr/bin/python3 -c "
 n, w, cs, rs, rk, rrs, rrk = $n, $want, $csv_mb, $run_s, $run_kb, $rerun_s, $rerun_kb

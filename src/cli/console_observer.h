@@ -1,43 +1,52 @@
 #pragma once
 
-#include <chrono>
 #include <cstdio>
 #include <string>
 
+#include "cli/progress.h"
 #include "pipeline/run.h"
 
 namespace eden::cli {
 
-/// Prints the seed's console blocks: statistics, pages, phases, progress (a live bar on a
-/// terminal, a line every 10% or 5 s otherwise), failures as they happen. Never prints report
-/// text, patient data or secrets: instance ids, counts and error codes only.
+/// Prints the seed's console blocks: statistics, phases, progress (one line per phase redrawn in
+/// place on a terminal; otherwise a line every 5% or 10 s), failures once as they happen (the
+/// first kPrintedFailures; the CSV has every one). Never prints report text, patient data or
+/// secrets: instance ids, counts and error codes only.
 class ConsoleObserver final : public pipeline::RunObserver {
  public:
   /// `level`: LOGGING_LEVEL. DEBUG adds a line per stored instance (id, sizes, stage times);
   /// WARNING and above keep only failures; `quiet` (--progress none) hides progress lines.
-  ConsoleObserver(std::FILE* out, bool bar, bool quiet, std::string level = "INFO")
+  /// `now`: the clock for rates and pacing (tests inject one).
+  ConsoleObserver(std::FILE* out, bool bar, bool quiet, std::string level = "INFO", Progress::Now now = {})
       : out_(out),
         bar_(bar),
         quiet_(quiet || level == "WARNING" || level == "ERROR" || level == "CRITICAL"),
         debug_(level == "DEBUG"),
-        failures_(level != "ERROR" && level != "CRITICAL") {}
+        failures_(level != "ERROR" && level != "CRITICAL"),
+        progress_(out, bar, std::move(now)) {}
+  /// Failures printed as they happen; after these, one line says the rest are in the CSV.
+  static constexpr size_t kPrintedFailures = 20;
+
   void OnSelectionStats(const source::SelectionStats& s) override;
   void OnPage(int page, size_t rows_so_far) override;
+  void OnSelected(size_t rows) override;
   void OnResume(size_t total, size_t already_stored) override;
   void OnPhase(const std::string& name, size_t items) override;
   void OnOutcome(const pipeline::InstanceOutcome& o, size_t done, size_t total) override;
-  /// Ends a progress bar left unfinished (a run that stopped early), so what follows starts on
-  /// its own line.
+  /// Ends a phase left unfinished (a run that stopped early) with its last figures, so what
+  /// follows starts on its own line.
   void EndLine();
 
  private:
+  std::string Counts() const;
+  void Say(const std::string& line);  ///< A line of its own, above the progress line.
+
   std::FILE* out_;
   bool bar_, quiet_, debug_, failures_;
-  bool bar_open_ = false;  ///< A bar is drawn on the current line.
-  size_t stored_ = 0, failed_ = 0;
+  Progress progress_;
+  int pages_ = 0;
+  size_t rows_ = 0, done_ = 0, stored_ = 0, failed_ = 0, failures_printed_ = 0;
   uint64_t bytes_ = 0;
-  std::chrono::steady_clock::time_point phase_start_{}, last_line_{};
-  int last_decile_ = -1;
 };
 
 /// The closing block: timings, counts, locations, failures. And the JSON form.
