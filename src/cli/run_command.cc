@@ -85,8 +85,7 @@ pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const Op
             if (auto parsed = pipeline::OutcomeFromJson(result)) {
               o = std::move(*parsed);
             } else {
-              o.error_code = "internal";
-              o.error_message = "worker result: " + parsed.error().message();
+              o.Fail(pipeline::Step::kNone, Error(ErrorCode::kInternal, "worker result: " + parsed.error().message()));
             }
           } else {
             const auto r = nlohmann::json::parse(result, nullptr, false);
@@ -96,8 +95,9 @@ pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const Op
                 !r["exc_message"].empty() && r["exc_message"][0].is_string()) {
               message = r["exc_message"][0].get<std::string>();
             }
-            o.error_code = type == "TimeLimitExceeded" ? "timeout" : "internal";
-            o.error_message = fmt::format("worker: {} {}: {}", status, type, message);
+            o.Fail(pipeline::Step::kNone,
+                   Error(type == "TimeLimitExceeded" ? ErrorCode::kTimeout : ErrorCode::kInternal,
+                         fmt::format("worker: {} {}: {}", status, type, message)));
           }
           o.instance_id = rows[index].instance_id;
           on_outcome(std::move(o));

@@ -240,18 +240,16 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   auto outcome = pipeline::StoreInstance(std::move(*converted), **store);
   // Durable before the result says so (late ack: the run journals it as stored).
   if (auto ok = (*store)->Flush(); !ok && outcome.stored) {
-    outcome.stored = false;
-    outcome.error_code = std::string(ErrorCodeName(ok.error().code()));
-    outcome.error_message = "flush: " + ok.error().message();
+    outcome.Fail(pipeline::Step::kNone, ok.error().WithContext("flush"));
   }
   // A transient failure (the PACS or the destination down after the client's own retries) is
   // worth another go later: ask the worker to retry; after the last retry it is a result.
-  if (!outcome.stored && (outcome.error_code == "unavailable" || outcome.error_code == "timeout") &&
+  if (!outcome.stored && outcome.error && outcome.error->IsTransient() &&
       m.retries < ctx.settings().broker_task_retries) {
     return {false,
             "null",
             "ConnectionError",
-            outcome.error_code + ": " + outcome.error_message,
+            fmt::format("{}: {}", outcome.ErrorCodeText(), outcome.ErrorText()),
             std::string("builtins"),
             ctx.settings().broker_retry_delay_s * (m.retries + 1)};
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,11 +26,14 @@ enum class ErrorCode {
   kFailedPrecondition,  ///< A conditional request's condition did not hold (HTTP 412).
   kForbiddenUrl,        ///< A URL the download policy does not allow (a file:// outside --allow-url).
   kEmptySelection,      ///< The selection matches no study (eden run exits 4).
-  kInternal,            ///< A bug in eden; should never reach a user.
+  kInternal,            ///< A bug in eden; should never reach a user. Stays last (ParseErrorCode).
 };
 
 /// Stable, lower-case name of a code, used in JSON output, CSV columns and exit summaries.
 std::string_view ErrorCodeName(ErrorCode code);
+
+/// The code whose ErrorCodeName is `name`; nullopt for a name this build does not know.
+std::optional<ErrorCode> ParseErrorCode(std::string_view name);
 
 /// An expected failure, carried as a value. Message is human text; it never holds PHI.
 class Error {

@@ -62,8 +62,7 @@ std::string CsvHeader() {
 void AppendCsvRow(std::string& out, const JournalEntry& e) {
   const auto& r = e.row;
   const auto& o = e.outcome;
-  const bool failed = e.state != "stored";
-  const std::string error = o.error_code.empty() ? "" : o.error_code + ": " + o.error_message;
+  const std::string error = o.error ? fmt::format("{}: {}", o.ErrorCodeText(), o.ErrorText()) : "";
   const std::string local = o.downloaded ? "dicom-files/" + r.instance_id + ".dcm" : "";
   const std::vector<std::string> fields = {r.study_id,
                                            Opt(r.series_number),
@@ -75,7 +74,7 @@ void AppendCsvRow(std::string& out, const JournalEntry& e) {
                                            Opt(r.field_created_at),
                                            o.downloaded ? "True" : "False",
                                            local,
-                                           failed ? (e.state == "pending" ? "pending" : "failed") : "stored",
+                                           std::string(StateName(e.state)),
                                            error,
                                            o.dicom_uri,
                                            o.jpg_uri,
@@ -104,12 +103,12 @@ void DatasetStats::Add(const JournalEntry& e) {
     ++studies;
     last_study = e.row.study_id;
   }
-  if (e.state == "stored") {
+  if (e.state == State::kStored) {
     ++stored;
     modalities[e.outcome.modality.empty() ? "(none)" : e.outcome.modality]++;
   } else {
     ++failed;
-    errors[e.outcome.error_code.empty() ? "pending" : e.outcome.error_code]++;
+    errors[e.outcome.error ? std::string(e.outcome.ErrorCodeText()) : "pending"]++;
   }
   if (e.row.report_value && !e.row.report_value->empty()) ++with_report;
 }

@@ -16,11 +16,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-InstanceOutcome Failed(const std::string& id, const Error& e) {
+InstanceOutcome Failed(const std::string& id, Step step, Error e) {
   InstanceOutcome o;
   o.instance_id = id;
-  o.error_code = std::string(ErrorCodeName(e.code()));
-  o.error_message = e.message();
+  o.Fail(step, std::move(e));
   return o;
 }
 
@@ -33,15 +32,15 @@ std::string WindowText(const imaging::RenderInfo& r) {
 
 /// What an exception escaping a step becomes: that instance's failure, never the run's end
 /// (std::bad_alloc on a hostile frame size, a library's throw).
-Error ErrorFromException(std::string_view step) {
+Error ErrorFromException() {
   try {
     throw;
   } catch (const std::bad_alloc&) {
-    return Error(ErrorCode::kTooLarge, fmt::format("{}: out of memory", step));
+    return Error(ErrorCode::kTooLarge, "out of memory");
   } catch (const std::exception& e) {
-    return Error(ErrorCode::kInternal, fmt::format("{}: unexpected exception: {}", step, e.what()));
+    return Error(ErrorCode::kInternal, fmt::format("unexpected exception: {}", e.what()));
   } catch (...) {
-    return Error(ErrorCode::kInternal, fmt::format("{}: unexpected exception", step));
+    return Error(ErrorCode::kInternal, "unexpected exception");
   }
 }
 
@@ -58,7 +57,8 @@ Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
   } catch (...) {
     Fetched f;
     f.row = row;
-    f.error = ErrorFromException(step::kDownload);
+    f.failed_step = Step::kDownload;
+    f.error = ErrorFromException();
     return f;
   }
 }
@@ -71,7 +71,7 @@ Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const 
   } catch (...) {
     // The downloaded bytes are gone with the exception: the row fails and a rerun retries it.
     Converted c;
-    c.outcome = Failed(id, ErrorFromException(step::kConvert));
+    c.outcome = Failed(id, Step::kConvert, ErrorFromException());
     return c;
   }
 }
@@ -81,7 +81,7 @@ InstanceOutcome StoreInstance(Converted c, storage::ObjectStore& store) {
   try {
     return StoreUnguarded(std::move(c), store);
   } catch (...) {
-    return Failed(id, ErrorFromException(step::kStoreDicom));
+    return Failed(id, Step::kStoreDicom, ErrorFromException());
   }
 }
 
@@ -116,12 +116,14 @@ Fetched FetchUnguarded(const source::InstanceRow& row, fetch::Fetcher& fetcher) 
   auto bytes = fetcher.Fetch(*row.file_url);
   f.fetch_ms = MsSince(t0);
   if (!bytes) {
-    f.error = bytes.error().WithContext(step::kDownload);
+    f.failed_step = Step::kDownload;
+    f.error = bytes.error();
     return f;
   }
   if (!dicom::LooksLikePart10(*bytes)) {
-    f.error = Error(ErrorCode::kNotDicom,
-                    fmt::format("download: {} bytes that are not DICOM Part 10 (no DICM marker)", bytes->size()));
+    f.failed_step = Step::kDownload;
+    f.error =
+        Error(ErrorCode::kNotDicom, fmt::format("{} bytes that are not DICOM Part 10 (no DICM marker)", bytes->size()));
     return f;
   }
   f.bytes = std::move(*bytes);
@@ -133,7 +135,7 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const
   Converted c;
   const std::string& id = fetched.row.instance_id;
   if (fetched.error) {
-    c.outcome = Failed(id, *fetched.error);
+    c.outcome = Failed(id, fetched.failed_step, *fetched.error);
     c.outcome.fetch_ms = fetched.fetch_ms;
     return c;
   }
@@ -151,8 +153,7 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const
   o.convert_ms = MsSince(t0);
   c.dicom = std::move(fetched.bytes);
   if (!result) {
-    o.error_code = std::string(ErrorCodeName(result.error().code()));
-    o.error_message = fmt::format("{}: {}", step::kConvert, result.error().message());
+    o.Fail(Step::kConvert, result.error());
     return c;
   }
   auto& frame = result->frames.front();
@@ -175,7 +176,7 @@ InstanceOutcome StoreUnguarded(Converted c, storage::ObjectStore& store) {
   if (o.dicom_key.empty()) return o;  // Nothing was downloaded.
   auto t0 = Clock::now();
   if (auto ok = store.Put(o.dicom_key, c.dicom, "application/dicom"); !ok) {
-    InstanceOutcome f = Failed(o.instance_id, ok.error().WithContext(step::kStoreDicom));
+    InstanceOutcome f = Failed(o.instance_id, Step::kStoreDicom, ok.error());
     f.fetch_ms = o.fetch_ms;
     return f;
   }
@@ -186,8 +187,7 @@ InstanceOutcome StoreUnguarded(Converted c, storage::ObjectStore& store) {
     return o;
   }
   if (auto ok = store.Put(o.jpg_key, c.jpeg, "image/jpeg"); !ok) {
-    o.error_code = std::string(ErrorCodeName(ok.error().code()));
-    o.error_message = fmt::format("{}: {}", step::kStoreJpeg, ok.error().message());
+    o.Fail(Step::kStoreJpeg, ok.error());
     o.store_ms = MsSince(t0);
     return o;
   }

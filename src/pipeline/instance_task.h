@@ -17,6 +17,7 @@ namespace eden::pipeline {
 struct Fetched {
   source::InstanceRow row;
   Bytes bytes;
+  Step failed_step = Step::kNone;  ///< kDownload, or kNone for a row refused before downloading.
   std::optional<Error> error;
   double fetch_ms = 0;
 };

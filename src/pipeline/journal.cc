@@ -248,14 +248,13 @@ Status Journal::Select(const std::string& sql_tail, const std::function<void(sql
     e.row.field_created_at = ColText(q, 8);
     e.row.modality = ColText(q, 9);
     e.row.body_part = ColText(q, 10);
-    e.state = ColText(q, 11).value_or("pending");
+    e.state = ParseState(ColText(q, 11).value_or("pending"));
     e.attempts = static_cast<int>(ColInt(q, 12).value_or(0));
     InstanceOutcome& o = e.outcome;
     o.instance_id = e.row.instance_id;
-    o.stored = e.state == "stored";
+    o.stored = e.state == State::kStored;
     o.downloaded = ColInt(q, 13).value_or(0) != 0;
-    o.error_code = ColText(q, 14).value_or("");
-    o.error_message = ColText(q, 15).value_or("");
+    o.SetErrorFromText(ColText(q, 14).value_or(""), ColText(q, 15).value_or(""));
     o.dicom_key = ColText(q, 16).value_or("");
     o.jpg_key = ColText(q, 17).value_or("");
     o.dicom_uri = ColText(q, 18).value_or("");
@@ -368,10 +367,10 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
     auto text = [&](int i, const std::string& v) {
       BindText(u.get(), i, v.empty() ? std::nullopt : std::optional<std::string>(v));
     };
-    text(1, o.stored ? "stored" : "failed");
+    text(1, std::string(StateName(o.stored ? State::kStored : State::kFailed)));
     sqlite3_bind_int(u.get(), 2, o.downloaded ? 1 : 0);
-    text(3, o.error_code);
-    text(4, o.error_message);
+    text(3, std::string(o.ErrorCodeText()));
+    text(4, o.ErrorText());
     text(5, o.dicom_key);
     text(6, o.jpg_key);
     text(7, o.dicom_uri);

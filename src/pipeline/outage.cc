@@ -5,37 +5,29 @@
 #include "core/error.h"
 
 namespace eden::pipeline {
-namespace {
-
-bool CodeIs(const InstanceOutcome& o, ErrorCode code) { return o.error_code == ErrorCodeName(code); }
-
-}  // namespace
-
 bool OutageDetector::IsUnreachable(const InstanceOutcome& o) {
-  return !o.stored && !o.downloaded && (CodeIs(o, ErrorCode::kUnavailable) || CodeIs(o, ErrorCode::kTimeout)) &&
-         FailedAt(o, step::kDownload);
+  return !o.downloaded && o.FailedAt(Step::kDownload) && o.error->IsTransient();
 }
 
 bool OutageDetector::IsUnwritable(const InstanceOutcome& o) {
-  return !o.stored &&
-         (CodeIs(o, ErrorCode::kUnavailable) || CodeIs(o, ErrorCode::kTimeout) || CodeIs(o, ErrorCode::kIo)) &&
-         (FailedAt(o, step::kStoreDicom) || FailedAt(o, step::kStoreJpeg));
+  return (o.FailedAt(Step::kStoreDicom) || o.FailedAt(Step::kStoreJpeg)) &&
+         (o.error->IsTransient() || o.error->code() == ErrorCode::kIo);
 }
 
 bool OutageDetector::NeverDownloaded(const InstanceOutcome& o) {
-  return !o.stored && !o.downloaded && CodeIs(o, ErrorCode::kInvalidArgument) && !FailedAt(o, step::kDownload);
+  return !o.downloaded && o.FailedWith(ErrorCode::kInvalidArgument) && o.failed_step != Step::kDownload;
 }
 
 bool OutageDetector::Observe(const InstanceOutcome& o) {
   if (tripped()) return true;
   if (IsUnwritable(o)) {
-    last_destination_error_ = o.error_message;
+    last_destination_error_ = o.ErrorText();
     if (++destination_streak_ >= threshold_) where_ = Where::kDestination;
   } else if (o.downloaded || o.stored) {
     destination_streak_ = 0;
   }
   if (IsUnreachable(o)) {
-    last_source_error_ = o.error_message;
+    last_source_error_ = o.ErrorText();
     if (++source_streak_ >= threshold_ && !tripped()) where_ = Where::kDicomServer;
   } else if (!NeverDownloaded(o)) {
     source_streak_ = 0;

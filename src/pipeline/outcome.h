@@ -4,18 +4,38 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "core/error.h"
 #include "source/pacs_source.h"
 
 namespace eden::pipeline {
 
+/// The steps of the per-instance job, in order. A failed outcome names the one that failed;
+/// a row refused before any step (a NULL file_url, an unsafe instance_id) names none. A new step
+/// (de-identification, packaging) is one more value here.
+enum class Step { kNone, kDownload, kConvert, kStoreDicom, kStoreJpeg };
+
+/// How the CSV, the journal and the wire write a step: "download", "convert", "store DICOM",
+/// "store JPEG" ("" for kNone).
+std::string_view StepName(Step step);
+
+/// A failure's text as the edges carry it, "<step>: <reason>", split back into the step and the
+/// reason. Text with no step prefix is (kNone, text).
+std::pair<Step, std::string_view> SplitStep(std::string_view text);
+
+/// Where an instance is in a run: not yet attempted (or interrupted), stored, or failed.
+enum class State { kPending, kStored, kFailed };
+std::string_view StateName(State state);  ///< "pending" | "stored" | "failed"
+State ParseState(std::string_view name);  ///< Anything else is kPending.
+
 /// What happened to one instance: everything the journal and the CSV record about it.
 struct InstanceOutcome {
   std::string instance_id;
-  bool stored = false;      ///< DICOM and JPEG both stored: done.
-  bool downloaded = false;  ///< The DICOM bytes arrived and were stored.
-  std::string error_code;   ///< ErrorCodeName, empty when stored.
-  std::string error_message;
+  bool stored = false;             ///< DICOM and JPEG both stored: done.
+  bool downloaded = false;         ///< The DICOM bytes arrived and were stored.
+  Step failed_step = Step::kNone;  ///< The step that failed (kNone when stored or refused before any step).
+  std::optional<Error> error;      ///< Why it is not stored (the reason, without the step); empty when stored.
   std::string dicom_key, jpg_key;
   std::string dicom_uri, jpg_uri;
   std::string dicom_sha256, jpg_sha256;
@@ -24,29 +44,30 @@ struct InstanceOutcome {
   uint32_t rows = 0, columns = 0;
   std::string modality, photometric, transfer_syntax, window;
   double fetch_ms = 0, convert_ms = 0, store_ms = 0;
+
+  /// Records a failure at `step` (not stored).
+  void Fail(Step step, Error why) {
+    stored = false;
+    failed_step = step;
+    error = std::move(why);
+  }
+  bool FailedAt(Step step) const { return !stored && error && failed_step == step; }
+  bool FailedWith(ErrorCode code) const { return !stored && error && error->code() == code; }
+  /// The error code's name ("" when there is no error): the CSV's and journal's error_code.
+  std::string_view ErrorCodeText() const { return error ? ErrorCodeName(error->code()) : std::string_view{}; }
+  /// "<step>: <reason>" ("<reason>" for kNone, "" when no error): the CSV's and journal's text.
+  std::string ErrorText() const;
+  /// The inverse of ErrorCodeText + ErrorText, for what the edges read back (the journal, a
+  /// worker's result). Both empty: no error. A code this build does not know becomes kInternal,
+  /// its name kept in the message.
+  void SetErrorFromText(std::string_view code, std::string_view text);
 };
-
-/// The steps of the per-instance job, as a failed outcome's error_message names them:
-/// "<step>: <reason>" (what the CSV shows, and what OutageDetector reads). Rows rejected before
-/// any step (a NULL file_url, an unsafe instance_id) have no step prefix.
-namespace step {
-inline constexpr std::string_view kDownload = "download";
-inline constexpr std::string_view kConvert = "convert";
-inline constexpr std::string_view kStoreDicom = "store DICOM";
-inline constexpr std::string_view kStoreJpeg = "store JPEG";
-}  // namespace step
-
-/// True when `outcome` failed at `step` (its message starts with "<step>: ").
-inline bool FailedAt(const InstanceOutcome& outcome, std::string_view step) {
-  const std::string_view m = outcome.error_message;
-  return m.size() > step.size() + 1 && m.substr(0, step.size()) == step && m.substr(step.size(), 2) == ": ";
-}
 
 /// A journal row: the frozen source row and its latest outcome.
 struct JournalEntry {
   int64_t seq = 0;  ///< Order of the frozen sample.
   source::InstanceRow row;
-  std::string state = "pending";  ///< pending | stored | failed
+  State state = State::kPending;
   int attempts = 0;
   InstanceOutcome outcome;
 };

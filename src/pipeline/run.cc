@@ -110,6 +110,7 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
   auto frozen = journal.Freeze(next_page, settings);
   if (!frozen) return Fail(frozen.error());
   summary.duplicate_rows = frozen->duplicates;
+  observer.OnSelected(rows_so_far - frozen->duplicates);
   summary.duplicate_examples = std::move(frozen->duplicate_examples);
   return {};
 }
@@ -122,8 +123,9 @@ Status WriteCsv(Journal& journal, const std::filesystem::path& path, DatasetStat
   std::string buffer = CsvHeader();
   auto visited = journal.ForEachInCsvOrder([&](const JournalEntry& e) {
     stats.Add(e);
-    if (e.state != "stored" && summary.failures.size() < kListedFailures) {
-      summary.failures.push_back({e.row.instance_id, e.outcome.error_code + ": " + e.outcome.error_message});
+    if (e.state != State::kStored && summary.failures.size() < kListedFailures) {
+      summary.failures.push_back(
+          {e.row.instance_id, fmt::format("{}: {}", e.outcome.ErrorCodeText(), e.outcome.ErrorText())});
     }
     AppendCsvRow(buffer, e);
     if (buffer.size() >= (size_t{1} << 20)) {
@@ -305,6 +307,7 @@ Result<RunSummary> Run(const RunOptions& options,
   if (auto ok = WriteCsv(**journal, csv_path, stats, summary); !ok) return Fail(ok.error());
   summary.stored = stats.stored;
   summary.failed = stats.failed;
+  summary.failures_by_code = stats.errors;
   const std::string readme = BuildDatasetReadme(stats, *meta, options.layout);
   auto as_bytes = [](const std::string& s) {
     return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());

@@ -56,7 +56,8 @@ struct RunSummary {
   size_t pruned = 0;
   std::string old_samples;  ///< Where keep_old moved them (a URI); empty if removed.
   double select_s = 0, process_s = 0, finalize_s = 0, total_s = 0;
-  std::vector<Failure> failures;  ///< The first kListedFailures of the `failed`.
+  std::vector<Failure> failures;                   ///< The first kListedFailures of the `failed`.
+  std::map<std::string, size_t> failures_by_code;  ///< Every failure, counted by error code.
   std::string csv_uri, readme_uri, output_root;
   std::vector<std::pair<std::string, uint64_t>> upload;  ///< Store counters (GCS: requests, retries...).
   int exit_code = 0;                                     ///< 0 all stored, 1 some failed.
@@ -68,6 +69,8 @@ class RunObserver {
   virtual ~RunObserver() = default;
   virtual void OnSelectionStats(const source::SelectionStats& stats) = 0;
   virtual void OnPage(int page, size_t rows_so_far) = 0;
+  /// The sample is frozen in the journal: `rows` instances (repeated ids left out).
+  virtual void OnSelected(size_t rows) { (void)rows; }
   virtual void OnResume(size_t total, size_t already_stored) = 0;
   virtual void OnPhase(const std::string& name, size_t items) = 0;
   virtual void OnOutcome(const InstanceOutcome& outcome, size_t done, size_t total) = 0;

@@ -1,5 +1,6 @@
 #include "pipeline/wire.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace eden::pipeline {
@@ -51,13 +52,15 @@ Result<source::InstanceRow> RowFromJson(const std::string& text) {
 }
 
 std::string OutcomeToJson(const InstanceOutcome& o) {
+  const std::string error_text = o.ErrorText();
   return json{{"success", o.stored},
-              {"error", o.error_code.empty() ? json(nullptr) : json(o.error_code + ": " + o.error_message)},
+              {"error", o.error ? json(fmt::format("{}: {}", o.ErrorCodeText(), error_text)) : json(nullptr)},
               {"instance_id", o.instance_id},
               {"stored", o.stored},
               {"downloaded", o.downloaded},
-              {"error_code", o.error_code},
-              {"error_message", o.error_message},
+              {"error_code", o.ErrorCodeText()},
+              {"error_message", error_text},
+              {"step", StepName(o.failed_step)},
               {"dicom_key", o.dicom_key},
               {"jpg_key", o.jpg_key},
               {"dicom_uri", o.dicom_uri},
@@ -90,8 +93,7 @@ Result<InstanceOutcome> OutcomeFromJson(const std::string& text) {
     o.instance_id = j.at("instance_id").get<std::string>();
     o.stored = j.value("stored", false);
     o.downloaded = j.value("downloaded", false);
-    o.error_code = j.value("error_code", "");
-    o.error_message = j.value("error_message", "");
+    o.SetErrorFromText(j.value("error_code", ""), j.value("error_message", ""));
     o.dicom_key = j.value("dicom_key", "");
     o.jpg_key = j.value("jpg_key", "");
     o.dicom_uri = j.value("dicom_uri", "");

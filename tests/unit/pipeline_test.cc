@@ -20,6 +20,7 @@
 #include "pipeline/journal.h"
 #include "pipeline/outage.h"
 #include "pipeline/run.h"
+#include "pipeline/wire.h"
 #include "storage/local_object_store.h"
 
 namespace eden::pipeline {
@@ -66,9 +67,8 @@ TEST(Csv, RowsCarryOutcomesAndNullsAsEmpty) {
   JournalEntry e;
   e.row = Row("i1", "http://x/1");
   e.row.file_path.reset();
-  e.state = "failed";
-  e.outcome.error_code = "not_found";
-  e.outcome.error_message = "HTTP 404";
+  e.state = State::kFailed;
+  e.outcome.SetErrorFromText("not_found", "HTTP 404");
   std::string line;
   AppendCsvRow(line, e);
   EXPECT_EQ(line.rfind("study-1,1,i1,7,,http://x/1,\"Findings, \"\"quoted\"\"\nsecond line, naïve\",,False,,failed,"
@@ -96,6 +96,68 @@ InstanceOutcome StoredOutcome(const std::string& id, uint64_t dicom_bytes, uint6
   o.jpg_crc32c = "AAAAAA==";
   o.jpg_sha256 = "abc";
   return o;
+}
+
+TEST(Outcome, StepsStatesAndCodesAreTypesInsideAndTextAtTheEdges) {
+  InstanceOutcome o;
+  o.instance_id = "i1";
+  EXPECT_EQ(o.ErrorText(), "");
+  EXPECT_EQ(o.ErrorCodeText(), "");
+  o.Fail(Step::kStoreJpeg, Error(ErrorCode::kUnavailable, "bucket unreachable"));
+  EXPECT_TRUE(o.FailedAt(Step::kStoreJpeg));
+  EXPECT_FALSE(o.FailedAt(Step::kStoreDicom));
+  EXPECT_TRUE(o.FailedWith(ErrorCode::kUnavailable));
+  EXPECT_EQ(o.ErrorCodeText(), "unavailable");
+  EXPECT_EQ(o.ErrorText(), "store JPEG: bucket unreachable");
+  // The edges' text reads back into the same types, for every step.
+  for (Step step : {Step::kNone, Step::kDownload, Step::kConvert, Step::kStoreDicom, Step::kStoreJpeg}) {
+    InstanceOutcome a;
+    a.Fail(step, Error(ErrorCode::kCorruptPixelData, "a reason: with a colon"));
+    InstanceOutcome b;
+    b.SetErrorFromText(a.ErrorCodeText(), a.ErrorText());
+    EXPECT_EQ(b.failed_step, step) << StepName(step);
+    ASSERT_TRUE(b.error.has_value());
+    EXPECT_EQ(b.error->code(), ErrorCode::kCorruptPixelData);
+    EXPECT_EQ(b.error->message(), "a reason: with a colon");
+    // And through the worker's result JSON.
+    auto wired = OutcomeFromJson(OutcomeToJson(a));
+    ASSERT_TRUE(wired.has_value());
+    EXPECT_EQ(wired->failed_step, step);
+    EXPECT_EQ(wired->ErrorText(), a.ErrorText());
+  }
+  // A code this build does not know (a newer worker) is kept in the text, as internal.
+  InstanceOutcome future;
+  future.SetErrorFromText("quota_exceeded", "convert: too many");
+  EXPECT_EQ(future.failed_step, Step::kConvert);
+  EXPECT_EQ(future.ErrorCodeText(), "internal");
+  EXPECT_EQ(future.ErrorText(), "convert: quota_exceeded: too many");
+  for (State state : {State::kPending, State::kStored, State::kFailed}) EXPECT_EQ(ParseState(StateName(state)), state);
+  EXPECT_EQ(ParseState("something else"), State::kPending);
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
+    const auto code = static_cast<ErrorCode>(i);
+    EXPECT_EQ(ParseErrorCode(ErrorCodeName(code)), code) << ErrorCodeName(code);
+  }
+}
+
+TEST(Journal, RecordsTypedFailuresAndReadsThemBack) {
+  const auto dir = TempDir("journal-typed");
+  auto j = Journal::Open(dir / "j.sqlite");
+  ASSERT_TRUE(j.has_value()) << j.error().ToString();
+  ASSERT_TRUE((*j)->Freeze({Row("a", "u1"), Row("b", "u2")}, {{"seed", "s"}}).has_value());
+  InstanceOutcome failed;
+  failed.instance_id = "a";
+  failed.downloaded = true;
+  failed.Fail(Step::kConvert, Error(ErrorCode::kMalformed, "unreadable data set"));
+  ASSERT_TRUE((*j)->Record({failed, StoredOutcome("b", 1, 2)}).has_value());
+  std::map<std::string, JournalEntry> all;
+  ASSERT_TRUE((*j)->ForEachInCsvOrder([&](const JournalEntry& e) { all[e.row.instance_id] = e; }).has_value());
+  EXPECT_EQ(all["a"].state, State::kFailed);
+  EXPECT_TRUE(all["a"].outcome.FailedAt(Step::kConvert));
+  EXPECT_TRUE(all["a"].outcome.FailedWith(ErrorCode::kMalformed));
+  EXPECT_EQ(all["a"].outcome.error->message(), "unreadable data set");
+  EXPECT_EQ(all["b"].state, State::kStored);
+  EXPECT_FALSE(all["b"].outcome.error.has_value());
+  fs::remove_all(dir);
 }
 
 TEST(Journal, FreezeRecordResumeReset) {
@@ -259,10 +321,10 @@ TEST(Executor, EveryRowGetsExactlyOneOutcome) {
   ASSERT_EQ(seen.size(), rows.size());
   EXPECT_TRUE(seen["ok-7"].stored);
   EXPECT_EQ(seen["ok-7"].dicom_sha256, Sha256Hex(ct));
-  EXPECT_EQ(seen["gone"].error_code, "not_found");
-  EXPECT_EQ(seen["text"].error_code, "not_dicom");
-  EXPECT_EQ(seen["../evil"].error_code, "invalid_argument");
-  EXPECT_EQ(seen["nourl"].error_code, "invalid_argument");
+  EXPECT_EQ(seen["gone"].ErrorCodeText(), "not_found");
+  EXPECT_EQ(seen["text"].ErrorCodeText(), "not_dicom");
+  EXPECT_EQ(seen["../evil"].ErrorCodeText(), "invalid_argument");
+  EXPECT_EQ(seen["nourl"].ErrorCodeText(), "invalid_argument");
   EXPECT_FALSE(fs::exists(dir.parent_path() / "evil.dcm"));
   fs::remove_all(dir);
 }
@@ -315,20 +377,18 @@ TEST(Run, ListsTheFirstFailuresAndCountsThemAll) {
 
 InstanceOutcome Unreachable() {
   InstanceOutcome o;
-  o.error_code = "unavailable";
-  o.error_message = "download: after 4 attempts: http://pacs/1: Couldn't connect to server";
+  o.SetErrorFromText("unavailable", "download: after 4 attempts: http://pacs/1: Couldn't connect to server");
   return o;
 }
 
 TEST(OutageDetector, TripsOnlyOnAnUnbrokenRunOfUnreachableDownloads) {
   OutageDetector d(3);
   InstanceOutcome not_found;
-  not_found.error_code = "not_found";
-  not_found.error_message = "download: http://pacs/2: HTTP 404";
+  not_found.SetErrorFromText("not_found", "download: http://pacs/2: HTTP 404");
   InstanceOutcome store_down = Unreachable();
-  store_down.error_message = "store DICOM: cannot reach the bucket";  // Not the DICOM server.
+  store_down.SetErrorFromText("unavailable", "store DICOM: cannot reach the bucket");  // Not the DICOM server.
   InstanceOutcome timed_out = Unreachable();
-  timed_out.error_code = "timeout";
+  timed_out.SetErrorFromText("timeout", Unreachable().ErrorText());
   InstanceOutcome stored;
   stored.stored = stored.downloaded = true;
 
@@ -341,11 +401,9 @@ TEST(OutageDetector, TripsOnlyOnAnUnbrokenRunOfUnreachableDownloads) {
   EXPECT_FALSE(d.Observe(stored));
   EXPECT_EQ(d.source_streak(), 0u);
   InstanceOutcome no_url;  // Rejected before any download: neither counts nor resets.
-  no_url.error_code = "invalid_argument";
-  no_url.error_message = "file_url is NULL";
+  no_url.SetErrorFromText("invalid_argument", "file_url is NULL");
   InstanceOutcome forbidden;  // A 403 is an answer.
-  forbidden.error_code = "invalid_argument";
-  forbidden.error_message = "download: http://pacs/3: HTTP 403";
+  forbidden.SetErrorFromText("invalid_argument", "download: http://pacs/3: HTTP 403");
   EXPECT_FALSE(d.Observe(Unreachable()));
   EXPECT_FALSE(d.Observe(forbidden));
   EXPECT_EQ(d.source_streak(), 0u);
@@ -366,16 +424,13 @@ TEST(OutageDetector, TripsOnlyOnAnUnbrokenRunOfUnreachableDownloads) {
 TEST(OutageDetector, TripsOnAnUnbrokenRunOfObjectsTheDestinationRefused) {
   OutageDetector d(3);
   InstanceOutcome disk_full;  // The download worked; storing it did not.
-  disk_full.error_code = "io";
-  disk_full.error_message = "store DICOM: /out/x.dcm.tmp-1-2: cannot write: No space left on device";
+  disk_full.SetErrorFromText("io", "store DICOM: /out/x.dcm.tmp-1-2: cannot write: No space left on device");
   InstanceOutcome jpeg_refused;  // The DICOM was stored, the JPEG was not.
   jpeg_refused.downloaded = true;
-  jpeg_refused.error_code = "unavailable";
-  jpeg_refused.error_message = "store JPEG: bucket unreachable";
+  jpeg_refused.SetErrorFromText("unavailable", "store JPEG: bucket unreachable");
   InstanceOutcome broken;  // A bad file says nothing about the destination.
   broken.downloaded = true;
-  broken.error_code = "malformed";
-  broken.error_message = "convert: unreadable data set";
+  broken.SetErrorFromText("malformed", "convert: unreadable data set");
   InstanceOutcome stored;
   stored.stored = stored.downloaded = true;
 
@@ -593,14 +648,14 @@ TEST(Executor, AnExceptionInATaskFailsThatInstanceOnly) {
     const auto& o = outcomes.at(fmt::format("r{:02}", i));
     if (i % 10 == 3) {
       EXPECT_FALSE(o.stored);
-      EXPECT_EQ(o.error_code, "too_large") << o.error_message;
-      EXPECT_EQ(o.error_message, "download: out of memory");
+      EXPECT_EQ(o.ErrorCodeText(), "too_large") << o.ErrorText();
+      EXPECT_EQ(o.ErrorText(), "download: out of memory");
     } else if (i % 10 == 7) {
       EXPECT_FALSE(o.stored);
-      EXPECT_EQ(o.error_code, "internal") << o.error_message;
-      EXPECT_NE(o.error_message.find("decoder bug"), std::string::npos) << o.error_message;
+      EXPECT_EQ(o.ErrorCodeText(), "internal") << o.ErrorText();
+      EXPECT_NE(o.ErrorText().find("decoder bug"), std::string::npos) << o.ErrorText();
     } else {
-      EXPECT_TRUE(o.stored) << o.error_message;
+      EXPECT_TRUE(o.stored) << o.ErrorText();
     }
   }
   fs::remove_all(dir);
