@@ -22,8 +22,8 @@
 #include "jpeg/encoder.h"
 #include "pipeline/dataset_writer.h"
 #include "pipeline/layout.h"
-#include "pipeline/wire.h"
 #include "storage/object_store.h"
+#include "tasks/wire.h"
 
 namespace eden::fuzz {
 
@@ -119,7 +119,8 @@ void CeleryMessage(std::span<const uint8_t> data) {
     (void)celery::PythonRepr(message->kwargs_json);
     // What the worker does with a message it accepted: retry and redelivery rewrite it, and
     // the rewritten message must decode again to the same task.
-    const std::string retried = celery::RetryMessage(envelope, "2026-12-02T10:00:00+00:00");
+    const std::string retried = celery::RetryMessage(envelope, "2026-12-02T10:00:00+00:00",
+                                                     "00000000-0000-4000-8000-000000000000");
     auto again = celery::DecodeTaskMessage(retried, 2u << 20);
     Check(again.has_value() && again->id == message->id, "a retried message no longer decodes");
     (void)celery::MarkRedelivered(envelope);
@@ -162,10 +163,10 @@ void Config(std::span<const uint8_t> data) {
 }
 
 void PacsRow(std::span<const uint8_t> data) {
-  auto row = pipeline::RowFromJson(Text(data));
+  auto row = tasks::RowFromJson(Text(data));
   if (!row) return;
   // The wire form round-trips.
-  auto back = pipeline::RowFromJson(pipeline::RowToJson(*row));
+  auto back = tasks::RowFromJson(tasks::RowToJson(*row));
   Check(back.has_value() && back->instance_id == row->instance_id && back->file_url == row->file_url &&
             back->study_id == row->study_id && back->series_number == row->series_number,
         "a row does not survive RowToJson/RowFromJson");

@@ -333,7 +333,7 @@ std::string EncodePidboxReply(std::string_view node, std::string_view result_jso
   return m.dump();
 }
 
-std::string RetryMessage(std::string_view envelope, std::string_view eta_iso) {
+std::string RetryMessage(std::string_view envelope, std::string_view eta_iso, std::string_view delivery_tag) {
   ordered m = ordered::parse(envelope, nullptr, false);
   if (!m.is_object() || !m.contains("headers") || !m["headers"].is_object()) return std::string(envelope);
   auto& h = m["headers"];
@@ -342,7 +342,7 @@ std::string RetryMessage(std::string_view envelope, std::string_view eta_iso) {
   if (h.contains("id")) h["parent_id"] = h["id"];
   h.erase("redelivered");
   if (m.contains("properties") && m["properties"].is_object()) {
-    m["properties"]["delivery_tag"] = RandomUuid();
+    m["properties"]["delivery_tag"] = delivery_tag.empty() ? RandomUuid() : std::string(delivery_tag);
     if (m["properties"].contains("delivery_info") && m["properties"]["delivery_info"].is_object()) {
       m["properties"]["delivery_info"].erase("redelivered");
     }

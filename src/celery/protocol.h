@@ -98,8 +98,9 @@ std::string EncodePidboxReply(std::string_view node, std::string_view result_jso
                               std::string_view routing_key, long long clock);
 
 /// The message Celery's retry sends (docs/celery-protocol.md §4.4): same task id, headers.retries + 1,
-/// headers.eta = `eta_iso`, parent_id = the task's id, a new delivery tag.
-std::string RetryMessage(std::string_view envelope, std::string_view eta_iso);
+/// headers.eta = `eta_iso`, parent_id = the task's id, a new delivery tag (`delivery_tag`, or a
+/// random UUID when empty; the fuzz target passes a fixed one so that a run is repeatable).
+std::string RetryMessage(std::string_view envelope, std::string_view eta_iso, std::string_view delivery_tag = {});
 
 /// The message as kombu restores it: headers.redelivered and delivery_info.redelivered true.
 std::string MarkRedelivered(std::string_view envelope);

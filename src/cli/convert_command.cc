@@ -10,10 +10,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/mapped_file.h"
 #include "convert/converter.h"
 #include "dicom/dcmtk_decoder.h"
 #include "jpeg/encoder.h"
+#include "storage/mapped_file.h"
 
 namespace eden::cli {
 namespace fs = std::filesystem;
@@ -46,7 +46,7 @@ Status WriteFileAtomically(const fs::path& path, const std::vector<uint8_t>& byt
 Result<convert::Conversion> ConvertFile(convert::Converter& converter, const fs::path& input,
                                         const convert::ConvertOptions& options) {
   try {
-    auto file = MappedFile::Open(input);
+    auto file = storage::MappedFile::Open(input);
     if (!file) return Fail(file.error());
     return converter.Convert(file->bytes(), options);
   } catch (const std::bad_alloc&) {

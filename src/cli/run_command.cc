@@ -12,21 +12,18 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
-#include "celery/broker_client.h"
 #include "cli/console_observer.h"
 #include "cli/default_query.h"
 #include "cli/store_factory.h"
-#include "cli/worker_tasks.h"
 #include "config/cli_options.h"
 #include "convert/converter.h"
 #include "dicom/dcmtk_decoder.h"
 #include "fetch/curl_fetcher.h"
 #include "jpeg/encoder.h"
 #include "pipeline/run.h"
-#include "pipeline/wire.h"
 #include "source/pg_pacs_source.h"
+#include "tasks/broker_dispatcher.h"
 
 namespace eden::cli {
 namespace fs = std::filesystem;
@@ -42,77 +39,6 @@ void AddConfigCommand(CLI::App& app, config::RunSettings& settings) {
   config::AddRunOptions(*show, settings);
   cfg->require_subcommand(1);
 }
-
-namespace {
-
-/// Sends one eden.process_instance task per row to the broker and turns each result back into
-/// an outcome; a task that failed on the worker becomes a failed outcome with its reason.
-pipeline::Dispatcher MakeBrokerDispatcher(const config::RunSettings& s, const OpenedStore& opened) {
-  std::string destination = opened.destination;
-  if (!config::IsGcs(destination)) {
-    std::error_code ec;  // fs::absolute throws without one (a deleted working directory).
-    const fs::path absolute = fs::absolute(destination, ec);
-    if (!ec) destination = absolute.lexically_normal().string();
-  }
-  nlohmann::json task_options = {{"destination", destination},
-                                 {"prefix", opened.prefix},
-                                 {"quality", s.convert.quality},
-                                 {"max_size", s.convert.max_size},
-                                 {"window", s.convert.window}};
-  return [s, options = task_options.dump()](const std::vector<source::InstanceRow>& rows,
-                                            const std::function<void(pipeline::InstanceOutcome &&)>& on_outcome,
-                                            const std::function<bool()>& stop) -> Status {
-    auto client = celery::BrokerClient::Connect(s.broker, s.result_backend);
-    if (!client) return Fail(client.error());
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    std::vector<celery::OutgoingTask> tasks;
-    tasks.reserve(rows.size());
-    for (const auto& row : rows) {
-      celery::OutgoingTask t;
-      t.id = celery::RandomUuid();
-      t.task = kProcessInstanceTask;
-      t.args_json = "[" + pipeline::RowToJson(row) + ", " + options + "]";
-      t.queue = s.broker_queue;
-      t.origin = fmt::format("eden-run{}@{}", ::getpid(), host);
-      tasks.push_back(std::move(t));
-    }
-    return (*client)->RunTasks(
-        tasks, 256,
-        [&](size_t index, const std::string& status, const std::string& result) {
-          pipeline::InstanceOutcome o;
-          if (status == "SUCCESS") {
-            if (auto parsed = pipeline::OutcomeFromJson(result)) {
-              o = std::move(*parsed);
-            } else {
-              o.Fail(pipeline::Step::kNone, Error(ErrorCode::kInternal, "worker result: " + parsed.error().message()));
-            }
-          } else {
-            const auto r = nlohmann::json::parse(result, nullptr, false);
-            const std::string type = r.is_object() ? r.value("exc_type", status) : status;
-            std::string message;
-            if (r.is_object() && r.contains("exc_message") && r["exc_message"].is_array() &&
-                !r["exc_message"].empty() && r["exc_message"][0].is_string()) {
-              message = r["exc_message"][0].get<std::string>();
-            }
-            o.Fail(pipeline::Step::kNone,
-                   Error(type == "TimeLimitExceeded" ? ErrorCode::kTimeout : ErrorCode::kInternal,
-                         fmt::format("worker: {} {}: {}", status, type, message)));
-          }
-          o.instance_id = rows[index].instance_id;
-          on_outcome(std::move(o));
-        },
-        [&s](size_t sent, size_t done) {
-          fmt::print(stderr,
-                     "eden run: no result for 10 s ({} of {} sent tasks done): is an eden worker consuming "
-                     "queue {} on this broker?\n",
-                     done, sent, s.broker_queue);
-        },
-        stop);
-  };
-}
-
-}  // namespace
 
 int ExitCodeFor(const Error& e) {
   switch (e.code()) {
@@ -235,7 +161,15 @@ int RunRun(const config::RunSettings& s) {
   if (!s.broker.empty()) {
     fmt::print("eden run: instances go to eden workers through {} (queue {})\n", fetch::RedactUrl(s.broker),
                s.broker_queue);
-    dispatch = MakeBrokerDispatcher(s, *opened);
+    const std::string queue = s.broker_queue;
+    dispatch = tasks::MakeBrokerDispatcher(
+        {s.broker, s.result_backend, s.broker_queue, opened->destination, opened->prefix, s.convert.quality,
+         s.convert.max_size, s.convert.window, [queue](size_t sent, size_t done) {
+           fmt::print(stderr,
+                      "eden run: no result for 10 s ({} of {} sent tasks done): is an eden worker consuming "
+                      "queue {} on this broker?\n",
+                      done, sent, queue);
+         }});
   }
   auto summary = pipeline::Run(options, connect, *opened->store, factories, observer, dispatch);
   if (!summary) {

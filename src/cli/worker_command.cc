@@ -8,9 +8,13 @@
 
 #include <fmt/format.h>
 
-#include "cli/worker_tasks.h"
+#include "cli/store_factory.h"
 #include "config/cli_options.h"
+#include "convert/converter.h"
+#include "dicom/dcmtk_decoder.h"
 #include "fetch/curl_fetcher.h"
+#include "jpeg/encoder.h"
+#include "tasks/worker_tasks.h"
 
 namespace eden::cli {
 namespace {
@@ -91,12 +95,28 @@ int RunWorker(WorkerArgs& a) {
   sigaction(SIGINT, &sa, nullptr);
   const std::string level = a.settings.report.log_level;
   const bool quiet_info = level == "WARNING" || level == "ERROR" || level == "CRITICAL";
-  auto tasks = MakeWorkerTasks(a.settings, cpu_slots);
-  if (!tasks) {
-    fmt::print(stderr, "eden worker: {}\n", tasks.error().message());
+  auto fetch_options = FetchOptionsFrom(a.settings.fetch);
+  if (!fetch_options) {
+    fmt::print(stderr, "eden worker: {}\n", fetch_options.error().message());
     return 2;
   }
-  celery::Worker worker(o, std::move(*tasks), [quiet_info](const char* lvl, const std::string& line) {
+  // The tasks over the real adapters: DCMTK + libjpeg-turbo, libcurl, the local or GCS store.
+  static const dicom::DcmtkDecoder decoder;
+  tasks::WorkerAdapters adapters;
+  adapters.make_converter = [] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
+  adapters.make_fetcher = [options = *fetch_options] { return fetch::MakeCurlFetcher(options); };
+  adapters.open_store =
+      [settings = a.settings](const std::string& destination) -> Result<std::unique_ptr<storage::ObjectStore>> {
+    config::RunSettings s = settings;
+    s.output.destination = destination;
+    auto opened = OpenStore(s);
+    if (!opened) return Fail(opened.error());
+    return std::move(opened->store);
+  };
+  auto tasks = tasks::MakeWorkerTasks(
+      {cpu_slots, a.settings.output.gcs_bucket, a.settings.broker_task_retries, a.settings.broker_retry_delay_s},
+      std::move(adapters));
+  celery::Worker worker(o, std::move(tasks), [quiet_info](const char* lvl, const std::string& line) {
     if (quiet_info && std::string(lvl) == "INFO") return;
     std::time_t t = std::time(nullptr);
     char when[32];

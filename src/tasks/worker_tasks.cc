@@ -1,4 +1,4 @@
-#include "cli/worker_tasks.h"
+#include "tasks/worker_tasks.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,22 +7,18 @@
 #include <mutex>
 #include <optional>
 #include <semaphore>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/mapped_file.h"
-#include "cli/store_factory.h"
-#include "convert/converter.h"
 #include "core/crc32c.h"
-#include "dicom/dcmtk_decoder.h"
-#include "fetch/curl_fetcher.h"
-#include "jpeg/encoder.h"
 #include "pipeline/instance_task.h"
-#include "pipeline/wire.h"
 #include "storage/local_object_store.h"
+#include "storage/mapped_file.h"
+#include "tasks/wire.h"
 
-namespace eden::cli {
+namespace eden::tasks {
 namespace {
 
 namespace fs = std::filesystem;
@@ -80,48 +76,55 @@ TaskOutcome Abandoned() {
   return {false, "null", "TimeLimitExceeded", "abandoned", std::string("celery.exceptions"), std::nullopt};
 }
 
-/// What every task shares: the decoder, the settings, the conversion slots, and one store per
-/// destination.
+/// What every task shares: the adapters, the options, the conversion slots, one converter and
+/// one fetcher per worker thread, and one store per destination.
 class TaskContext {
  public:
-  TaskContext(config::RunSettings settings, fetch::FetchOptions fetch_options, int cpu_slots)
-      : settings_(std::move(settings)), fetch_options_(std::move(fetch_options)), cpu_(std::max(cpu_slots, 1)) {}
+  TaskContext(WorkerTaskOptions options, WorkerAdapters adapters)
+      : options_(std::move(options)), adapters_(std::move(adapters)), cpu_(std::max(options_.cpu_slots, 1)) {}
 
   /// Taken around the CPU-bound part of a task (decode, render, encode).
   std::counting_semaphore<>& Cpu() { return cpu_; }
 
-  convert::Converter& Converter() {
-    thread_local std::unique_ptr<convert::Converter> converter;
-    if (!converter) converter = std::make_unique<convert::Converter>(decoder_, jpeg::MakeTurboJpegEncoder());
-    return *converter;
-  }
-  fetch::Fetcher& Fetcher() {
-    thread_local std::unique_ptr<fetch::Fetcher> fetcher;
-    if (!fetcher) fetcher = fetch::MakeCurlFetcher(fetch_options_);
-    return *fetcher;
-  }
+  convert::Converter& Converter() { return PerThread(converters_, adapters_.make_converter); }
+  fetch::Fetcher& Fetcher() { return PerThread(fetchers_, adapters_.make_fetcher); }
+
   /// The store for a destination (a folder or gs://bucket[/prefix]), opened once.
   Result<storage::ObjectStore*> Store(const std::string& destination) {
     std::lock_guard lock(mu_);
     auto it = stores_.find(destination);
-    if (it != stores_.end()) return it->second.store.get();
-    config::RunSettings s = settings_;
-    s.output.destination = destination;
-    auto opened = OpenStore(s);
+    if (it != stores_.end()) return it->second.get();
+    auto opened = adapters_.open_store(destination);
     if (!opened) return Fail(opened.error());
-    auto* raw = opened->store.get();
+    auto* raw = opened->get();
     stores_.emplace(destination, std::move(*opened));
     return raw;
   }
-  const config::RunSettings& settings() const { return settings_; }
+  const WorkerTaskOptions& options() const { return options_; }
 
  private:
-  config::RunSettings settings_;
-  fetch::FetchOptions fetch_options_;
+  /// This thread's instance, made on first use. Kept by the context (not thread_local), so a
+  /// context never hands out an object another context made.
+  template <typename T>
+  T& PerThread(std::map<std::thread::id, std::unique_ptr<T>>& made, const std::function<std::unique_ptr<T>()>& make) {
+    const auto me = std::this_thread::get_id();
+    {
+      std::lock_guard lock(mu_);
+      auto it = made.find(me);
+      if (it != made.end()) return *it->second;
+    }
+    auto fresh = make();  // Outside the lock: a converter or fetcher can take a while to make.
+    std::lock_guard lock(mu_);
+    return *made.emplace(me, std::move(fresh)).first->second;
+  }
+
+  WorkerTaskOptions options_;
+  WorkerAdapters adapters_;
   std::counting_semaphore<> cpu_;
-  const dicom::DcmtkDecoder decoder_;
   std::mutex mu_;
-  std::map<std::string, OpenedStore> stores_;
+  std::map<std::thread::id, std::unique_ptr<convert::Converter>> converters_;
+  std::map<std::thread::id, std::unique_ptr<fetch::Fetcher>> fetchers_;
+  std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;
 };
 
 TaskOutcome ConvertDicomToJpg(TaskContext& ctx, const celery::TaskMessage& m) {
@@ -145,7 +148,7 @@ TaskOutcome ConvertDicomToJpg(TaskContext& ctx, const celery::TaskMessage& m) {
   auto fail = [&](const Error& e) {
     return Ok({{"success", false}, {"output_path", output}, {"error", e.ToString()}});
   };
-  auto file = MappedFile::Open(input);
+  auto file = storage::MappedFile::Open(input);
   if (!file) return fail(file.error());
   std::optional<Result<convert::Conversion>> result;
   {
@@ -177,7 +180,7 @@ TaskOutcome UploadFileToGcs(TaskContext& ctx, const celery::TaskMessage& m) {
   }
   std::string bucket = kwargs.is_object() && kwargs.contains("bucket") && kwargs["bucket"].is_string()
                            ? kwargs["bucket"].get<std::string>()
-                           : ctx.settings().output.gcs_bucket;
+                           : ctx.options().default_bucket;
   std::string key = object.get<std::string>();
   if (key.rfind("gs://", 0) == 0) {
     bucket = key.substr(5, key.find('/', 5) - 5);
@@ -192,7 +195,7 @@ TaskOutcome UploadFileToGcs(TaskContext& ctx, const celery::TaskMessage& m) {
   if (kwargs.is_object() && kwargs.contains("content_type") && kwargs["content_type"].is_string()) {
     content_type = kwargs["content_type"].get<std::string>();
   }
-  auto file = MappedFile::Open(local.get<std::string>());
+  auto file = storage::MappedFile::Open(local.get<std::string>());
   if (!file) return fail(file.error().ToString());
   auto store = ctx.Store("gs://" + bucket);
   if (!store) return fail(store.error().ToString());
@@ -211,7 +214,7 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   if (!options.is_object() || !options.contains("destination") || !options["destination"].is_string()) {
     return TypeError("process_instance() needs options with a destination");
   }
-  auto row = pipeline::RowFromJson(row_json.dump());
+  auto row = RowFromJson(row_json.dump());
   if (!row) return TypeError(row.error().message());
   pipeline::DatasetLayout layout;
   layout.prefix = options.value("prefix", layout.prefix);
@@ -244,24 +247,21 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   }
   // A transient failure (the PACS or the destination down after the client's own retries) is
   // worth another go later: ask the worker to retry; after the last retry it is a result.
-  if (!outcome.stored && outcome.error && outcome.error->IsTransient() &&
-      m.retries < ctx.settings().broker_task_retries) {
+  if (!outcome.stored && outcome.error && outcome.error->IsTransient() && m.retries < ctx.options().task_retries) {
     return {false,
             "null",
             "ConnectionError",
             fmt::format("{}: {}", outcome.ErrorCodeText(), outcome.ErrorText()),
             std::string("builtins"),
-            ctx.settings().broker_retry_delay_s * (m.retries + 1)};
+            ctx.options().retry_delay_s * (m.retries + 1)};
   }
-  return {true, pipeline::OutcomeToJson(outcome), "", "", std::nullopt, std::nullopt};
+  return {true, OutcomeToJson(outcome), "", "", std::nullopt, std::nullopt};
 }
 
 }  // namespace
 
-Result<celery::TaskRegistry> MakeWorkerTasks(const config::RunSettings& settings, int cpu_slots) {
-  auto fetch_options = FetchOptionsFrom(settings.fetch);
-  if (!fetch_options) return Fail(fetch_options.error());
-  auto ctx = std::make_shared<TaskContext>(settings, std::move(*fetch_options), cpu_slots);
+celery::TaskRegistry MakeWorkerTasks(WorkerTaskOptions options, WorkerAdapters adapters) {
+  auto ctx = std::make_shared<TaskContext>(std::move(options), std::move(adapters));
   celery::TaskRegistry r;
   r["tasks.convert_dicom_to_jpg"] = [ctx](const celery::TaskMessage& m) { return ConvertDicomToJpg(*ctx, m); };
   r["tasks.upload_file_to_gcs"] = [ctx](const celery::TaskMessage& m) { return UploadFileToGcs(*ctx, m); };
@@ -269,4 +269,4 @@ Result<celery::TaskRegistry> MakeWorkerTasks(const config::RunSettings& settings
   return r;
 }
 
-}  // namespace eden::cli
+}  // namespace eden::tasks

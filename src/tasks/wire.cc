@@ -1,9 +1,9 @@
-#include "pipeline/wire.h"
+#include "tasks/wire.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-namespace eden::pipeline {
+namespace eden::tasks {
 namespace {
 
 using json = nlohmann::ordered_json;
@@ -51,7 +51,7 @@ Result<source::InstanceRow> RowFromJson(const std::string& text) {
   }
 }
 
-std::string OutcomeToJson(const InstanceOutcome& o) {
+std::string OutcomeToJson(const pipeline::InstanceOutcome& o) {
   const std::string error_text = o.ErrorText();
   return json{{"success", o.stored},
               {"error", o.error ? json(fmt::format("{}: {}", o.ErrorCodeText(), error_text)) : json(nullptr)},
@@ -60,7 +60,7 @@ std::string OutcomeToJson(const InstanceOutcome& o) {
               {"downloaded", o.downloaded},
               {"error_code", o.ErrorCodeText()},
               {"error_message", error_text},
-              {"step", StepName(o.failed_step)},
+              {"step", pipeline::StepName(o.failed_step)},
               {"dicom_key", o.dicom_key},
               {"jpg_key", o.jpg_key},
               {"dicom_uri", o.dicom_uri},
@@ -83,13 +83,13 @@ std::string OutcomeToJson(const InstanceOutcome& o) {
       .dump();
 }
 
-Result<InstanceOutcome> OutcomeFromJson(const std::string& text) {
+Result<pipeline::InstanceOutcome> OutcomeFromJson(const std::string& text) {
   const json j = json::parse(text, nullptr, false);
   if (!j.is_object() || !j.contains("instance_id")) {
     return Fail(ErrorCode::kInvalidArgument, "the task result is not an instance outcome");
   }
   try {
-    InstanceOutcome o;
+    pipeline::InstanceOutcome o;
     o.instance_id = j.at("instance_id").get<std::string>();
     o.stored = j.value("stored", false);
     o.downloaded = j.value("downloaded", false);
@@ -119,4 +119,4 @@ Result<InstanceOutcome> OutcomeFromJson(const std::string& text) {
   }
 }
 
-}  // namespace eden::pipeline
+}  // namespace eden::tasks

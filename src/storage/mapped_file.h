@@ -6,7 +6,7 @@
 
 #include "core/result.h"
 
-namespace eden::cli {
+namespace eden::storage {
 
 /// A file mapped read-only into memory: the decoder reads pixels straight from the page cache,
 /// with no copy and no zero-filled buffer. Move-only; unmaps on destruction.
@@ -27,4 +27,4 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-}  // namespace eden::cli
+}  // namespace eden::storage

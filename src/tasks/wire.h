@@ -6,7 +6,7 @@
 #include "pipeline/outcome.h"
 #include "source/pacs_source.h"
 
-namespace eden::pipeline {
+namespace eden::tasks {
 
 /// JSON forms of what crosses the broker for `eden.process_instance`: the source row (the
 /// task's argument) and the instance outcome (its result). The report text is not sent: the
@@ -14,7 +14,7 @@ namespace eden::pipeline {
 std::string RowToJson(const source::InstanceRow& row);
 Result<source::InstanceRow> RowFromJson(const std::string& json_text);
 
-std::string OutcomeToJson(const InstanceOutcome& outcome);
-Result<InstanceOutcome> OutcomeFromJson(const std::string& json_text);
+std::string OutcomeToJson(const pipeline::InstanceOutcome& outcome);
+Result<pipeline::InstanceOutcome> OutcomeFromJson(const std::string& json_text);
 
-}  // namespace eden::pipeline
+}  // namespace eden::tasks

@@ -1,4 +1,4 @@
-#include "cli/mapped_file.h"
+#include "storage/mapped_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-namespace eden::cli {
+namespace eden::storage {
 
 Result<MappedFile> MappedFile::Open(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -48,4 +48,4 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-}  // namespace eden::cli
+}  // namespace eden::storage
