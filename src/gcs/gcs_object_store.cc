@@ -1,10 +1,10 @@
 #include "gcs/gcs_object_store.h"
 
-#include <openssl/evp.h>
-
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "digest/digest.h"
 
 namespace eden::gcs {
 
@@ -33,11 +33,9 @@ GcsObjectStore::Digest GcsObjectStore::KnownKey(const std::string& key, const st
   std::string text = key;
   text.push_back('\0');
   text += crc32c;
-  unsigned char sha[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), sha, &length, EVP_sha256(), nullptr);
+  const auto sha = digest::Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
   Digest d{};
-  std::memcpy(d.data(), sha, sizeof d);
+  std::memcpy(d.data(), sha.data(), sizeof d);
   return d;
 }
 

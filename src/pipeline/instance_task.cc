@@ -1,7 +1,5 @@
 #include "pipeline/instance_task.h"
 
-#include <openssl/evp.h>
-
 #include <chrono>
 #include <new>
 
@@ -9,6 +7,7 @@
 
 #include "core/crc32c.h"
 #include "dicom/decoder.h"
+#include "digest/digest.h"
 
 namespace eden::pipeline {
 namespace {
@@ -85,19 +84,6 @@ InstanceOutcome StoreInstance(Converted c, storage::ObjectStore& store) {
   }
 }
 
-std::string Sha256Hex(std::span<const uint8_t> bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
-
 namespace {
 
 Fetched FetchUnguarded(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
@@ -143,7 +129,7 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const
   o.instance_id = id;
   o.fetch_ms = fetched.fetch_ms;
   o.dicom_key = layout.DicomKey(id);
-  o.dicom_sha256 = Sha256Hex(fetched.bytes);
+  o.dicom_sha256 = digest::Sha256Hex(fetched.bytes);
   o.dicom_crc32c = Crc32cBase64(Crc32c(fetched.bytes));
   o.dicom_bytes = fetched.bytes.size();
   const auto t0 = Clock::now();
@@ -164,7 +150,7 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const
   o.transfer_syntax = result->info.transfer_syntax_uid;
   o.window = WindowText(frame.render);
   o.jpg_key = layout.JpegKey(id);
-  o.jpg_sha256 = Sha256Hex(frame.jpeg);
+  o.jpg_sha256 = digest::Sha256Hex(frame.jpeg);
   o.jpg_crc32c = Crc32cBase64(Crc32c(frame.jpeg));
   o.jpg_bytes = frame.jpeg.size();
   c.jpeg = std::move(frame.jpeg);

@@ -47,7 +47,4 @@ Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const 
 /// there is no JPEG.
 InstanceOutcome StoreInstance(Converted converted, storage::ObjectStore& store);
 
-/// Lower-case hex SHA-256.
-std::string Sha256Hex(std::span<const uint8_t> bytes);
-
 }  // namespace eden::pipeline

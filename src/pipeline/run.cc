@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "digest/digest.h"
 #include "pipeline/dataset_writer.h"
 #include "pipeline/instance_task.h"
 #include "pipeline/journal.h"
@@ -38,8 +39,7 @@ std::string NowIso() {
 std::map<std::string, std::string> SampleSettings(const RunOptions& options) {
   const auto& s = options.selection;
   return {{"query", options.query_name},
-          {"query_sha256",
-           Sha256Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.base_sql.data()), s.base_sql.size()))},
+          {"query_sha256", digest::Sha256Hex(s.base_sql)},
           {"studies", s.studies ? std::to_string(*s.studies) : "all"},
           {"seed", s.seed},
           {"modality", s.modality.value_or("-")},

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "dicom/dcmtk_decoder.h"
+#include "digest/digest.h"
 #include "fake_pacs_source.h"
 #include "pipeline/bounded_queue.h"
 #include "pipeline/dataset_writer.h"
@@ -314,7 +315,7 @@ TEST(Executor, EveryRowGetsExactlyOneOutcome) {
   });
   ASSERT_EQ(seen.size(), rows.size());
   EXPECT_TRUE(seen["ok-7"].stored);
-  EXPECT_EQ(seen["ok-7"].dicom_sha256, Sha256Hex(ct));
+  EXPECT_EQ(seen["ok-7"].dicom_sha256, digest::Sha256Hex(ct));
   EXPECT_EQ(seen["gone"].ErrorCodeText(), "not_found");
   EXPECT_EQ(seen["text"].ErrorCodeText(), "not_dicom");
   EXPECT_EQ(seen["../evil"].ErrorCodeText(), "invalid_argument");
@@ -831,7 +832,7 @@ TEST(Run, AJournalWhoseMetaCannotBeReadStopsTheRunAndKeepsTheSample) {
 
 TEST(Sha256, KnownVector) {
   const std::string abc = "abc";
-  EXPECT_EQ(Sha256Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(abc.data()), abc.size())),
+  EXPECT_EQ(digest::Sha256Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(abc.data()), abc.size())),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace eden::digest {
+
+/// SHA-256 of `bytes`: the 32 raw bytes, or as 64 lower-case hex digits.
+std::array<uint8_t, 32> Sha256(std::span<const uint8_t> bytes);
+std::string Sha256Hex(std::span<const uint8_t> bytes);
+std::string Sha256Hex(std::string_view text);
+
+/// base64 of the MD5 digest (GCS's md5Hash).
+std::string Md5Base64(std::span<const uint8_t> bytes);
+
+/// MD5 over data that comes in pieces (a file read a few MiB at a time).
+class Md5 {
+ public:
+  Md5();
+  ~Md5();
+  Md5(const Md5&) = delete;
+  Md5& operator=(const Md5&) = delete;
+  void Update(std::span<const uint8_t> bytes);
+  /// base64 of the digest of everything updated so far; ends the computation.
+  std::string FinishBase64();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace eden::digest
