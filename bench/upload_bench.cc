@@ -1,4 +1,4 @@
-// Upload benchmark helper (issue 5): puts every file under the given folders into a GCS
+// Upload benchmark helper: puts every file under the given folders into a GCS
 // bucket through GcsObjectStore (the pipeline's own store), N uploads in flight, and prints
 // objects/s and MB/s. Run bench/run_upload_bench.sh, which starts the test server.
 //   upload_bench ENDPOINT BUCKET PREFIX CONCURRENCY DIR...

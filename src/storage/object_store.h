@@ -19,7 +19,7 @@ struct ObjectInfo {
   std::string crc32c;  ///< base64 CRC-32C when the store keeps one (GCS); empty otherwise.
 };
 
-/// Where a dataset's objects go: a local folder, or a GCS bucket (issue 5). Keys are relative
+/// Where a dataset's objects go: a local folder, or a GCS bucket (gcs/gcs_object_store.h). Keys are relative
 /// ("<prefix>/images-jpg/<id>.jpg"); a store never shows a half-written object.
 /// @par Thread-safety Implementations are safe to call from many threads.
 /// @par Idempotency Put of the same key and bytes twice leaves one object.
