@@ -15,7 +15,7 @@
 #include "convert/converter.h"
 #include "dicom/dcmtk_decoder.h"
 #include "imaging/render.h"
-#include "jpeg/encoder.h"
+#include "jpeg/turbojpeg_encoder.h"
 
 namespace {
 

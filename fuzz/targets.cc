@@ -19,7 +19,7 @@
 #include "fetch/url_policy.h"
 #include "gcs/client.h"
 #include "imaging/render.h"
-#include "jpeg/encoder.h"
+#include "jpeg/turbojpeg_encoder.h"
 #include "pipeline/dataset_writer.h"
 #include "pipeline/layout.h"
 #include "storage/object_store.h"
@@ -119,8 +119,8 @@ void CeleryMessage(std::span<const uint8_t> data) {
     (void)celery::PythonRepr(message->kwargs_json);
     // What the worker does with a message it accepted: retry and redelivery rewrite it, and
     // the rewritten message must decode again to the same task.
-    const std::string retried = celery::RetryMessage(envelope, "2026-12-02T10:00:00+00:00",
-                                                     "00000000-0000-4000-8000-000000000000");
+    const std::string retried =
+        celery::RetryMessage(envelope, "2026-12-02T10:00:00+00:00", "00000000-0000-4000-8000-000000000000");
     auto again = celery::DecodeTaskMessage(retried, 2u << 20);
     Check(again.has_value() && again->id == message->id, "a retried message no longer decodes");
     (void)celery::MarkRedelivered(envelope);

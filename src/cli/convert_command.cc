@@ -12,7 +12,7 @@
 
 #include "convert/converter.h"
 #include "dicom/dcmtk_decoder.h"
-#include "jpeg/encoder.h"
+#include "jpeg/turbojpeg_encoder.h"
 #include "storage/mapped_file.h"
 
 namespace eden::cli {

@@ -20,7 +20,7 @@
 #include "convert/converter.h"
 #include "dicom/dcmtk_decoder.h"
 #include "fetch/curl_fetcher.h"
-#include "jpeg/encoder.h"
+#include "jpeg/turbojpeg_encoder.h"
 #include "pipeline/run.h"
 #include "source/pg_pacs_source.h"
 #include "tasks/broker_dispatcher.h"

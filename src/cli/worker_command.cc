@@ -13,7 +13,7 @@
 #include "convert/converter.h"
 #include "dicom/dcmtk_decoder.h"
 #include "fetch/curl_fetcher.h"
-#include "jpeg/encoder.h"
+#include "jpeg/turbojpeg_encoder.h"
 #include "tasks/worker_tasks.h"
 
 namespace eden::cli {

@@ -22,7 +22,4 @@ class JpegEncoder {
   virtual Result<std::vector<uint8_t>> Encode(const imaging::Image8& image, const EncodeOptions& options) = 0;
 };
 
-/// The libjpeg-turbo (TurboJPEG API) encoder.
-std::unique_ptr<JpegEncoder> MakeTurboJpegEncoder();
-
 }  // namespace eden::jpeg

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "jpeg/encoder.h"
+#include "jpeg/turbojpeg_encoder.h"
 
 namespace eden::jpeg {
 namespace {

@@ -5,6 +5,7 @@
 
 #include "convert/converter.h"
 #include "dicom/dcmtk_decoder.h"
+#include "jpeg/turbojpeg_encoder.h"
 
 namespace eden::convert {
 namespace {

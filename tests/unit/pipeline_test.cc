@@ -15,6 +15,7 @@
 #include "dicom/dcmtk_decoder.h"
 #include "digest/digest.h"
 #include "fake_pacs_source.h"
+#include "jpeg/turbojpeg_encoder.h"
 #include "pipeline/bounded_queue.h"
 #include "pipeline/dataset_writer.h"
 #include "pipeline/executor.h"

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dicom/dcmtk_decoder.h"
-#include "jpeg/encoder.h"
+#include "jpeg/turbojpeg_encoder.h"
 #include "storage/local_object_store.h"
 #include "tasks/wire.h"
 #include "tasks/worker_tasks.h"

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <turbojpeg.h>
 
-#include "jpeg/encoder.h"
+#include "jpeg/turbojpeg_encoder.h"
 
 namespace eden::jpeg {
 namespace {
