@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds with -Werror, runs every test; then the unit tests under
+# Installs dependencies, checks the C++ format, builds with -Werror, runs every test; then the unit tests under
 # ASan+UBSan and under ThreadSanitizer, and the fuzz step (every kept crash input replayed, each
 # fuzz target run for a fixed number of inputs with a fixed seed). What CI runs (.ci/run).
 set -euo pipefail
@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
 
 scripts/install-deps.sh
+echo "== format (clang-format, .clang-format)"
+scripts/check-format.sh
 echo "== npm packages for the tests (Google's official GCS client, pinned by package-lock.json)"
 (cd tests/gcs/client && npm ci --no-audit --no-fund --loglevel=error)
 
