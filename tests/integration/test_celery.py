@@ -451,7 +451,7 @@ def main():
     p.add_argument("--pg-port", type=int, default=55444)
     p.add_argument("--orthanc-port", type=int, default=58054)
     p.add_argument("--redis-port", type=int, default=0, help="0: a free port")
-    p.add_argument("--proxy-port", type=int, default=58064)
+    p.add_argument("--proxy-port", type=int, default=58074)
     ARGS = p.parse_args()
     ARGS.eden = os.path.abspath(ARGS.eden)
     if not ARGS.redis_port:
