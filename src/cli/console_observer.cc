@@ -15,19 +15,16 @@ void ConsoleObserver::OnSelectionStats(const source::SelectionStats& s) {
   fmt::print(out_, "  instances without a URL: {}\n  studies with a report:   {}\n", s.instances_without_url,
              s.studies_with_report);
   fmt::print(out_, "\n=== Selection: the sample's rows into the journal ===\n");
-  progress_.Start("select", s.instances);
+  progress_.Start("select", s.instances, [this] { return fmt::format("{} pages", Thousands(pages_)); });
   std::fflush(out_);
 }
 
 void ConsoleObserver::OnPage(int page, size_t rows_so_far) {
   pages_ = page;
-  rows_ = rows_so_far;
-  if (!quiet_) progress_.Update(rows_so_far, fmt::format("{} pages", Thousands(page)));
+  progress_.Update(rows_so_far);  // Inactive (never started) when quiet.
 }
 
-void ConsoleObserver::OnSelected(size_t) {
-  if (!quiet_) progress_.Done(rows_, fmt::format("{} pages", Thousands(pages_)));
-}
+void ConsoleObserver::OnSelected(size_t) { progress_.Finish(); }
 
 void ConsoleObserver::OnResume(size_t total, size_t already_stored) {
   if (quiet_) return;
@@ -39,13 +36,13 @@ void ConsoleObserver::OnResume(size_t total, size_t already_stored) {
 
 void ConsoleObserver::OnPhase(const std::string& name, size_t items) {
   EndLine();
-  stored_ = failed_ = done_ = 0;
+  stored_ = failed_ = 0;
   bytes_ = 0;
   if (quiet_) return;
   if (name == "extract") {
     fmt::print(out_, "\n=== Extraction: download, convert, store ({} instances) ===\n", Thousands(items));
-    progress_.Start("extract", items);
-    if (items == 0) progress_.Done(0, Counts());
+    progress_.Start("extract", items, [this] { return Counts(); });
+    if (items == 0) progress_.Done(0);
   } else {
     fmt::print(out_, "\n=== Writing the CSV and README-dataset.md ===\n");
   }
@@ -65,7 +62,6 @@ void ConsoleObserver::Say(const std::string& line) {
 void ConsoleObserver::OnOutcome(const pipeline::InstanceOutcome& o, size_t done, size_t total) {
   o.stored ? ++stored_ : ++failed_;
   bytes_ += o.dicom_bytes;
-  done_ = done;
   if (!o.stored && failures_) {
     if (failures_printed_ < kPrintedFailures) {
       Say(fmt::format("  failed {}: {}: {}", o.instance_id, o.ErrorCodeText(), o.ErrorText()));
@@ -82,18 +78,14 @@ void ConsoleObserver::OnOutcome(const pipeline::InstanceOutcome& o, size_t done,
         o.instance_id, o.dicom_bytes, o.jpg_bytes, o.columns, o.rows, o.modality, o.photometric, o.fetch_ms,
         o.convert_ms, o.store_ms));
   }
-  if (quiet_) return;
   if (done >= total) {
-    progress_.Done(done, Counts());
+    progress_.Done(done);
   } else {
-    progress_.Update(done, Counts());
+    progress_.Update(done);
   }
 }
 
-void ConsoleObserver::EndLine() {
-  if (!progress_.active()) return;
-  progress_.Done(done_ ? done_ : rows_, done_ ? Counts() : fmt::format("{} pages", Thousands(pages_)));
-}
+void ConsoleObserver::EndLine() { progress_.Finish(); }
 
 void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
   fmt::print(out, "\n=== Summary ===\n");

@@ -19,7 +19,6 @@ class ConsoleObserver final : public pipeline::RunObserver {
   /// `now`: the clock for rates and pacing (tests inject one).
   ConsoleObserver(std::FILE* out, bool bar, bool quiet, std::string level = "INFO", Progress::Now now = {})
       : out_(out),
-        bar_(bar),
         quiet_(quiet || level == "WARNING" || level == "ERROR" || level == "CRITICAL"),
         debug_(level == "DEBUG"),
         failures_(level != "ERROR" && level != "CRITICAL"),
@@ -42,10 +41,10 @@ class ConsoleObserver final : public pipeline::RunObserver {
   void Say(const std::string& line);  ///< A line of its own, above the progress line.
 
   std::FILE* out_;
-  bool bar_, quiet_, debug_, failures_;
+  bool quiet_, debug_, failures_;
   Progress progress_;
   int pages_ = 0;
-  size_t rows_ = 0, done_ = 0, stored_ = 0, failed_ = 0, failures_printed_ = 0;
+  size_t stored_ = 0, failed_ = 0, failures_printed_ = 0;
   uint64_t bytes_ = 0;
 };
 

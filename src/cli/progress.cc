@@ -46,17 +46,20 @@ Progress::Progress(std::FILE* out, bool live, Now now) : out_(out), live_(live),
   }
 }
 
-void Progress::Start(std::string label, size_t total) {
+void Progress::Start(std::string label, size_t total, Figures figures) {
   label_ = std::move(label);
+  figures_ = std::move(figures);
   total_ = total;
+  done_ = 0;
   active_ = true;
   drawn_ = false;
   start_ = last_print_ = now_();
   printed_ = false;
 }
 
-void Progress::Update(size_t done, std::string_view extra) {
+void Progress::Update(size_t done) {
   if (!active_) return;
+  done_ = done;
   const double now = now_();
   if (live_) {
     if (drawn_ && now - last_print_ < 0.1) return;
@@ -66,13 +69,14 @@ void Progress::Update(size_t done, std::string_view extra) {
     const size_t step = std::max<size_t>((total_ + 19) / 20, 1);  // At most 20 lines a phase.
     if (done < printed + step && now - last_print_ < 10) return;
   }
-  Print(done, extra, false);
+  Print(false);
 }
 
-void Progress::Done(size_t done, std::string_view extra) {
+void Progress::Done(size_t done) {
   if (!active_) return;
+  done_ = done;
   // A plain line already showed these figures (the last update reached 100%): not twice.
-  if (live_ || !printed_ || printed_done_ != done) Print(done, extra, true);
+  if (live_ || !printed_ || printed_done_ != done) Print(true);
   active_ = false;
 }
 
@@ -82,12 +86,13 @@ void Progress::Clear() {
   drawn_ = false;
 }
 
-void Progress::Print(size_t done, std::string_view extra, bool last) {
+void Progress::Print(bool last) {
   const double now = now_();
   last_print_ = now;
   printed_ = true;
-  printed_done_ = done;
-  const std::string text = "  " + ProgressText(label_, done, total_, now - start_, extra);
+  printed_done_ = done_;
+  const std::string text =
+      "  " + ProgressText(label_, done_, total_, now - start_, figures_ ? figures_() : std::string());
   if (live_) {
     fmt::print(out_, "\r\033[K{}{}", text, last ? "\n" : "");
     drawn_ = !last;

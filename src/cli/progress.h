@@ -33,20 +33,27 @@ class Progress {
   using Now = std::function<double()>;  ///< Seconds on a steady clock (injected by tests).
   Progress(std::FILE* out, bool live, Now now = {});
 
-  void Start(std::string label, size_t total);
-  void Update(size_t done, std::string_view extra = {});
-  void Done(size_t done, std::string_view extra = {});
+  /// Starts a phase. `figures` gives the text after the common figures (pages; stored and
+  /// failed counts); it is called only for a line that is printed, never per update.
+  using Figures = std::function<std::string()>;
+  void Start(std::string label, size_t total, Figures figures = {});
+  void Update(size_t done);
+  /// Prints the phase's last line with `done` and ends the phase.
+  void Done(size_t done);
+  /// Ends a phase left unfinished (a run that stopped early) with the last count it was given.
+  void Finish() { Done(done_); }
   void Clear();
   bool active() const { return active_; }
 
  private:
-  void Print(size_t done, std::string_view extra, bool last);
+  void Print(bool last);
 
   std::FILE* out_;
   bool live_;
   Now now_;
   std::string label_;
-  size_t total_ = 0;
+  Figures figures_;
+  size_t total_ = 0, done_ = 0;
   bool active_ = false;
   bool drawn_ = false;  ///< A live line is on the screen now.
   double start_ = 0, last_print_ = 0;
