@@ -1,6 +1,8 @@
 #include "digest/digest.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "core/base64.h"
 
@@ -20,14 +22,30 @@ std::array<uint8_t, 32> Sha256(std::span<const uint8_t> bytes) {
   return out;
 }
 
-std::string Sha256Hex(std::span<const uint8_t> bytes) {
+std::string Hex(std::span<const uint8_t> bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(64);
-  for (uint8_t b : Sha256(bytes)) {
+  out.reserve(bytes.size() * 2);
+  for (uint8_t b : bytes) {
     out += kHex[b >> 4];
     out += kHex[b & 15];
   }
+  return out;
+}
+
+std::string Sha256Hex(std::span<const uint8_t> bytes) { return Hex(Sha256(bytes)); }
+
+std::array<uint8_t, 32> HmacSha256(std::span<const uint8_t> key, std::string_view message) {
+  std::array<uint8_t, 32> out{};
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), out.data(), &length);
+  return out;
+}
+
+std::string RandomBytes(size_t count) {
+  std::string out(count, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(count)) != 1) return {};
   return out;
 }
 

@@ -14,6 +14,15 @@ std::array<uint8_t, 32> Sha256(std::span<const uint8_t> bytes);
 std::string Sha256Hex(std::span<const uint8_t> bytes);
 std::string Sha256Hex(std::string_view text);
 
+/// HMAC-SHA256 of `message` under `key` (the 32 raw bytes).
+std::array<uint8_t, 32> HmacSha256(std::span<const uint8_t> key, std::string_view message);
+
+/// `count` bytes from the operating system's cryptographic random source; empty if it fails.
+std::string RandomBytes(size_t count);
+
+/// Lower-case hex of `bytes`.
+std::string Hex(std::span<const uint8_t> bytes);
+
 /// base64 of the MD5 digest (GCS's md5Hash).
 std::string Md5Base64(std::span<const uint8_t> bytes);
 

@@ -1,0 +1,348 @@
+#include "deid/dcmtk_deidentifier.h"
+
+#include <mutex>
+
+#include <dcmtk/config/osconfig.h>  // Must come first among DCMTK headers.
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/oflog/oflog.h>
+#include <fmt/format.h>
+
+#include "deid/values.h"
+
+namespace eden::deid {
+namespace {
+
+void QuietDcmtkOnce() {
+  static std::once_flag once;
+  // Attribute values must never reach a log: DCMTK's own warnings could carry them.
+  std::call_once(once, [] { OFLog::configure(OFLogger::OFF_LOG_LEVEL); });
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+  size_t start = 0;
+  while (start < s.size() && s[start] == ' ') ++start;
+  return s.substr(start);
+}
+
+std::string StringOf(DcmElement& e) {
+  OFString value;
+  if (e.getOFStringArray(value).bad()) return {};
+  return Trim(value.c_str());
+}
+
+std::string GetString(DcmItem& item, const DcmTagKey& tag) {
+  OFString value;
+  if (item.findAndGetOFStringArray(tag, value).bad()) return {};
+  return Trim(value.c_str());
+}
+
+bool IsSequence(DcmElement& e) { return e.ident() == EVR_SQ; }
+
+/// Class UIDs: not instance identifiers, kept when they are not in the table.
+bool IsClassUidTag(const DcmTagKey& t) {
+  return t == DCM_SOPClassUID || t == DCM_ReferencedSOPClassUID || t == DCM_MediaStorageSOPClassUID ||
+         t == DCM_TransferSyntaxUID || t == DCM_RelatedGeneralSOPClassUID || t == DCM_OriginalSpecializedSOPClassUID ||
+         t == DCM_SOPClassesInStudy || t == DCM_CodingSchemeUID || t == DCM_ReferencedSOPClassUIDInFile ||
+         t == DCM_ReferencedTransferSyntaxUIDInFile || t == DCM_ImplementationClassUID ||
+         t == DCM_ReferencedRelatedGeneralSOPClassUIDInFile;
+}
+
+/// The identifiers anywhere in the data set, before anything changes: every PN value, the ids
+/// and institution names the report is scrubbed of.
+void CollectIdentifiers(DcmItem& item, Identifiers& ids, int depth) {
+  if (depth > 32) return;
+  for (unsigned long i = 0; i < item.card(); ++i) {
+    DcmElement* e = item.getElement(i);
+    if (e == nullptr) continue;
+    if (IsSequence(*e)) {
+      auto* sq = static_cast<DcmSequenceOfItems*>(e);
+      for (unsigned long k = 0; k < sq->card(); ++k) CollectIdentifiers(*sq->getItem(k), ids, depth + 1);
+      continue;
+    }
+    const DcmTagKey tag = e->getTag();
+    if (e->ident() == EVR_PN) {
+      if (std::string v = StringOf(*e); !v.empty()) ids.person_names.push_back(std::move(v));
+    } else if (tag == DCM_PatientID || tag == DCM_RETIRED_OtherPatientIDs || tag == DCM_AccessionNumber ||
+               tag == DCM_StudyID || tag == DCM_AdmissionID || tag == DCM_IssuerOfPatientID || tag == DCM_StationName ||
+               tag == DCM_DeviceSerialNumber || tag == DCM_RequestedProcedureID ||
+               tag == DCM_PerformedProcedureStepID || tag == DCM_ScheduledProcedureStepID) {
+      if (std::string v = StringOf(*e); !v.empty()) ids.ids.push_back(std::move(v));
+    } else if (tag == DCM_InstitutionName || tag == DCM_InstitutionAddress || tag == DCM_InstitutionalDepartmentName) {
+      if (std::string v = StringOf(*e); !v.empty()) ids.institutions.push_back(std::move(v));
+    }
+  }
+}
+
+/// Why an image may carry identifying text in its pixels ("" if no sign).
+std::string BurnedInReason(DcmDataset& ds) {
+  if (GetString(ds, DCM_BurnedInAnnotation) == "YES") return "BurnedInAnnotation is YES";
+  const std::string sop_class = GetString(ds, DCM_SOPClassUID);
+  if (sop_class.rfind("1.2.840.10008.5.1.4.1.1.7", 0) == 0) return "a secondary capture image";
+  if (sop_class == "1.2.840.10008.5.1.4.1.1.88.67" || sop_class == "1.2.840.10008.5.1.4.1.1.88.68")
+    return "a dose report";
+  const std::string image_type = GetString(ds, DCM_ImageType);
+  for (const char* word : {"SCREEN", "SAVE", "REPORT", "DOSE"}) {
+    if (image_type.find(word) != std::string::npos) return fmt::format("ImageType contains {}", word);
+  }
+  const std::string modality = GetString(ds, DCM_Modality);
+  if (modality == "US" || sop_class == "1.2.840.10008.5.1.4.1.1.6.1" || sop_class == "1.2.840.10008.5.1.4.1.1.3.1")
+    return "an ultrasound image";
+  return {};
+}
+
+class Editor {
+ public:
+  Editor(const Config& config, std::optional<int> offset, const Identifiers& ids, Deidentified& out)
+      : config_(config), offset_(offset), ids_(ids), out_(out) {}
+
+  /// Applies the profile to every attribute of `item`, recursively.
+  void Apply(DcmItem& item, int depth) {
+    if (depth > 32) {  // A hostile nesting: nothing below is kept.
+      while (item.card() > 0) delete item.remove(0UL);
+      return;
+    }
+    for (unsigned long i = 0; i < item.card();) {
+      DcmElement* e = item.getElement(i);
+      const DcmTag& tag = e->getTag();
+      bool safe = false;
+      if ((tag.getGTag() & 1u) && config_.options.Has(Option::kRetainSafePrivate)) {
+        const char* creator = tag.getPrivateCreator();
+        const uint16_t element = tag.getETag();
+        if (element >= 0x0010 && element <= 0x00FF) {
+          safe = true;  // A creator: kept while any of its block may be (harmless text).
+        } else if (creator != nullptr) {
+          safe = IsSafePrivate(tag.getGTag(), static_cast<uint8_t>(element & 0xFF), creator);
+        }
+      }
+      const Action action = Beyond(*e, ActionFor(tag.getGTag(), tag.getETag(), config_.options, safe));
+      if (action == Action::kRemove) {
+        delete item.remove(i);
+        ++out_.removed;
+        continue;
+      }
+      Edit(*e, action, depth);
+      ++i;
+    }
+  }
+
+ private:
+  /// eden's rules beyond Table E.1-1 (which the standard calls a minimum): a date or date-time,
+  /// or a person's name, that the table does not name is treated as the table treats dates and
+  /// names (InstanceCreationDate, for one, is not in it).
+  Action Beyond(DcmElement& e, Action action) {
+    if (action != Action::kKeep || (e.getTag().getGTag() & 1u)) return action;
+    const DcmEVR vr = e.ident();
+    if (vr != EVR_DA && vr != EVR_DT && vr != EVR_PN) return action;
+    if (FindRule(e.getTag().getGTag(), e.getTag().getETag()) != nullptr) return action;
+    if (vr == EVR_PN) return Action::kZero;
+    return offset_ ? Action::kClean : Action::kRemove;
+  }
+
+  void Edit(DcmElement& e, Action action, int depth) {
+    const DcmTagKey tag = e.getTag();
+    if (IsSequence(e)) {
+      auto& sq = static_cast<DcmSequenceOfItems&>(e);
+      if (action == Action::kZero || action == Action::kDummy) {
+        sq.clear();
+        ++out_.replaced;
+      } else {
+        for (unsigned long k = 0; k < sq.card(); ++k) Apply(*sq.getItem(k), depth + 1);
+      }
+      return;
+    }
+    const DcmEVR vr = e.ident();
+    const std::string vr_name = DcmVR(vr).getVRName();
+    switch (action) {
+      case Action::kRemove:
+        return;
+      case Action::kZero:
+        Zero(e);
+        return;
+      case Action::kDummy: {
+        std::string dummy = vr == EVR_UI ? config_.key.MapUid(StringOf(e)) : DummyValue(vr_name);
+        if (dummy.empty())
+          Zero(e);
+        else
+          Put(e, dummy);
+        return;
+      }
+      case Action::kUid:
+        MapUids(e);
+        return;
+      case Action::kClean:
+        Clean(e, vr, vr_name);
+        return;
+      case Action::kKeep:
+        if (vr == EVR_UI && !IsClassUidTag(tag)) {
+          // A UID the table does not name: an instance UID unless it is the standard's own.
+          const std::string v = StringOf(e);
+          if (!v.empty() && v.rfind("1.2.840.10008.", 0) != 0) MapUids(e);
+        }
+        return;
+    }
+  }
+
+  void Zero(DcmElement& e) {
+    e.clear();
+    ++out_.replaced;
+  }
+  void Put(DcmElement& e, const std::string& value) {
+    if (e.putString(value.c_str()).bad()) e.clear();
+    ++out_.replaced;
+  }
+
+  void MapUids(DcmElement& e) {
+    const std::string value = StringOf(e);
+    if (value.empty()) return;
+    std::string mapped;
+    size_t start = 0;
+    while (true) {
+      const size_t end = value.find('\\', start);
+      const std::string uid = Trim(value.substr(start, end == std::string::npos ? std::string::npos : end - start));
+      if (!mapped.empty() || start > 0) mapped += '\\';
+      mapped += uid.empty() ? std::string() : config_.key.MapUid(uid);
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    Put(e, mapped);
+  }
+
+  void Clean(DcmElement& e, DcmEVR vr, const std::string& vr_name) {
+    const std::string value = StringOf(e);
+    if (value.empty()) return;
+    if (vr == EVR_DA || vr == EVR_DT) {
+      std::optional<std::string> shifted;
+      if (offset_) shifted = vr == EVR_DA ? ShiftDate(value, *offset_) : ShiftDateTime(value, *offset_);
+      if (shifted)
+        Put(e, *shifted);
+      else
+        Zero(e);
+      return;
+    }
+    if (vr == EVR_TM) return;  // Times of day stay; only whole days move.
+    if (vr == EVR_LO || vr == EVR_SH || vr == EVR_LT || vr == EVR_ST || vr == EVR_UT || vr == EVR_UC || vr == EVR_PN ||
+        vr == EVR_CS) {
+      Scrubbed s = ScrubText(value, ids_, offset_);
+      if (s.replacements > 0) Put(e, s.text);
+      return;
+    }
+    (void)vr_name;
+    Zero(e);  // A value eden cannot clean is not kept.
+  }
+
+  const Config& config_;
+  std::optional<int> offset_;
+  const Identifiers& ids_;
+  Deidentified& out_;
+};
+
+void AddMethod(DcmDataset& ds, const Options& options, bool dates_modified) {
+  ds.putAndInsertString(DCM_PatientIdentityRemoved, "YES");
+  std::string method;
+  for (const std::string& v : MethodDescription(options)) method += (method.empty() ? "" : "\\") + v;
+  ds.putAndInsertString(DCM_DeidentificationMethod, method.c_str());
+  ds.findAndDeleteElement(DCM_DeidentificationMethodCodeSequence);
+  for (const Code& code : MethodCodes(options)) {
+    DcmItem* item = nullptr;
+    if (ds.findOrCreateSequenceItem(DCM_DeidentificationMethodCodeSequence, item, -2).bad() || item == nullptr)
+      continue;
+    item->putAndInsertString(DCM_CodeValue, std::string(code.value).c_str());
+    item->putAndInsertString(DCM_CodingSchemeDesignator, "DCM");
+    item->putAndInsertString(DCM_CodeMeaning, std::string(code.meaning).c_str());
+  }
+  ds.putAndInsertString(DCM_LongitudinalTemporalInformationModified, dates_modified ? "MODIFIED" : "REMOVED");
+}
+
+Result<Bytes> Write(DcmFileFormat& file) {
+  DcmDataset& ds = *file.getDataset();
+  E_TransferSyntax xfer = ds.getOriginalXfer();
+  if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
+  std::vector<uint8_t> chunk(size_t{1} << 20);
+  DcmOutputBufferStream out(chunk.data(), static_cast<offile_off_t>(chunk.size()));
+  Bytes bytes;
+  file.transferInit();
+  OFCondition cond = EC_StreamNotifyClient;
+  while (cond == EC_StreamNotifyClient) {
+    cond = file.write(out, xfer, EET_ExplicitLength, nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0, EWM_createNewMeta);
+    void* buffer = nullptr;
+    offile_off_t length = 0;
+    out.flushBuffer(buffer, length);
+    AppendTo(bytes, std::span<const uint8_t>(static_cast<const uint8_t*>(buffer), static_cast<size_t>(length)));
+  }
+  file.transferEnd();
+  if (cond.bad())
+    return Fail(ErrorCode::kMalformed, fmt::format("cannot write the de-identified file: {}", cond.text()));
+  out.flush();
+  void* buffer = nullptr;
+  offile_off_t length = 0;
+  out.flushBuffer(buffer, length);
+  AppendTo(bytes, std::span<const uint8_t>(static_cast<const uint8_t*>(buffer), static_cast<size_t>(length)));
+  return bytes;
+}
+
+class DcmtkDeidentifier final : public Deidentifier {
+ public:
+  explicit DcmtkDeidentifier(std::shared_ptr<const Config> config) : config_(std::move(config)) { QuietDcmtkOnce(); }
+
+  Result<Deidentified> Apply(std::span<const uint8_t> dicom) override {
+    DcmFileFormat file;
+    {
+      DcmInputBufferStream in;
+      in.setBuffer(dicom.data(), static_cast<offile_off_t>(dicom.size()));
+      in.setEos();
+      file.transferInit();
+      const OFCondition cond = file.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+      file.transferEnd();
+      if (cond.bad()) {
+        return Fail(
+            cond == EC_StreamNotifyClient || cond == EC_EndOfStream ? ErrorCode::kTruncated : ErrorCode::kMalformed,
+            fmt::format("the DICOM file cannot be parsed for de-identification: {}", cond.text()));
+      }
+    }
+    DcmDataset& ds = *file.getDataset();
+    const Config& config = *config_;
+    Deidentified out;
+    CollectIdentifiers(ds, out.identifiers, 0);
+    out.burned_in = BurnedInReason(ds);
+
+    // The patient: Patient ID with its issuer; else the name; else the study (then a patient's
+    // studies cannot be linked, and each study gets its own offset).
+    std::string patient = GetString(ds, DCM_PatientID);
+    if (!patient.empty()) {
+      patient = GetString(ds, DCM_IssuerOfPatientID) + "|" + patient;
+    } else if (patient = GetString(ds, DCM_PatientName); !patient.empty()) {
+      patient = "name|" + patient;
+    } else {
+      patient = "study|" + GetString(ds, DCM_StudyInstanceUID);
+    }
+    out.patient = config.key.PatientPseudonym(patient);
+    if (config.options.Has(Option::kRetainModifiedDates)) out.date_offset = config.key.DateOffsetDays(patient);
+
+    Editor editor(config, out.date_offset, out.identifiers, out);
+    editor.Apply(ds, 0);
+    // The meta header is made anew from the data set (EWM_createNewMeta): the source's AE
+    // titles and its implementation's UIDs go; the SOP Instance UID is the new one.
+    ds.putAndInsertString(DCM_PatientID, out.patient.c_str());
+    ds.putAndInsertString(DCM_PatientName, out.patient.c_str());
+    AddMethod(ds, config.options, out.date_offset.has_value());
+    out.sop_instance_uid = GetString(ds, DCM_SOPInstanceUID);
+    auto bytes = Write(file);
+    if (!bytes) return Fail(bytes.error());
+    out.dicom = std::move(*bytes);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const Config> config_;
+};
+
+}  // namespace
+
+std::unique_ptr<Deidentifier> MakeDcmtkDeidentifier(std::shared_ptr<const Config> config) {
+  return std::make_unique<DcmtkDeidentifier>(std::move(config));
+}
+
+}  // namespace eden::deid
