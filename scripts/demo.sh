@@ -29,10 +29,16 @@ echo "== load the demo PACS (real DICOM files -> Orthanc; studies and reports ->
   --psql "psql -h $EDEN_PG_SOCKET -p $SOURCE_DATABASE_PORT -U $SOURCE_DATABASE_USER -d $SOURCE_DATABASE_NAME" \
   --bad-rows "$EDEN_SERVICES_DIR/bad"
 
-echo "== eden run --all-studies -o $OUT"
+# De-identification is on by default and keyed: the demo makes its key once, beside the output
+# folder (never inside it: the key must not travel with the dataset).
+KEY=${EDEN_DEID_KEY_FILE:-$OUT.deid.key}
+[ -f "$KEY" ] || build/release/src/cli/eden deid keygen --out "$KEY"
+
+echo "== eden run --all-studies -o $OUT --deid-key-file $KEY"
 set +e
 # The demo's truncated DICOM is a file:// URL: file:// is refused unless a folder is allowed.
-build/release/src/cli/eden run --all-studies -o "$OUT" --fresh --allow-url "file://$EDEN_SERVICES_DIR/bad/"
+build/release/src/cli/eden run --all-studies -o "$OUT" --fresh --allow-url "file://$EDEN_SERVICES_DIR/bad/" \
+  --deid-key-file "$KEY"
 rc=$?
 set -e
 
@@ -52,6 +58,7 @@ if [ "$KEEP" -eq 1 ]; then
   echo "-- PostgreSQL and Orthanc keep running. In your shell, to point eden at them:"
   scripts/services.sh env
   echo "export EDEN_ALLOW_URLS=file://$EDEN_SERVICES_DIR/bad/"
+  echo "export EDEN_DEID_KEY_FILE=$KEY"
   echo "-- then e.g.: build/release/src/cli/eden run --studies 4 -o /tmp/eden-try"
   echo "-- to stop them: EDEN_SERVICES_DIR=$EDEN_SERVICES_DIR scripts/services.sh stop"
 fi

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/convert_command.h"
+#include "cli/deid_command.h"
 #include "cli/worker_command.h"
 #include "config/settings.h"
 
@@ -17,6 +18,7 @@ struct Commands {
   config::RunSettings show;  ///< `eden config show`
   config::RunSettings verify;
   WorkerArgs worker;
+  DeidArgs deid;
 };
 
 /// Adds every subcommand, its options and `--config` to `app`, bound to `commands`.

@@ -36,7 +36,7 @@ void ConsoleObserver::OnResume(size_t total, size_t already_stored) {
 
 void ConsoleObserver::OnPhase(const std::string& name, size_t items) {
   EndLine();
-  stored_ = failed_ = 0;
+  stored_ = failed_ = excluded_ = 0;
   bytes_ = 0;
   if (quiet_) return;
   if (name == "extract") {
@@ -50,6 +50,10 @@ void ConsoleObserver::OnPhase(const std::string& name, size_t items) {
 }
 
 std::string ConsoleObserver::Counts() const {
+  if (excluded_ > 0) {
+    return fmt::format("stored {}  failed {}  excluded {}  {}", Thousands(stored_), Thousands(failed_),
+                       Thousands(excluded_), FormatBytes(bytes_));
+  }
   return fmt::format("stored {}  failed {}  {}", Thousands(stored_), Thousands(failed_), FormatBytes(bytes_));
 }
 
@@ -60,9 +64,9 @@ void ConsoleObserver::Say(const std::string& line) {
 }
 
 void ConsoleObserver::OnOutcome(const pipeline::InstanceOutcome& o, size_t done, size_t total) {
-  o.stored ? ++stored_ : ++failed_;
+  o.stored ? ++stored_ : o.excluded ? ++excluded_ : ++failed_;
   bytes_ += o.dicom_bytes;
-  if (!o.stored && failures_) {
+  if (!o.stored && !o.excluded && failures_) {
     if (failures_printed_ < kPrintedFailures) {
       Say(fmt::format("  failed {}: {}: {}", o.instance_id, o.ErrorCodeText(), o.ErrorText()));
     } else if (failures_printed_ == kPrintedFailures) {
@@ -95,6 +99,15 @@ void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
   fmt::print(out, "  CSV + README: {:.2f} s\n  total: {:.2f} s\n", s.finalize_s, s.total_s);
   fmt::print(out, "  instances: {} in the sample, {} stored ({} by earlier runs), {} failed\n", Thousands(s.total),
              Thousands(s.stored), Thousands(s.already_stored), Thousands(s.failed));
+  if (s.excluded > 0) {
+    fmt::print(out,
+               "  excluded: {} image(s) that may carry burned-in text (secondary capture, ultrasound, ...) were not "
+               "stored (--burned-in keep stores them)\n",
+               Thousands(s.excluded));
+  }
+  if (s.deid_replacements > 0) {
+    fmt::print(out, "  de-identification: {} replacement(s) in report text\n", Thousands(s.deid_replacements));
+  }
   if (s.pruned > 0) {
     fmt::print(out, "  --fresh: {} object(s) of the previous sample {}\n", s.pruned,
                s.old_samples.empty() ? std::string("removed") : "moved to " + s.old_samples);
@@ -140,6 +153,7 @@ std::string SummaryJson(const pipeline::RunSummary& s) {
         {"already_stored", s.already_stored},
         {"processed", s.processed},
         {"failed", s.failed},
+        {"excluded", s.excluded},
         {"duplicate_rows", s.duplicate_rows},
         {"pruned", s.pruned}}},
       {"bytes", {{"dicom", s.dicom_bytes}, {"jpeg", s.jpg_bytes}}},
@@ -148,6 +162,8 @@ std::string SummaryJson(const pipeline::RunSummary& s) {
       {"readme", s.readme_uri},
       {"failures", failures},
       {"failures_by_code", s.failures_by_code},
+      {"excluded", s.excluded},
+      {"deid_report_replacements", s.deid_replacements},
       {"failures_not_listed", s.failed - std::min(s.failed, s.failures.size())}};
   if (!s.upload.empty()) {
     nlohmann::json u = nlohmann::json::object();

@@ -44,7 +44,7 @@ class ConsoleObserver final : public pipeline::RunObserver {
   bool quiet_, debug_, failures_;
   Progress progress_;
   int pages_ = 0;
-  size_t stored_ = 0, failed_ = 0, failures_printed_ = 0;
+  size_t stored_ = 0, failed_ = 0, excluded_ = 0, failures_printed_ = 0;
   uint64_t bytes_ = 0;
 };
 

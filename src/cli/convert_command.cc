@@ -10,7 +10,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/deid_command.h"
+#include "config/cli_options.h"
 #include "convert/converter.h"
+#include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
 #include "jpeg/turbojpeg_encoder.h"
 #include "storage/mapped_file.h"
@@ -27,7 +30,7 @@ struct Job {
 };
 
 /// Writes to a temporary name, then renames: a reader never sees half a file.
-Status WriteFileAtomically(const fs::path& path, const std::vector<uint8_t>& bytes) {
+Status WriteFileAtomically(const fs::path& path, std::span<const uint8_t> bytes) {
   const fs::path tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -43,12 +46,23 @@ Status WriteFileAtomically(const fs::path& path, const std::vector<uint8_t>& byt
 
 /// Reads and converts one file. Any exception (std::bad_alloc on a hostile size, a library's
 /// throw) becomes that file's error: one bad input never ends the command.
-Result<convert::Conversion> ConvertFile(convert::Converter& converter, const fs::path& input,
-                                        const convert::ConvertOptions& options) {
+Result<convert::Conversion> ConvertFile(convert::Converter& converter, deid::Deidentifier* deidentifier,
+                                        const fs::path& input, const convert::ConvertOptions& options,
+                                        std::optional<Bytes>& deidentified) {
   try {
     auto file = storage::MappedFile::Open(input);
     if (!file) return Fail(file.error());
-    return converter.Convert(file->bytes(), options);
+    if (deidentifier == nullptr) return converter.Convert(file->bytes(), options);
+    auto clean = deidentifier->Apply(file->bytes());
+    if (!clean) return Fail(clean.error().WithContext("de-identify"));
+    if (clean->exclude) {
+      return Fail(ErrorCode::kExcluded,
+                  fmt::format("may carry burned-in text ({}); not written (--burned-in keep writes it)",
+                              clean->burned_in));
+    }
+    auto c = converter.Convert(clean->dicom, options);
+    deidentified = std::move(clean->dicom);
+    return c;
   } catch (const std::bad_alloc&) {
     return Fail(ErrorCode::kTooLarge, "out of memory while converting");
   } catch (const std::exception& e) {
@@ -161,6 +175,7 @@ void AddConvertCommand(CLI::App& app, ConvertArgs& args) {
   cmd->add_option("--max-size", args.max_size, "Downscale so the longer side is at most PX pixels");
   cmd->add_flag("--json", args.json, "Print one JSON object per file");
   cmd->add_option("-j,--threads", args.threads, "Conversion threads (default: one per core)");
+  config::AddDeidOptions(*cmd, args.deid);
 }
 
 int RunConvert(const ConvertArgs& args) {
@@ -192,6 +207,11 @@ int RunConvert(const ConvertArgs& args) {
     return 2;
   }
 
+  auto deid_config = MakeDeidConfig(args.deid);
+  if (!deid_config) {
+    fmt::print(stderr, "eden convert: {}\n", deid_config.error().message());
+    return 2;
+  }
   const dicom::DcmtkDecoder decoder;
   const unsigned threads =
       std::max(1u, std::min<unsigned>(args.threads ? args.threads : std::thread::hardware_concurrency(),
@@ -201,9 +221,11 @@ int RunConvert(const ConvertArgs& args) {
   std::mutex print_mutex;
   auto worker = [&] {
     convert::Converter converter(decoder, jpeg::MakeTurboJpegEncoder());
+    auto deidentifier = *deid_config ? deid::MakeDcmtkDeidentifier(*deid_config) : nullptr;
     for (size_t i = next++; i < jobs->size(); i = next++) {
       const Job& job = (*jobs)[i];
-      Result<convert::Conversion> c = ConvertFile(converter, job.input, options);
+      std::optional<Bytes> deidentified;
+      Result<convert::Conversion> c = ConvertFile(converter, deidentifier.get(), job.input, options, deidentified);
       std::vector<std::string> outputs;
       std::optional<Error> write_error;
       if (c) {
@@ -215,6 +237,10 @@ int RunConvert(const ConvertArgs& args) {
           path += ".jpg";
           if (auto ok = WriteFileAtomically(path, f.jpeg); !ok && !write_error) write_error = ok.error();
           outputs.push_back(std::move(path));
+        }
+        if (deidentified) {
+          const std::string path = job.output_stem.string() + ".dcm";
+          if (auto ok = WriteFileAtomically(path, *deidentified); !ok && !write_error) write_error = ok.error();
         }
       }
       if (!c || write_error) ++failed;

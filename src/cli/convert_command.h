@@ -1,5 +1,7 @@
 #pragma once
 
+#include "config/settings.h"
+
 #include <string>
 #include <vector>
 
@@ -20,6 +22,14 @@ struct ConvertArgs {
   uint32_t max_size = 0;
   bool json = false;
   unsigned threads = 0;  ///< 0: one per core.
+  /// --deid basic also writes the de-identified DICOM beside each JPEG (<stem>.dcm); off by
+  /// default here (a JPEG carries nothing from the header).
+  config::DeidSettings deid = OffByDefault();
+  static config::DeidSettings OffByDefault() {
+    config::DeidSettings d;
+    d.mode = "off";
+    return d;
+  }
 };
 
 void AddConvertCommand(CLI::App& app, ConvertArgs& args);

@@ -1,5 +1,6 @@
 #include "cli/run_command.h"
 
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,10 +15,12 @@
 #include <fmt/format.h>
 
 #include "cli/console_observer.h"
+#include "cli/deid_command.h"
 #include "cli/default_query.h"
 #include "cli/store_factory.h"
 #include "config/cli_options.h"
 #include "convert/converter.h"
+#include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
 #include "fetch/curl_fetcher.h"
 #include "jpeg/turbojpeg_encoder.h"
@@ -94,6 +97,8 @@ int RunRun(const config::RunSettings& s) {
   }
   auto fetch_options = FetchOptionsFrom(s.fetch);
   if (!fetch_options) problems.push_back(fetch_options.error().message());
+  auto deid_config = MakeDeidConfig(s.deid);
+  if (!deid_config) problems.push_back(deid_config.error().message());
   if (!problems.empty()) {
     fmt::print(stderr, "eden run: configuration problems:\n");
     for (const auto& p : problems) fmt::print(stderr, "  - {}\n", p);
@@ -133,6 +138,7 @@ int RunRun(const config::RunSettings& s) {
   options.convert.render.window = window;
   options.layout.prefix = opened->prefix;
   options.layout.csv_name = s.output.csv_name;
+  options.deid = deid::Describe(deid_config->get());
 
   // 3. The adapters.
   fetch::InitialiseCurlOnce();
@@ -142,6 +148,9 @@ int RunRun(const config::RunSettings& s) {
   factories.make_converter = [&] {
     return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder());
   };
+  if (*deid_config) {
+    factories.make_deidentifier = [config = *deid_config] { return deid::MakeDcmtkDeidentifier(config); };
+  }
   auto connect = [&]() -> Result<std::unique_ptr<source::PacsSource>> {
     if (s.database.name.empty() || s.database.user.empty()) {
       return Fail(
@@ -157,6 +166,13 @@ int RunRun(const config::RunSettings& s) {
   const bool bar = s.report.progress == "bar" || (s.report.progress == "auto" && tty);
   ConsoleObserver observer(stdout, bar, s.report.progress == "none", s.report.log_level);
   fmt::print("eden run: {}\n", opened->describe);
+  if (*deid_config) {
+    fmt::print("eden run: de-identification {}\n", options.deid);
+  } else {
+    fmt::print(stderr,
+               "eden run: WARNING: --deid off: the DICOM files and reports are written as they come, patient "
+               "identity included; this dataset must not leave the hospital\n");
+  }
   pipeline::Dispatcher dispatch;
   if (!s.broker.empty()) {
     fmt::print("eden run: instances go to eden workers through {} (queue {})\n", fetch::RedactUrl(s.broker),
@@ -164,7 +180,7 @@ int RunRun(const config::RunSettings& s) {
     const std::string queue = s.broker_queue;
     dispatch = tasks::MakeBrokerDispatcher(
         {s.broker, s.result_backend, s.broker_queue, opened->destination, opened->prefix, s.convert.quality,
-         s.convert.max_size, s.convert.window, [queue](size_t sent, size_t done) {
+         s.convert.max_size, s.convert.window, options.deid, [queue](size_t sent, size_t done) {
            fmt::print(stderr,
                       "eden run: no result for 10 s ({} of {} sent tasks done): is an eden worker consuming "
                       "queue {} on this broker?\n",

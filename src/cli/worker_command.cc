@@ -8,9 +8,11 @@
 
 #include <fmt/format.h>
 
+#include "cli/deid_command.h"
 #include "cli/store_factory.h"
 #include "config/cli_options.h"
 #include "convert/converter.h"
+#include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
 #include "fetch/curl_fetcher.h"
 #include "jpeg/turbojpeg_encoder.h"
@@ -69,6 +71,7 @@ void AddWorkerCommand(CLI::App& app, WorkerArgs& a) {
   w->add_option("--ca-file", s.fetch.ca_file, "Extra CA bundle for https");
   config::AddAllowUrlOption(*w, s.fetch);
   config::AddLogLevelOption(*w, s.report);
+  config::AddDeidOptions(*w, s.deid);
 }
 
 int RunWorker(WorkerArgs& a) {
@@ -100,11 +103,25 @@ int RunWorker(WorkerArgs& a) {
     fmt::print(stderr, "eden worker: {}\n", fetch_options.error().message());
     return 2;
   }
+  auto deid_config = MakeDeidConfig(a.settings.deid);
+  if (!deid_config) {
+    fmt::print(stderr, "eden worker: {}\n", deid_config.error().message());
+    return 2;
+  }
+  const std::string deid_line = deid::Describe(deid_config->get());
+  if (*deid_config) {
+    fmt::print(stderr, "eden worker: de-identification {}\n", deid_line);
+  } else {
+    fmt::print(stderr, "eden worker: WARNING: --deid off: instances are stored as they come, patient identity included\n");
+  }
   // The tasks over the real adapters: DCMTK + libjpeg-turbo, libcurl, the local or GCS store.
   static const dicom::DcmtkDecoder decoder;
   tasks::WorkerAdapters adapters;
   adapters.make_converter = [] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
   adapters.make_fetcher = [options = *fetch_options] { return fetch::MakeCurlFetcher(options); };
+  if (*deid_config) {
+    adapters.make_deidentifier = [config = *deid_config] { return deid::MakeDcmtkDeidentifier(config); };
+  }
   adapters.open_store =
       [settings = a.settings](const std::string& destination) -> Result<std::unique_ptr<storage::ObjectStore>> {
     config::RunSettings s = settings;
@@ -114,7 +131,8 @@ int RunWorker(WorkerArgs& a) {
     return std::move(opened->store);
   };
   auto tasks = tasks::MakeWorkerTasks(
-      {cpu_slots, a.settings.output.gcs_bucket, a.settings.broker_task_retries, a.settings.broker_retry_delay_s},
+      {cpu_slots, a.settings.output.gcs_bucket, a.settings.broker_task_retries, a.settings.broker_retry_delay_s,
+       deid_line},
       std::move(adapters));
   celery::Worker worker(o, std::move(tasks), [quiet_info](const char* lvl, const std::string& line) {
     if (quiet_info && std::string(lvl) == "INFO") return;

@@ -1,6 +1,7 @@
 #include "config/cli_options.h"
 
 #include <cctype>
+#include <cstdlib>
 
 namespace eden::config {
 
@@ -23,6 +24,33 @@ CLI::Option* AddAllowUrlOption(CLI::App& cmd, FetchSettings& f) {
                   "refused otherwise); http(s) prefixes narrow the web to them (default: any http/https URL)")
       ->envname("EDEN_ALLOW_URLS")
       ->delimiter(',');
+}
+
+void AddDeidOptions(CLI::App& cmd, DeidSettings& d) {
+  auto* g = "De-identification (DICOM PS3.15 Annex E; docs/deid.md)";
+  cmd.add_option("--deid", d.mode,
+                 "basic: de-identify every file and report (needs a key); off: store files as they come (PHI!)")
+      ->envname("EDEN_DEID")
+      ->check(CLI::IsMember({"basic", "off"}))
+      ->group(g)
+      ->capture_default_str();
+  cmd.add_option("--deid-option", d.options,
+                 "Profile option (repeatable): retain-modified-dates, retain-patient-characteristics, "
+                 "retain-device-identity, retain-institution-identity, retain-safe-private, clean-descriptors")
+      ->envname("EDEN_DEID_OPTIONS")
+      ->delimiter(',')
+      ->group(g);
+  cmd.add_option("--deid-key-file", d.key_file, "File holding the key (eden deid keygen); else EDEN_DEID_KEY")
+      ->envname("EDEN_DEID_KEY_FILE")
+      ->group(g);
+  // The key itself only from the environment: a flag would show it in `ps`.
+  if (const char* key = std::getenv("EDEN_DEID_KEY")) d.key = key;
+  cmd.add_option("--burned-in", d.burned_in,
+                 "exclude: images that may carry burned-in text are not stored; keep: store them")
+      ->envname("EDEN_BURNED_IN")
+      ->check(CLI::IsMember({"exclude", "keep"}))
+      ->group(g)
+      ->capture_default_str();
 }
 
 void AddOutputOptions(CLI::App& cmd, OutputSettings& o) {
@@ -112,6 +140,7 @@ void AddRunOptions(CLI::App& cmd, RunSettings& s) {
       ->capture_default_str();
 
   AddOutputOptions(cmd, s.output);
+  AddDeidOptions(cmd, s.deid);
   auto* dist = "Distributed (Celery workers: eden worker)";
   cmd.add_option("--broker", s.broker,
                  "Run the instances on eden workers through this Redis broker (e.g. \"$REDIS_URL\")")

@@ -19,4 +19,7 @@ void AddRunOptions(CLI::App& cmd, RunSettings& s);
 /// The destination options alone (`eden verify` needs only these).
 void AddOutputOptions(CLI::App& cmd, OutputSettings& o);
 
+/// --deid, --deid-option, --deid-key-file, --burned-in (and EDEN_DEID_KEY from the environment).
+void AddDeidOptions(CLI::App& cmd, DeidSettings& d);
+
 }  // namespace eden::config

@@ -124,6 +124,12 @@ std::string Show(const RunSettings& s) {
                      s.convert.quality, s.convert.max_size, val(s.convert.window), s.convert.threads);
   out += fmt::format("report.log_level = {}\nreport.progress = {}\nreport.summary_json = {}\n", s.report.log_level,
                      s.report.progress, val(s.report.summary_json));
+  {
+    std::string options;
+    for (const auto& o : s.deid.options) options += (options.empty() ? "" : ",") + o;
+    out += fmt::format("deid.mode = {}\ndeid.options = {}\ndeid.key_file = {}\ndeid.key = {}\ndeid.burned_in = {}\n",
+                       s.deid.mode, val(options), val(s.deid.key_file), secret(s.deid.key), s.deid.burned_in);
+  }
   return out;
 }
 

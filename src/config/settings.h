@@ -63,6 +63,15 @@ struct ConvertSettings {
   int threads = 0;     ///< CPU workers; 0 = one per core.
 };
 
+/// De-identification (docs/deid.md). On by default: a run with no key stops (exit 2).
+struct DeidSettings {
+  std::string mode = "basic";        ///< --deid: basic | off
+  std::vector<std::string> options;  ///< --deid-option NAME (repeatable; deid::OptionName)
+  std::string key_file;              ///< --deid-key-file / EDEN_DEID_KEY_FILE
+  std::string key;                   ///< EDEN_DEID_KEY: 64 hex digits (never printed)
+  std::string burned_in = "exclude";  ///< --burned-in: exclude | keep
+};
+
 struct ReportSettings {
   std::string summary_json;
   std::string log_level = "INFO";  ///< LOGGING_LEVEL: DEBUG, INFO, WARNING, ERROR
@@ -76,6 +85,7 @@ struct RunSettings {
   FetchSettings fetch;
   ConvertSettings convert;
   ReportSettings report;
+  DeidSettings deid;
   std::string broker;          ///< --broker / EDEN_BROKER: run the instances on Celery workers (eden worker).
   std::string result_backend;  ///< Empty: the broker.
   std::string broker_queue = "celery";

@@ -40,6 +40,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "forbidden_url";
     case ErrorCode::kEmptySelection:
       return "empty_selection";
+    case ErrorCode::kExcluded:
+      return "excluded";
     case ErrorCode::kInternal:
       return "internal";
   }

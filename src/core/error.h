@@ -26,6 +26,7 @@ enum class ErrorCode {
   kFailedPrecondition,  ///< A conditional request's condition did not hold (HTTP 412).
   kForbiddenUrl,        ///< A URL the download policy does not allow (a file:// outside --allow-url).
   kEmptySelection,      ///< The selection matches no study (eden run exits 4).
+  kExcluded,            ///< Left out on purpose (de-identification: burned-in text); not a failure.
   kInternal,            ///< A bug in eden; should never reach a user. Stays last (ParseErrorCode).
 };
 

@@ -307,6 +307,7 @@ class DcmtkDeidentifier final : public Deidentifier {
     Deidentified out;
     CollectIdentifiers(ds, out.identifiers, 0);
     out.burned_in = BurnedInReason(ds);
+    out.exclude = !out.burned_in.empty() && !config_->keep_burned_in;
 
     // The patient: Patient ID with its issuer; else the name; else the study (then a patient's
     // studies cannot be linked, and each study gets its own offset).

@@ -19,6 +19,11 @@ struct Config {
   bool keep_burned_in = false;  ///< Store images that may carry text in their pixels.
 };
 
+/// One line that names what de-identification does: "off", or "basic; key sha256:…; options
+/// a,b; burned-in exclude". The journal keeps it (a resumed run must do the same), task messages
+/// carry it (a worker refuses a run whose line differs from its own), README-dataset.md shows it.
+std::string Describe(const Config* config);
+
 /// One de-identified DICOM file and what the rest of the instance's job needs from it.
 struct Deidentified {
   Bytes dicom;                     ///< The new Part 10 file (same pixels, same transfer syntax).
@@ -29,6 +34,7 @@ struct Deidentified {
   /// Why the pixels may carry burned-in text (BurnedInAnnotation YES, secondary capture, ...);
   /// empty if no sign. With Config::keep_burned_in unset such a file is not stored.
   std::string burned_in;
+  bool exclude = false;  ///< burned_in is set and the Config does not keep such images.
   size_t removed = 0, replaced = 0;  ///< Attributes removed / replaced (counts for the summary).
 };
 

@@ -1,5 +1,7 @@
 #include "deid/profile.h"
 
+#include "deid/deidentifier.h"
+
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -41,7 +43,7 @@ Column ColumnOf(Option option) {
   return kSafePrivate;
 }
 
-uint32_t Key(uint16_t group, uint16_t element) { return (uint32_t{group} << 16) | element; }
+uint32_t TagKey(uint16_t group, uint16_t element) { return (uint32_t{group} << 16) | element; }
 
 struct Index {
   std::unordered_map<uint32_t, const Rule*> exact;
@@ -49,7 +51,7 @@ struct Index {
   Index() {
     for (const Rule& r : kRules) {
       if (r.group_mask == 0xFFFF && r.element_mask == 0xFFFF)
-        exact.emplace(Key(r.group, r.element), &r);
+        exact.emplace(TagKey(r.group, r.element), &r);
       else
         masked.push_back(&r);
     }
@@ -133,7 +135,7 @@ const std::vector<Rule>& Rules() {
 
 const Rule* FindRule(uint16_t group, uint16_t element) {
   const Index& index = TheIndex();
-  if (auto it = index.exact.find(Key(group, element)); it != index.exact.end()) return it->second;
+  if (auto it = index.exact.find(TagKey(group, element)); it != index.exact.end()) return it->second;
   for (const Rule* r : index.masked) {
     if ((group & r->group_mask) == r->group && (element & r->element_mask) == r->element) return r;
   }
@@ -191,6 +193,14 @@ std::vector<Code> MethodCodes(const Options& options) {
   if (options.Has(Option::kRetainInstitutionIdentity))
     codes.push_back({"113112", "Retain Institution Identity Option"});
   return codes;
+}
+
+std::string Describe(const Config* config) {
+  if (config == nullptr) return "off";
+  std::string options;
+  for (const std::string& name : config->options.Names()) options += (options.empty() ? "" : ",") + name;
+  return fmt::format("basic; key {}; options {}; burned-in {}", config->key.Fingerprint(),
+                     options.empty() ? "none" : options, config->keep_burned_in ? "keep" : "exclude");
 }
 
 std::vector<std::string> MethodDescription(const Options& options) {

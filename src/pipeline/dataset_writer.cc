@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "deid/scrub.h"
+
 namespace eden::pipeline {
 namespace {
 
@@ -32,7 +34,7 @@ const std::vector<std::pair<std::string, std::string>>& CsvColumns() {
       {"field_created_at", "when the newest report field was created"},
       {"downloaded", "True if the DICOM file was downloaded and stored"},
       {"local_file_path", "where the DICOM file is in this dataset (relative to the dataset prefix)"},
-      {"status", "stored (DICOM and JPEG) or failed"},
+      {"status", "stored (DICOM and JPEG), failed, or excluded (de-identification: may carry burned-in text)"},
       {"error", "why it failed: code: message"},
       {"dicom_uri", "URI of the stored DICOM object"},
       {"jpg_uri", "URI of the JPEG object"},
@@ -48,6 +50,8 @@ const std::vector<std::pair<std::string, std::string>>& CsvColumns() {
       {"jpg_bytes", "size of the JPEG object in bytes"},
       {"dicom_crc32c", "CRC-32C of the DICOM object (base64, as GCS reports it; `eden verify` checks it)"},
       {"jpg_crc32c", "CRC-32C of the JPEG object (base64)"},
+      {"patient", "keyed patient pseudonym (the de-identified Patient ID); empty with --deid off"},
+      {"deid_report_replacements", "identifiers, dates and contacts replaced in report_value"},
   };
   return kColumns;
 }
@@ -59,19 +63,27 @@ std::string CsvHeader() {
   return out;
 }
 
-void AppendCsvRow(std::string& out, const JournalEntry& e) {
+void AppendCsvRow(std::string& out, const JournalEntry& e, bool deid) {
   const auto& r = e.row;
   const auto& o = e.outcome;
+  std::optional<std::string> report = r.report_value, created = r.field_created_at, path = r.file_path,
+                             url = r.file_url;
+  if (deid) {
+    report = o.deid_report;
+    if (created) created = deid::ScrubText(*created, {}, std::nullopt).text;
+    path.reset();
+    url.reset();
+  }
   const std::string error = o.error ? fmt::format("{}: {}", o.ErrorCodeText(), o.ErrorText()) : "";
   const std::string local = o.downloaded ? "dicom-files/" + r.instance_id + ".dcm" : "";
   const std::vector<std::string> fields = {r.study_id,
                                            Opt(r.series_number),
                                            r.instance_id,
                                            Opt(r.instance_number),
-                                           Opt(r.file_path),
-                                           Opt(r.file_url),
-                                           Opt(r.report_value),
-                                           Opt(r.field_created_at),
+                                           Opt(path),
+                                           Opt(url),
+                                           Opt(report),
+                                           Opt(created),
                                            o.downloaded ? "True" : "False",
                                            local,
                                            std::string(StateName(e.state)),
@@ -89,7 +101,9 @@ void AppendCsvRow(std::string& out, const JournalEntry& e) {
                                            o.downloaded ? std::to_string(o.dicom_bytes) : "",
                                            o.jpg_uri.empty() ? "" : std::to_string(o.jpg_bytes),
                                            o.downloaded ? o.dicom_crc32c : "",
-                                           o.jpg_uri.empty() ? "" : o.jpg_crc32c};
+                                           o.jpg_uri.empty() ? "" : o.jpg_crc32c,
+                                           o.patient,
+                                           deid ? std::to_string(o.deid_replacements) : ""};
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i) out += ',';
     out += CsvField(fields[i]);
@@ -103,9 +117,12 @@ void DatasetStats::Add(const JournalEntry& e) {
     ++studies;
     last_study = e.row.study_id;
   }
+  deid_replacements += e.outcome.deid_replacements;
   if (e.state == State::kStored) {
     ++stored;
     modalities[e.outcome.modality.empty() ? "(none)" : e.outcome.modality]++;
+  } else if (e.state == State::kExcluded) {
+    ++excluded;
   } else {
     ++failed;
     errors[e.outcome.error ? std::string(e.outcome.ErrorCodeText()) : "pending"]++;
@@ -115,7 +132,8 @@ void DatasetStats::Add(const JournalEntry& e) {
 
 std::string BuildDatasetReadme(const DatasetStats& stats, const std::map<std::string, std::string>& meta,
                                const DatasetLayout& layout) {
-  const auto& [instances, studies, stored, failed, with_report, modalities, errors, last_study] = stats;
+  const auto& [instances, studies, stored, failed, excluded, with_report, deid_replacements, modalities, errors,
+               last_study] = stats;
   auto get = [&](const char* k) { return meta.count(k) ? meta.at(k) : std::string("-"); };
   std::string md;
   md += "# DICOM images and reports for vision-language models\n\n";
@@ -125,8 +143,9 @@ std::string BuildDatasetReadme(const DatasetStats& stats, const std::map<std::st
   md += "## Contents\n\n";
   md += fmt::format(
       "| | |\n|---|---|\n| studies | {} |\n| instances | {} |\n| stored (DICOM + JPEG) | {} |\n"
-      "| failed | {} |\n| instances whose study has a report | {} |\n\n",
-      studies, instances, stored, failed, with_report);
+      "| failed | {} |\n| excluded (may carry burned-in text) | {} |\n| instances whose study has a report | {} "
+      "|\n\n",
+      studies, instances, stored, failed, excluded, with_report);
   md += "| modality | images |\n|---|---|\n";
   for (const auto& [m, n] : modalities) md += fmt::format("| {} | {} |\n", m, n);
   if (!errors.empty()) {

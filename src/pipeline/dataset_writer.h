@@ -16,14 +16,18 @@ std::string CsvField(const std::string& value);
 /// line ends (RFC 4180), UTF-8. The header line, then one line per entry appended to `out` (a
 /// run streams them to a file: a large dataset's CSV is never held whole).
 std::string CsvHeader();
-void AppendCsvRow(std::string& out, const JournalEntry& entry);
+/// With `deid`, the columns that can only hold original identifiers (file_path, file_url) are
+/// empty, report_value is the scrubbed report (empty when the file could not be read to scrub
+/// it) and field_created_at is scrubbed as dates are.
+void AppendCsvRow(std::string& out, const JournalEntry& entry, bool deid = false);
 
 /// The column names, in order (documented in README-dataset.md).
 const std::vector<std::pair<std::string, std::string>>& CsvColumns();
 
 /// The counts README-dataset.md reports, gathered one entry at a time.
 struct DatasetStats {
-  size_t instances = 0, studies = 0, stored = 0, failed = 0, with_report = 0;
+  size_t instances = 0, studies = 0, stored = 0, failed = 0, excluded = 0, with_report = 0;
+  uint64_t deid_replacements = 0;
   std::map<std::string, size_t> modalities, errors;
   std::string last_study;  ///< Entries come grouped by study (CSV order): a new id is a new study.
   void Add(const JournalEntry& entry);

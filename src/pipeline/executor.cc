@@ -37,8 +37,9 @@ void RunInProcess(const std::vector<source::InstanceRow>& rows, const ExecutorOp
   for (unsigned i = 0; i < cpu; ++i) {
     threads.emplace_back([&] {
       auto converter = factories.make_converter();
+      auto deidentifier = factories.make_deidentifier ? factories.make_deidentifier() : nullptr;
       while (auto f = fetched.Pop())
-        converted.Push(ConvertInstance(std::move(*f), *converter, layout, convert_options));
+        converted.Push(ConvertInstance(std::move(*f), *converter, deidentifier.get(), layout, convert_options));
       if (--converters_left == 0) converted.Close();
     });
   }

@@ -18,6 +18,8 @@ struct ExecutorOptions {
 struct StageFactories {
   std::function<std::unique_ptr<fetch::Fetcher>()> make_fetcher;
   std::function<std::unique_ptr<convert::Converter>()> make_converter;
+  /// Empty: de-identification is off (`--deid off`) and the downloaded bytes are stored as they are.
+  std::function<std::unique_ptr<deid::Deidentifier>()> make_deidentifier;
 };
 
 /// Runs every row through FetchInstance (download pool), ConvertInstance (CPU pool) and

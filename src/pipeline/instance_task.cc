@@ -7,6 +7,7 @@
 
 #include "core/crc32c.h"
 #include "dicom/decoder.h"
+#include "deid/scrub.h"
 #include "digest/digest.h"
 
 namespace eden::pipeline {
@@ -44,8 +45,8 @@ Error ErrorFromException() {
 }
 
 Fetched FetchUnguarded(const source::InstanceRow& row, fetch::Fetcher& fetcher);
-Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
-                           const convert::ConvertOptions& options);
+Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, deid::Deidentifier* deidentifier,
+                           const DatasetLayout& layout, const convert::ConvertOptions& options);
 InstanceOutcome StoreUnguarded(Converted c, storage::ObjectStore& store);
 
 }  // namespace
@@ -62,11 +63,11 @@ Fetched FetchInstance(const source::InstanceRow& row, fetch::Fetcher& fetcher) {
   }
 }
 
-Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
-                          const convert::ConvertOptions& options) {
+Converted ConvertInstance(Fetched fetched, convert::Converter& converter, deid::Deidentifier* deidentifier,
+                          const DatasetLayout& layout, const convert::ConvertOptions& options) {
   const std::string id = fetched.row.instance_id;
   try {
-    return ConvertUnguarded(std::move(fetched), converter, layout, options);
+    return ConvertUnguarded(std::move(fetched), converter, deidentifier, layout, options);
   } catch (...) {
     // The downloaded bytes are gone with the exception: the row fails and a rerun retries it.
     Converted c;
@@ -116,8 +117,8 @@ Fetched FetchUnguarded(const source::InstanceRow& row, fetch::Fetcher& fetcher) 
   return f;
 }
 
-Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
-                           const convert::ConvertOptions& options) {
+Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, deid::Deidentifier* deidentifier,
+                           const DatasetLayout& layout, const convert::ConvertOptions& options) {
   Converted c;
   const std::string& id = fetched.row.instance_id;
   if (fetched.error) {
@@ -128,6 +129,31 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const
   InstanceOutcome& o = c.outcome;
   o.instance_id = id;
   o.fetch_ms = fetched.fetch_ms;
+  if (deidentifier != nullptr) {
+    // Nothing of the original leaves this block: the bytes are replaced, or the row ends here.
+    const auto t0 = Clock::now();
+    auto clean = deidentifier->Apply(fetched.bytes);
+    o.convert_ms = MsSince(t0);
+    if (!clean) {
+      o.Fail(Step::kDeidentify, clean.error());
+      return c;
+    }
+    o.patient = clean->patient;
+    if (fetched.row.report_value) {
+      auto report = deid::ScrubText(*fetched.row.report_value, clean->identifiers, clean->date_offset);
+      o.deid_report = std::move(report.text);
+      o.deid_replacements = report.replacements;
+    }
+    if (clean->exclude) {
+      o.Fail(Step::kDeidentify,
+             Error(ErrorCode::kExcluded,
+                   fmt::format("may carry burned-in text ({}); not stored (--burned-in keep stores it)",
+                               clean->burned_in)));
+      o.excluded = true;
+      return c;
+    }
+    fetched.bytes = std::move(clean->dicom);
+  }
   o.dicom_key = layout.DicomKey(id);
   o.dicom_sha256 = digest::Sha256Hex(fetched.bytes);
   o.dicom_crc32c = Crc32cBase64(Crc32c(fetched.bytes));
@@ -136,7 +162,7 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, const
   convert::ConvertOptions first_frame = options;
   first_frame.all_frames = false;
   auto result = converter.Convert(fetched.bytes, first_frame);
-  o.convert_ms = MsSince(t0);
+  o.convert_ms += MsSince(t0);
   c.dicom = std::move(fetched.bytes);
   if (!result) {
     o.Fail(Step::kConvert, result.error());

@@ -5,6 +5,7 @@
 
 #include "convert/converter.h"
 #include "core/result.h"
+#include "deid/deidentifier.h"
 #include "fetch/fetcher.h"
 #include "pipeline/layout.h"
 #include "pipeline/outcome.h"
@@ -38,9 +39,13 @@ struct Converted {
   InstanceOutcome outcome;    ///< Everything but the store results.
 };
 
-/// Step 2 (CPU only): hashes the DICOM, converts it in memory, hashes the JPEG.
-Converted ConvertInstance(Fetched fetched, convert::Converter& converter, const DatasetLayout& layout,
-                          const convert::ConvertOptions& options);
+/// Step 2 (CPU only): de-identifies the DICOM (when `deidentifier` is given), hashes it,
+/// converts it in memory, hashes the JPEG. With de-identification, a file that cannot be
+/// de-identified fails at kDeidentify and nothing of it is stored; one whose pixels may carry
+/// burned-in text is excluded (unless its Config keeps them); the row's report is scrubbed with
+/// the file's own header.
+Converted ConvertInstance(Fetched fetched, convert::Converter& converter, deid::Deidentifier* deidentifier,
+                          const DatasetLayout& layout, const convert::ConvertOptions& options);
 
 /// Step 3 (I/O only): stores the DICOM, then the JPEG, and completes the outcome. A DICOM that
 /// downloads but does not convert (an SR, a broken codestream) is kept, and the outcome says why

@@ -77,9 +77,12 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& path
   for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kSchema}) {
     if (auto ok = j->Exec(sql); !ok) return Fail(ok.error());
   }
-  // Journals written before the CRC-32C columns existed gain them (an error means they exist).
+  // Journals written before the CRC-32C and de-identification columns existed gain them (an
+  // error means they exist).
   for (const char* sql :
-       {"ALTER TABLE instances ADD COLUMN dicom_crc32c TEXT", "ALTER TABLE instances ADD COLUMN jpg_crc32c TEXT"}) {
+       {"ALTER TABLE instances ADD COLUMN dicom_crc32c TEXT", "ALTER TABLE instances ADD COLUMN jpg_crc32c TEXT",
+        "ALTER TABLE instances ADD COLUMN patient TEXT", "ALTER TABLE instances ADD COLUMN deid_report TEXT",
+        "ALTER TABLE instances ADD COLUMN deid_replacements INTEGER"}) {
     (void)j->Exec(sql);
   }
   return j;
@@ -228,7 +231,8 @@ Status Journal::Select(const std::string& sql_tail, const std::function<void(sql
       "SELECT seq, instance_id, study_id, series_number, instance_number, file_path, file_url, report_value, "
       "field_created_at, src_modality, body_part, state, attempts, downloaded, error_code, error_message, dicom_key, "
       "jpg_key, dicom_uri, jpg_uri, dicom_sha256, jpg_sha256, dicom_bytes, jpg_bytes, rows, columns, modality, "
-      "photometric, transfer_syntax, window, dicom_crc32c, jpg_crc32c FROM instances {}",
+      "photometric, transfer_syntax, window, dicom_crc32c, jpg_crc32c, patient, deid_report, deid_replacements "
+      "FROM instances {}",
       sql_tail);
   auto s = Prepare(sql.c_str());
   if (!s) return Fail(s.error());
@@ -253,6 +257,7 @@ Status Journal::Select(const std::string& sql_tail, const std::function<void(sql
     InstanceOutcome& o = e.outcome;
     o.instance_id = e.row.instance_id;
     o.stored = e.state == State::kStored;
+    o.excluded = e.state == State::kExcluded;
     o.downloaded = ColInt(q, 13).value_or(0) != 0;
     o.SetErrorFromText(ColText(q, 14).value_or(""), ColText(q, 15).value_or(""));
     o.dicom_key = ColText(q, 16).value_or("");
@@ -271,6 +276,9 @@ Status Journal::Select(const std::string& sql_tail, const std::function<void(sql
     o.window = ColText(q, 29).value_or("");
     o.dicom_crc32c = ColText(q, 30).value_or("");
     o.jpg_crc32c = ColText(q, 31).value_or("");
+    o.patient = ColText(q, 32).value_or("");
+    o.deid_report = ColText(q, 33);
+    o.deid_replacements = static_cast<uint64_t>(ColInt(q, 34).value_or(0));
     visit(std::move(e));
   }
   if (rc != SQLITE_DONE) return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
@@ -280,7 +288,7 @@ Status Journal::Select(const std::string& sql_tail, const std::function<void(sql
 Result<std::vector<JournalEntry>> Journal::PendingAfter(int64_t after_seq, size_t limit) {
   std::vector<JournalEntry> out;
   auto ok = Select(
-      "WHERE state != 'stored' AND seq > ?1 ORDER BY seq LIMIT ?2",
+      "WHERE state NOT IN ('stored', 'excluded') AND seq > ?1 ORDER BY seq LIMIT ?2",
       [&](sqlite3_stmt* s) {
         sqlite3_bind_int64(s, 1, after_seq);
         sqlite3_bind_int64(s, 2, static_cast<int64_t>(limit));
@@ -296,13 +304,15 @@ Status Journal::ForEachInCsvOrder(const std::function<void(const JournalEntry&)>
 }
 
 Result<Journal::Counts> Journal::Count() {
-  auto s = Prepare("SELECT count(*), coalesce(sum(state = 'stored'), 0) FROM instances");
+  auto s = Prepare(
+      "SELECT count(*), coalesce(sum(state = 'stored'), 0), coalesce(sum(state = 'excluded'), 0) FROM instances");
   if (!s) return Fail(s.error());
   if (sqlite3_step(s->get()) != SQLITE_ROW) {
     return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
   }
   return Counts{static_cast<size_t>(sqlite3_column_int64(s->get(), 0)),
-                static_cast<size_t>(sqlite3_column_int64(s->get(), 1))};
+                static_cast<size_t>(sqlite3_column_int64(s->get(), 1)),
+                static_cast<size_t>(sqlite3_column_int64(s->get(), 2))};
 }
 
 Result<size_t> Journal::ReconcileStored(const Lister& list) {
@@ -356,7 +366,8 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
       "UPDATE instances SET state=?, attempts=attempts+1, downloaded=?, error_code=?, error_message=?, "
       "dicom_key=?, jpg_key=?, dicom_uri=?, jpg_uri=?, dicom_sha256=?, jpg_sha256=?, dicom_bytes=?, "
       "jpg_bytes=?, rows=?, columns=?, modality=?, photometric=?, transfer_syntax=?, window=?, "
-      "dicom_crc32c=?, jpg_crc32c=?, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?");
+      "dicom_crc32c=?, jpg_crc32c=?, patient=?, deid_report=?, deid_replacements=?, "
+      "updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?");
   if (!prepared) {
     (void)Exec("ROLLBACK");
     return Fail(prepared.error());
@@ -367,7 +378,7 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
     auto text = [&](int i, const std::string& v) {
       BindText(u.get(), i, v.empty() ? std::nullopt : std::optional<std::string>(v));
     };
-    text(1, std::string(StateName(o.stored ? State::kStored : State::kFailed)));
+    text(1, std::string(StateName(o.ToState())));
     sqlite3_bind_int(u.get(), 2, o.downloaded ? 1 : 0);
     text(3, std::string(o.ErrorCodeText()));
     text(4, o.ErrorText());
@@ -387,7 +398,10 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
     text(18, o.window);
     text(19, o.dicom_crc32c);
     text(20, o.jpg_crc32c);
-    text(21, o.instance_id);
+    text(21, o.patient);
+    BindText(u.get(), 22, o.deid_report);
+    sqlite3_bind_int64(u.get(), 23, static_cast<int64_t>(o.deid_replacements));
+    text(24, o.instance_id);
     if (sqlite3_step(u.get()) != SQLITE_DONE) {
       const std::string message = sqlite3_errmsg(db_);
       (void)Exec("ROLLBACK");

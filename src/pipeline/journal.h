@@ -56,7 +56,7 @@ class Journal {
   Result<std::vector<std::string>> NotInSample(const std::vector<std::string>& ids);
 
   struct Counts {
-    size_t total = 0, stored = 0;
+    size_t total = 0, stored = 0, excluded = 0;
   };
   Result<Counts> Count();
   /// Marks stored entries pending again unless both their objects are among those `list`

@@ -10,6 +10,8 @@ std::string_view StepName(Step step) {
       return "";
     case Step::kDownload:
       return "download";
+    case Step::kDeidentify:
+      return "de-identify";
     case Step::kConvert:
       return "convert";
     case Step::kStoreDicom:
@@ -21,7 +23,7 @@ std::string_view StepName(Step step) {
 }
 
 std::pair<Step, std::string_view> SplitStep(std::string_view text) {
-  for (Step step : {Step::kDownload, Step::kConvert, Step::kStoreDicom, Step::kStoreJpeg}) {
+  for (Step step : {Step::kDownload, Step::kDeidentify, Step::kConvert, Step::kStoreDicom, Step::kStoreJpeg}) {
     const std::string_view name = StepName(step);
     if (text.size() > name.size() + 1 && text.substr(0, name.size()) == name && text.substr(name.size(), 2) == ": ")
       return {step, text.substr(name.size() + 2)};
@@ -37,6 +39,8 @@ std::string_view StateName(State state) {
       return "stored";
     case State::kFailed:
       return "failed";
+    case State::kExcluded:
+      return "excluded";
   }
   return "pending";
 }
@@ -44,6 +48,7 @@ std::string_view StateName(State state) {
 State ParseState(std::string_view name) {
   if (name == "stored") return State::kStored;
   if (name == "failed") return State::kFailed;
+  if (name == "excluded") return State::kExcluded;
   return State::kPending;
 }
 

@@ -14,19 +14,20 @@ namespace eden::pipeline {
 /// The steps of the per-instance job, in order. A failed outcome names the one that failed;
 /// a row refused before any step (a NULL file_url, an unsafe instance_id) names none. A new step
 /// (de-identification, packaging) is one more value here.
-enum class Step { kNone, kDownload, kConvert, kStoreDicom, kStoreJpeg };
+enum class Step { kNone, kDownload, kDeidentify, kConvert, kStoreDicom, kStoreJpeg };
 
-/// How the CSV, the journal and the wire write a step: "download", "convert", "store DICOM",
-/// "store JPEG" ("" for kNone).
+/// How the CSV, the journal and the wire write a step: "download", "de-identify", "convert",
+/// "store DICOM", "store JPEG" ("" for kNone).
 std::string_view StepName(Step step);
 
 /// A failure's text as the edges carry it, "<step>: <reason>", split back into the step and the
 /// reason. Text with no step prefix is (kNone, text).
 std::pair<Step, std::string_view> SplitStep(std::string_view text);
 
-/// Where an instance is in a run: not yet attempted (or interrupted), stored, or failed.
-enum class State { kPending, kStored, kFailed };
-std::string_view StateName(State state);  ///< "pending" | "stored" | "failed"
+/// Where an instance is in a run: not yet attempted (or interrupted), stored, failed, or
+/// excluded on purpose (de-identification: pixels that may carry burned-in text).
+enum class State { kPending, kStored, kFailed, kExcluded };
+std::string_view StateName(State state);  ///< "pending" | "stored" | "failed" | "excluded"
 State ParseState(std::string_view name);  ///< Anything else is kPending.
 
 /// What happened to one instance: everything the journal and the CSV record about it.
@@ -34,6 +35,7 @@ struct InstanceOutcome {
   std::string instance_id;
   bool stored = false;             ///< DICOM and JPEG both stored: done.
   bool downloaded = false;         ///< The DICOM bytes arrived and were stored.
+  bool excluded = false;           ///< Left out on purpose; `error` says why (not a failure).
   Step failed_step = Step::kNone;  ///< The step that failed (kNone when stored or refused before any step).
   std::optional<Error> error;      ///< Why it is not stored (the reason, without the step); empty when stored.
   std::string dicom_key, jpg_key;
@@ -44,6 +46,14 @@ struct InstanceOutcome {
   uint32_t rows = 0, columns = 0;
   std::string modality, photometric, transfer_syntax, window;
   double fetch_ms = 0, convert_ms = 0, store_ms = 0;
+  /// With de-identification: the keyed patient pseudonym, the study's report scrubbed with this
+  /// instance's header, and how many replacements that took.
+  std::string patient;
+  std::optional<std::string> deid_report;
+  uint64_t deid_replacements = 0;
+
+  /// The journal state this outcome records.
+  State ToState() const { return stored ? State::kStored : excluded ? State::kExcluded : State::kFailed; }
 
   /// Records a failure at `step` (not stored).
   void Fail(Step step, Error why) {

@@ -49,7 +49,8 @@ std::map<std::string, std::string> SampleSettings(const RunOptions& options) {
           {"max_size", std::to_string(options.convert.max_size)},
           {"window", options.convert.render.window ? fmt::format("{:g}/{:g}", options.convert.render.window->center,
                                                                  options.convert.render.window->width)
-                                                   : "-"}};
+                                                   : "-"},
+          {"deid", options.deid}};
 }
 
 /// The differences between the settings a journal froze and this run's, one line each, as the
@@ -59,11 +60,17 @@ std::vector<std::string> SettingsDifferences(const std::map<std::string, std::st
   static const std::vector<std::pair<std::string, std::string>> kShown = {
       {"query", "--query"},     {"query_sha256", "the query's text"}, {"studies", "--studies/--all-studies"},
       {"seed", "--seed"},       {"modality", "--modality"},           {"body_part", "--body-part"},
-      {"quality", "--quality"}, {"max_size", "--max-size"},           {"window", "--window"}};
+      {"quality", "--quality"}, {"max_size", "--max-size"},           {"window", "--window"},
+      {"deid", "de-identification (--deid, --deid-option, the key, --burned-in)"}};
   std::vector<std::string> out;
   const bool sampled = now.at("studies") != "all" || (frozen.count("studies") && frozen.at("studies") != "all");
   for (const auto& [key, flag] : kShown) {
     auto it = frozen.find(key);
+    // A journal from before de-identification existed stored the files as they came.
+    if (key == "deid" && it == frozen.end() && now.at(key) != "off") {
+      out.push_back(fmt::format("{}: frozen off, now {}", flag, now.at(key)));
+      continue;
+    }
     if (it == frozen.end() || it->second == now.at(key)) continue;
     if (key == "seed" && !sampled) continue;  // Every study: the seed chooses nothing.
     if (key == "query_sha256" && frozen.at("query") != now.at("query")) continue;  // Said by --query.
@@ -117,17 +124,18 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
 
 /// Writes the CSV to `path` from the journal, one entry at a time, gathering the README's
 /// counts and the failures on the way.
-Status WriteCsv(Journal& journal, const std::filesystem::path& path, DatasetStats& stats, RunSummary& summary) {
+Status WriteCsv(Journal& journal, const std::filesystem::path& path, bool deid, DatasetStats& stats,
+                RunSummary& summary) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return Fail(ErrorCode::kIo, fmt::format("cannot write {}", path.string()));
   std::string buffer = CsvHeader();
   auto visited = journal.ForEachInCsvOrder([&](const JournalEntry& e) {
     stats.Add(e);
-    if (e.state != State::kStored && summary.failures.size() < kListedFailures) {
+    if (e.state != State::kStored && e.state != State::kExcluded && summary.failures.size() < kListedFailures) {
       summary.failures.push_back(
           {e.row.instance_id, fmt::format("{}: {}", e.outcome.ErrorCodeText(), e.outcome.ErrorText())});
     }
-    AppendCsvRow(buffer, e);
+    AppendCsvRow(buffer, e, deid);
     if (buffer.size() >= (size_t{1} << 20)) {
       out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
       buffer.clear();
@@ -241,7 +249,8 @@ Result<RunSummary> Run(const RunOptions& options,
     if (!kept) return Fail(kept.error());
     summary.already_stored = *kept;
   }
-  const size_t pending = summary.total - summary.already_stored;
+  summary.excluded = counts->excluded;
+  const size_t pending = summary.total - summary.already_stored - counts->excluded;
   if (summary.resumed) observer.OnResume(summary.total, summary.already_stored);
 
   // 3. Fetch, convert, store, a chunk of the journal at a time (memory does not grow with the
@@ -304,9 +313,11 @@ Result<RunSummary> Run(const RunOptions& options,
   if (!meta) return Fail(meta.error());
   DatasetStats stats;
   const std::filesystem::path csv_path = options.journal_path.string() + ".csv.tmp";
-  if (auto ok = WriteCsv(**journal, csv_path, stats, summary); !ok) return Fail(ok.error());
+  if (auto ok = WriteCsv(**journal, csv_path, options.deid != "off", stats, summary); !ok) return Fail(ok.error());
   summary.stored = stats.stored;
   summary.failed = stats.failed;
+  summary.excluded = stats.excluded;
+  summary.deid_replacements = stats.deid_replacements;
   summary.failures_by_code = stats.errors;
   const std::string readme = BuildDatasetReadme(stats, *meta, options.layout);
   auto as_bytes = [](const std::string& s) {

@@ -26,6 +26,8 @@ struct RunOptions {
   ExecutorOptions executor;
   convert::ConvertOptions convert;
   DatasetLayout layout;
+  /// deid::Describe of the de-identification (the journal keeps it; "off": files as they came).
+  std::string deid = "off";
 };
 
 /// The summary lists at most this many failures, the first in CSV order: memory stays flat
@@ -47,6 +49,8 @@ struct RunSummary {
   size_t processed = 0;       ///< Attempted in this run.
   size_t stored = 0;          ///< Stored after this run (all runs).
   size_t failed = 0;
+  size_t excluded = 0;            ///< Left out on purpose (burned-in text): not failures.
+  uint64_t deid_replacements = 0;  ///< Identifiers replaced in report text.
   /// Selected rows whose instance id an earlier row of the selection already had: the first
   /// is kept, these are not in the dataset (a query that repeats rows, e.g. a report join).
   size_t duplicate_rows = 0;

@@ -43,7 +43,8 @@ pipeline::Dispatcher MakeBrokerDispatcher(BrokerDispatch d) {
       {"prefix", d.prefix},
       {"quality", d.quality},
       {"max_size", d.max_size},
-      {"window", d.window}}.dump();
+      {"window", d.window},
+      {"deid", d.deid}}.dump();
   return [d, options](const std::vector<source::InstanceRow>& rows,
                       const std::function<void(pipeline::InstanceOutcome &&)>& on_outcome,
                       const std::function<bool()>& stop) -> Status {

@@ -18,6 +18,7 @@ struct BrokerDispatch {
   int quality = 100;
   int max_size = 0;
   std::string window;  ///< "C/W" or empty.
+  std::string deid = "off";  ///< deid::Describe of the run's de-identification (workers must match it).
   /// Called when no result came for 10 s: `done` of `sent` tasks finished (the caller says
   /// whether a worker is listening).
   std::function<void(size_t sent, size_t done)> on_waiting;

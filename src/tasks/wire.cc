@@ -79,7 +79,11 @@ std::string OutcomeToJson(const pipeline::InstanceOutcome& o) {
               {"window", o.window},
               {"fetch_ms", o.fetch_ms},
               {"convert_ms", o.convert_ms},
-              {"store_ms", o.store_ms}}
+              {"store_ms", o.store_ms},
+              {"excluded", o.excluded},
+              {"patient", o.patient},
+              {"deid_report", o.deid_report ? json(*o.deid_report) : json(nullptr)},
+              {"deid_replacements", o.deid_replacements}}
       .dump();
 }
 
@@ -113,6 +117,10 @@ Result<pipeline::InstanceOutcome> OutcomeFromJson(const std::string& text) {
     o.fetch_ms = j.value("fetch_ms", 0.0);
     o.convert_ms = j.value("convert_ms", 0.0);
     o.store_ms = j.value("store_ms", 0.0);
+    o.excluded = j.value("excluded", false);
+    o.patient = j.value("patient", "");
+    if (j.contains("deid_report") && j["deid_report"].is_string()) o.deid_report = j["deid_report"].get<std::string>();
+    o.deid_replacements = j.value("deid_replacements", uint64_t{0});
     return o;
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kInvalidArgument, std::string("the task result has a field of the wrong type: ") + e.what());

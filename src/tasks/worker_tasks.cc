@@ -88,6 +88,11 @@ class TaskContext {
 
   convert::Converter& Converter() { return PerThread(converters_, adapters_.make_converter); }
   fetch::Fetcher& Fetcher() { return PerThread(fetchers_, adapters_.make_fetcher); }
+  /// This thread's de-identifier, or nullptr when the worker runs with de-identification off.
+  deid::Deidentifier* Deidentifier() {
+    if (!adapters_.make_deidentifier) return nullptr;
+    return &PerThread(deidentifiers_, adapters_.make_deidentifier);
+  }
 
   /// The store for a destination (a folder or gs://bucket[/prefix]), opened once.
   Result<storage::ObjectStore*> Store(const std::string& destination) {
@@ -123,6 +128,7 @@ class TaskContext {
   std::counting_semaphore<> cpu_;
   std::mutex mu_;
   std::map<std::thread::id, std::unique_ptr<convert::Converter>> converters_;
+  std::map<std::thread::id, std::unique_ptr<deid::Deidentifier>> deidentifiers_;
   std::map<std::thread::id, std::unique_ptr<fetch::Fetcher>> fetchers_;
   std::map<std::string, std::unique_ptr<storage::ObjectStore>> stores_;
 };
@@ -231,13 +237,27 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
     return {false,       "null", "ConnectionError", "destination: " + store.error().message(), std::string("builtins"),
             std::nullopt};
   }
+  // One run, one de-identification: a run whose de-identification is not this worker's gets
+  // nothing stored (a result, not a retry: another try here would fail the same way).
+  const std::string run_deid = options.value("deid", ctx.options().deid);
+  if (run_deid != ctx.options().deid) {
+    pipeline::InstanceOutcome refused;
+    refused.instance_id = row->instance_id;
+    refused.Fail(pipeline::Step::kDeidentify,
+                 Error(ErrorCode::kFailedPrecondition,
+                       fmt::format("the run de-identifies as '{}' but this worker as '{}' (same --deid, options "
+                                   "and key on both)",
+                                   run_deid, ctx.options().deid)));
+    return {true, OutcomeToJson(refused), "", "", std::nullopt, std::nullopt};
+  }
   // The pipeline's three steps, with only the conversion inside a CPU slot.
   pipeline::Fetched fetched = pipeline::FetchInstance(*row, ctx.Fetcher());
   std::optional<pipeline::Converted> converted;
   {
     SlotHeld cpu(ctx.Cpu());
     if (!cpu.held()) return Abandoned();
-    converted = pipeline::ConvertInstance(std::move(fetched), ctx.Converter(), layout, convert_options);
+    converted = pipeline::ConvertInstance(std::move(fetched), ctx.Converter(), ctx.Deidentifier(), layout,
+                                          convert_options);
   }
   if (celery::TaskAbandoned()) return Abandoned();  // Nothing stored for a result nobody reads.
   auto outcome = pipeline::StoreInstance(std::move(*converted), **store);

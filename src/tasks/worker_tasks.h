@@ -7,6 +7,7 @@
 #include "celery/worker.h"
 #include "convert/converter.h"
 #include "core/result.h"
+#include "deid/deidentifier.h"
 #include "fetch/fetcher.h"
 #include "storage/object_store.h"
 
@@ -24,6 +25,8 @@ struct WorkerAdapters {
   std::function<std::unique_ptr<convert::Converter>()> make_converter;
   /// A fetcher for one worker thread, with the download policy (`--allow-url`) applied.
   std::function<std::unique_ptr<fetch::Fetcher>()> make_fetcher;
+  /// A de-identifier for one worker thread; empty when the worker runs with `--deid off`.
+  std::function<std::unique_ptr<deid::Deidentifier>()> make_deidentifier;
   /// Opens a destination (a folder or gs://bucket[/prefix]); called once per destination.
   std::function<Result<std::unique_ptr<storage::ObjectStore>>(const std::string& destination)> open_store;
 };
@@ -33,6 +36,9 @@ struct WorkerTaskOptions {
   std::string default_bucket;  ///< upload_file_to_gcs without a bucket (GCS_BUCKET_NAME).
   int task_retries = 3;        ///< Retries of an instance that failed transiently...
   double retry_delay_s = 5;    ///< ...after this many seconds x the retry number.
+  /// deid::Describe of the worker's own configuration. An eden.process_instance whose options
+  /// carry another "deid" is refused (failed_precondition): one run, one de-identification.
+  std::string deid = "off";
 };
 
 /// The tasks `eden worker` runs (documented in docs/worker.md):

@@ -74,6 +74,9 @@ def run_suite(repo, services_dir, pg_port, orthanc_port, tests, on_ready):
         env = dict(shlex.split(line)[1].split("=", 1) for line in sh([services, "env"], env=svc_env).stdout.splitlines())
         # The demo's truncated DICOM is a file:// URL in this folder: file:// is refused unless allowed.
         env["EDEN_ALLOW_URLS"] = f"file://{os.path.join(services_dir, 'bad')}/"
+        # These suites check byte-for-byte copies, journals and protocols: de-identification
+        # off, unless a test turns it on (test_pipeline.py's de-identification tests do).
+        env["EDEN_DEID"] = "off"
         loaded = sh(["/usr/bin/python3", os.path.join(repo, "scripts/load_demo_pacs.py"), "--orthanc",
                      env["EDEN_ORTHANC_URL"], "--psql",
                      f"psql -h {env['EDEN_PG_SOCKET']} -p {env['SOURCE_DATABASE_PORT']} -U eden -d pacs",

@@ -513,6 +513,133 @@ def test_convert_writes_inside_the_output_folder_for_symlinked_inputs(tmp):
 
 # ---- runner ------------------------------------------------------------------------------------
 
+# --- de-identification (docs/deid.md) -----------------------------------------------------------
+
+def identifiers_of_the_sources():
+    """Every identifying value the demo PACS's DICOM files hold, read with pydicom from the files
+    Orthanc serves: names, ids, institution, dates, UIDs (at least 6 characters, so a value like
+    'CT' or 'M' that is not an identifier is not counted as a leak)."""
+    import pydicom
+    rows = psql_csv("SELECT i.file_url FROM pacs_instances i WHERE NOT i.deleted AND i.file_url LIKE 'http%'")
+    found = set()
+    for row in rows:
+        try:
+            data = urllib.request.urlopen(row["file_url"], timeout=30).read()
+            ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        except Exception:
+            continue
+        def visit(dataset):
+            for elem in dataset:
+                if elem.VR == "SQ":
+                    for item in elem.value:
+                        visit(item)
+                    continue
+                if elem.tag.group in (0x0002, 0x0008, 0x0010, 0x0020, 0x0032, 0x0040) or elem.tag.is_private:
+                    if elem.VR in ("PN", "LO", "SH", "UI", "DA", "DT") and elem.value not in (None, ""):
+                        values = elem.value if isinstance(elem.value, pydicom.multival.MultiValue) else [elem.value]
+                        for v in values:
+                            text = str(v).strip()
+                            if elem.VR == "UI" and text.startswith("1.2.840.10008."):
+                                continue  # The standard's own UIDs (SOP classes, transfer syntaxes).
+                            if elem.VR in ("LO", "SH") and elem.tag not in (
+                                    (0x0010, 0x0020), (0x0008, 0x0050), (0x0008, 0x0080), (0x0020, 0x0010)):
+                                continue  # Descriptions, codes: not identity.
+                            if len(text) >= 6:
+                                found.add(text)
+        visit(ds)
+    return found
+
+
+def deid_key(tmp):
+    path = os.path.join(tmp, "deid.key")
+    if not os.path.exists(path):
+        r = eden("deid", "keygen", "--out", path)
+        assert r.returncode == 0, r.stderr
+    return path
+
+
+def test_deid_without_a_key_stops_with_exit_2_and_says_how_to_make_one(tmp):
+    r = eden("run", "--all-studies", "-o", os.path.join(tmp, "out"), env={"EDEN_DEID": "basic"})
+    assert r.returncode == 2, f"exit {r.returncode}: {r.stderr}"
+    assert "eden deid keygen" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(tmp, "out", "eden-dataset-vlms")), "something was written"
+
+
+def test_deid_run_leaks_no_identifier_of_the_sources_in_any_byte(tmp):
+    key = deid_key(tmp)
+    out = os.path.join(tmp, "deid")
+    r = eden("run", "--all-studies", "-o", out, "--progress", "none", "--deid-key-file", key,
+             "--summary-json", os.path.join(tmp, "s.json"), env={"EDEN_DEID": "basic"})
+    assert r.returncode in (0, 1), f"exit {r.returncode}: {r.stderr}"
+    key_text = open(key).read().strip()
+    assert key_text not in r.stdout + r.stderr, "the key was printed"
+    identifiers = identifiers_of_the_sources()
+    assert len(identifiers) > 50, f"only {len(identifiers)} identifiers read from the sources"
+    base = os.path.join(out, "eden-dataset-vlms/sample-test")
+    leaks = []
+    files = 0
+    for root, _, names in os.walk(base):
+        for name in names:
+            data = open(os.path.join(root, name), "rb").read()
+            files += 1
+            assert key_text.encode() not in data, f"the key is in {name}"
+            for ident in identifiers:
+                if ident.encode() in data:
+                    leaks.append((name, ident))
+    assert files > 40, f"only {files} files written"
+    assert not leaks, f"{len(leaks)} leaks, e.g. {leaks[:5]}"
+    rows = read_csv(out)
+    stored = [row for row in rows if row["status"] == "stored"]
+    excluded = [row for row in rows if row["status"] == "excluded"]
+    assert stored, "nothing stored"
+    assert excluded, "no image was excluded for possible burned-in text (the corpus has secondary captures)"
+    assert all(not row["file_url"] and not row["file_path"] for row in rows), "file_url / file_path written"
+    assert all(row["patient"].startswith("EDEN-") for row in stored), "a stored row has no pseudonym"
+    assert all(row["error"].startswith("excluded") for row in excluded)
+    for row in excluded:
+        assert not os.path.exists(os.path.join(base, "dicom-files", row["instance_id"] + ".dcm"))
+    readme = open(os.path.join(base, "README-dataset.md"), encoding="utf-8").read()
+    assert "PS3.15" in readme and "sha256:" in readme, readme[:400]
+    summary = json.load(open(os.path.join(tmp, "s.json")))
+    assert summary["excluded"] == len(excluded), summary
+
+
+def test_deid_same_key_same_files_and_references_hold_across_runs(tmp):
+    import pydicom
+    key = deid_key(tmp)
+    outs = []
+    for name in ("one", "two"):
+        out = os.path.join(tmp, name)
+        r = eden("run", "--all-studies", "-o", out, "--progress", "none", "--deid-key-file", key,
+                 env={"EDEN_DEID": "basic"})
+        assert r.returncode in (0, 1), r.stderr
+        outs.append(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-files"))
+    names = sorted(os.listdir(outs[0]))
+    assert names == sorted(os.listdir(outs[1])) and len(names) > 10
+    studies = {}
+    for name in names:
+        a = open(os.path.join(outs[0], name), "rb").read()
+        b = open(os.path.join(outs[1], name), "rb").read()
+        assert sha256(a) == sha256(b), f"{name}: two runs with one key wrote different files"
+        ds = pydicom.dcmread(io.BytesIO(a))
+        assert ds.PatientIdentityRemoved == "YES"
+        assert ds.SOPInstanceUID.startswith("2.25.") and ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+        studies.setdefault(ds.StudyInstanceUID, set()).add(ds.PatientID)
+    # Instances of one study still share one (new) Study Instance UID and one patient.
+    assert all(len(p) == 1 for p in studies.values()), studies
+    assert len(studies) > 3
+    # Another key: other UIDs.
+    other = os.path.join(tmp, "other.key")
+    assert eden("deid", "keygen", "--out", other).returncode == 0
+    out3 = os.path.join(tmp, "three")
+    r = eden("run", "--all-studies", "-o", out3, "--progress", "none", "--deid-key-file", other,
+             env={"EDEN_DEID": "basic"})
+    assert r.returncode in (0, 1), r.stderr
+    a = pydicom.dcmread(os.path.join(outs[0], names[0]))
+    c = pydicom.dcmread(os.path.join(out3, "eden-dataset-vlms/sample-test/dicom-files", names[0]))
+    assert a.SOPInstanceUID != c.SOPInstanceUID
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()

@@ -73,6 +73,9 @@ std::pair<std::string, std::string> ValuesFor(const CLI::Option& opt) {
   if (name == "log-level") return {"DEBUG", "ERROR"};
   if (name == "progress") return {"plain", "none"};
   if (name == "db-sslmode") return {"require", "disable"};
+  if (name == "deid") return {"off", "basic"};
+  if (name == "burned-in") return {"keep", "exclude"};
+  if (name == "deid-option") return {"clean-descriptors", "retain-modified-dates"};
   if (opt.get_type_name() == "INT" || opt.get_type_name() == "UINT") return {"7", "9"};
   return {"env-" + name, "flag-" + name};
 }
