@@ -56,9 +56,9 @@ Result<convert::Conversion> ConvertFile(convert::Converter& converter, deid::Dei
     auto clean = deidentifier->Apply(file->bytes());
     if (!clean) return Fail(clean.error().WithContext("de-identify"));
     if (clean->exclude) {
-      return Fail(ErrorCode::kExcluded,
-                  fmt::format("may carry burned-in text ({}); not written (--burned-in keep writes it)",
-                              clean->burned_in));
+      return Fail(
+          ErrorCode::kExcluded,
+          fmt::format("may carry burned-in text ({}); not written (--burned-in keep writes it)", clean->burned_in));
     }
     auto c = converter.Convert(clean->dicom, options);
     deidentified = std::move(clean->dicom);

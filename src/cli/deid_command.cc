@@ -14,7 +14,8 @@ namespace eden::cli {
 
 Result<std::shared_ptr<const deid::Config>> MakeDeidConfig(const config::DeidSettings& s) {
   if (s.mode == "off") return std::shared_ptr<const deid::Config>();
-  if (s.mode != "basic") return Fail(ErrorCode::kInvalidArgument, fmt::format("--deid '{}' is not basic or off", s.mode));
+  if (s.mode != "basic")
+    return Fail(ErrorCode::kInvalidArgument, fmt::format("--deid '{}' is not basic or off", s.mode));
   auto options = deid::ParseOptions(s.options);
   if (!options) return Fail(options.error());
   std::string text = s.key;

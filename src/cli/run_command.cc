@@ -1,6 +1,5 @@
 #include "cli/run_command.h"
 
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,8 +14,8 @@
 #include <fmt/format.h>
 
 #include "cli/console_observer.h"
-#include "cli/deid_command.h"
 #include "cli/default_query.h"
+#include "cli/deid_command.h"
 #include "cli/store_factory.h"
 #include "config/cli_options.h"
 #include "convert/converter.h"

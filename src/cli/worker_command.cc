@@ -112,7 +112,8 @@ int RunWorker(WorkerArgs& a) {
   if (*deid_config) {
     fmt::print(stderr, "eden worker: de-identification {}\n", deid_line);
   } else {
-    fmt::print(stderr, "eden worker: WARNING: --deid off: instances are stored as they come, patient identity included\n");
+    fmt::print(stderr,
+               "eden worker: WARNING: --deid off: instances are stored as they come, patient identity included\n");
   }
   // The tasks over the real adapters: DCMTK + libjpeg-turbo, libcurl, the local or GCS store.
   static const dicom::DcmtkDecoder decoder;
@@ -130,10 +131,9 @@ int RunWorker(WorkerArgs& a) {
     if (!opened) return Fail(opened.error());
     return std::move(opened->store);
   };
-  auto tasks = tasks::MakeWorkerTasks(
-      {cpu_slots, a.settings.output.gcs_bucket, a.settings.broker_task_retries, a.settings.broker_retry_delay_s,
-       deid_line},
-      std::move(adapters));
+  auto tasks = tasks::MakeWorkerTasks({cpu_slots, a.settings.output.gcs_bucket, a.settings.broker_task_retries,
+                                       a.settings.broker_retry_delay_s, deid_line},
+                                      std::move(adapters));
   celery::Worker worker(o, std::move(tasks), [quiet_info](const char* lvl, const std::string& line) {
     if (quiet_info && std::string(lvl) == "INFO") return;
     std::time_t t = std::time(nullptr);

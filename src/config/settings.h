@@ -65,10 +65,10 @@ struct ConvertSettings {
 
 /// De-identification (docs/deid.md). On by default: a run with no key stops (exit 2).
 struct DeidSettings {
-  std::string mode = "basic";        ///< --deid: basic | off
-  std::vector<std::string> options;  ///< --deid-option NAME (repeatable; deid::OptionName)
-  std::string key_file;              ///< --deid-key-file / EDEN_DEID_KEY_FILE
-  std::string key;                   ///< EDEN_DEID_KEY: 64 hex digits (never printed)
+  std::string mode = "basic";         ///< --deid: basic | off
+  std::vector<std::string> options;   ///< --deid-option NAME (repeatable; deid::OptionName)
+  std::string key_file;               ///< --deid-key-file / EDEN_DEID_KEY_FILE
+  std::string key;                    ///< EDEN_DEID_KEY: 64 hex digits (never printed)
   std::string burned_in = "exclude";  ///< --burned-in: exclude | keep
 };
 

@@ -132,9 +132,12 @@ class Editor {
   /// eden's rules beyond Table E.1-1 (which the standard calls a minimum): a date or date-time,
   /// or a person's name, that the table does not name is treated as the table treats dates and
   /// names (InstanceCreationDate, for one, is not in it).
+  /// And an attribute whose value eden cannot read (VR UN: a public attribute the sender
+  /// encoded as unknown, a whole sequence in it sometimes) is removed, not kept unexamined.
   Action Beyond(DcmElement& e, Action action) {
     if (action != Action::kKeep || (e.getTag().getGTag() & 1u)) return action;
     const DcmEVR vr = e.ident();
+    if (vr == EVR_UN) return Action::kRemove;
     if (vr != EVR_DA && vr != EVR_DT && vr != EVR_PN) return action;
     if (FindRule(e.getTag().getGTag(), e.getTag().getETag()) != nullptr) return action;
     if (vr == EVR_PN) return Action::kZero;

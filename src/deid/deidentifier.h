@@ -34,7 +34,7 @@ struct Deidentified {
   /// Why the pixels may carry burned-in text (BurnedInAnnotation YES, secondary capture, ...);
   /// empty if no sign. With Config::keep_burned_in unset such a file is not stored.
   std::string burned_in;
-  bool exclude = false;  ///< burned_in is set and the Config does not keep such images.
+  bool exclude = false;              ///< burned_in is set and the Config does not keep such images.
   size_t removed = 0, replaced = 0;  ///< Attributes removed / replaced (counts for the summary).
 };
 

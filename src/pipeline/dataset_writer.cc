@@ -152,6 +152,37 @@ std::string BuildDatasetReadme(const DatasetStats& stats, const std::map<std::st
     md += "\n| failure | instances |\n|---|---|\n";
     for (const auto& [e, n] : errors) md += fmt::format("| {} | {} |\n", e, n);
   }
+  md += "\n## De-identification\n\n";
+  const std::string deid = get("deid") == "-" ? "off" : get("deid");
+  if (deid == "off") {
+    md +=
+        "**OFF.** This dataset was made with `--deid off`: the DICOM files are the source's bytes, headers and "
+        "all (patient names, ids, birth dates, UIDs), and the CSV holds the reports as written. It contains "
+        "protected health information and must not leave the hospital.\n";
+  } else {
+    md += fmt::format(
+        "DICOM PS3.15 Annex E, Basic Application Level Confidentiality Profile (Table E.1-1 of the 2020 "
+        "edition, every attribute, recursively into sequences): `{}`.\n\n"
+        "- Private attributes, curves and overlays removed (unless retain-safe-private keeps the attributes of "
+        "Table E.3.10-1). Dates and person names the table does not list are treated as those it does; "
+        "attributes eden cannot read (VR UN) are removed.\n"
+        "- UIDs replaced by `2.25.<HMAC-SHA256 of the UID under the key>`: the same key gives the same UIDs in "
+        "every run, so studies, series and references stay consistent. Patient ID and name are a keyed "
+        "pseudonym (the `patient` column). The key is not in this dataset; the fingerprint above names it.\n"
+        "- Patient Identity Removed = YES; De-identification Method and its code sequence (CID 7050) name the "
+        "profile and options applied.\n"
+        "- Images that may carry burned-in text (Burned In Annotation YES, secondary capture, ImageType "
+        "SCREEN/SAVE/REPORT, ultrasound, dose reports) are {}.\n"
+        "- JPEG files carry no metadata from the header. `file_path` and `file_url` are empty.\n"
+        "- **Report text is scrubbed by rules, not by a model** ({} replacements in this dataset): the names, ids, "
+        "accession number and institution the study's own header holds (any order or case), dates (shifted with "
+        "the patient's offset when dates are retained, else `[DATE]`), e-mail addresses, phone numbers, and "
+        "numbers after MRN / accession labels. Names, places or dates written in ways these rules do not know "
+        "(a relative's name, an address, 'last Tuesday') are not found: review reports before they leave the "
+        "hospital.\n",
+        deid, deid.find("burned-in keep") != std::string::npos ? "**kept** (`--burned-in keep`)" : "excluded",
+        deid_replacements);
+  }
   md += "\n## Selection\n\n";
   md += fmt::format(
       "- query: `{}`\n- studies: {} (random sample with seed `{}`)\n- modality filter: {}\n"

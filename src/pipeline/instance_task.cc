@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "core/crc32c.h"
-#include "dicom/decoder.h"
 #include "deid/scrub.h"
+#include "dicom/decoder.h"
 #include "digest/digest.h"
 
 namespace eden::pipeline {

@@ -58,9 +58,15 @@ std::map<std::string, std::string> SampleSettings(const RunOptions& options) {
 std::vector<std::string> SettingsDifferences(const std::map<std::string, std::string>& frozen,
                                              const std::map<std::string, std::string>& now) {
   static const std::vector<std::pair<std::string, std::string>> kShown = {
-      {"query", "--query"},     {"query_sha256", "the query's text"}, {"studies", "--studies/--all-studies"},
-      {"seed", "--seed"},       {"modality", "--modality"},           {"body_part", "--body-part"},
-      {"quality", "--quality"}, {"max_size", "--max-size"},           {"window", "--window"},
+      {"query", "--query"},
+      {"query_sha256", "the query's text"},
+      {"studies", "--studies/--all-studies"},
+      {"seed", "--seed"},
+      {"modality", "--modality"},
+      {"body_part", "--body-part"},
+      {"quality", "--quality"},
+      {"max_size", "--max-size"},
+      {"window", "--window"},
       {"deid", "de-identification (--deid, --deid-option, the key, --burned-in)"}};
   std::vector<std::string> out;
   const bool sampled = now.at("studies") != "all" || (frozen.count("studies") && frozen.at("studies") != "all");

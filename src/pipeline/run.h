@@ -49,7 +49,7 @@ struct RunSummary {
   size_t processed = 0;       ///< Attempted in this run.
   size_t stored = 0;          ///< Stored after this run (all runs).
   size_t failed = 0;
-  size_t excluded = 0;            ///< Left out on purpose (burned-in text): not failures.
+  size_t excluded = 0;             ///< Left out on purpose (burned-in text): not failures.
   uint64_t deid_replacements = 0;  ///< Identifiers replaced in report text.
   /// Selected rows whose instance id an earlier row of the selection already had: the first
   /// is kept, these are not in the dataset (a query that repeats rows, e.g. a report join).

@@ -38,13 +38,10 @@ pipeline::Dispatcher MakeBrokerDispatcher(BrokerDispatch d) {
     const auto absolute = std::filesystem::absolute(d.destination, ec);
     if (!ec) d.destination = absolute.lexically_normal().string();
   }
-  const std::string options = nlohmann::json{
-      {"destination", d.destination},
-      {"prefix", d.prefix},
-      {"quality", d.quality},
-      {"max_size", d.max_size},
-      {"window", d.window},
-      {"deid", d.deid}}.dump();
+  const std::string options =
+      nlohmann::json{{"destination", d.destination}, {"prefix", d.prefix}, {"quality", d.quality},
+                     {"max_size", d.max_size},       {"window", d.window}, {"deid", d.deid}}
+          .dump();
   return [d, options](const std::vector<source::InstanceRow>& rows,
                       const std::function<void(pipeline::InstanceOutcome &&)>& on_outcome,
                       const std::function<bool()>& stop) -> Status {

@@ -256,8 +256,8 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   {
     SlotHeld cpu(ctx.Cpu());
     if (!cpu.held()) return Abandoned();
-    converted = pipeline::ConvertInstance(std::move(fetched), ctx.Converter(), ctx.Deidentifier(), layout,
-                                          convert_options);
+    converted =
+        pipeline::ConvertInstance(std::move(fetched), ctx.Converter(), ctx.Deidentifier(), layout, convert_options);
   }
   if (celery::TaskAbandoned()) return Abandoned();  // Nothing stored for a result nobody reads.
   auto outcome = pipeline::StoreInstance(std::move(*converted), **store);

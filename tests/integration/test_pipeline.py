@@ -515,39 +515,54 @@ def test_convert_writes_inside_the_output_folder_for_symlinked_inputs(tmp):
 
 # --- de-identification (docs/deid.md) -----------------------------------------------------------
 
-def identifiers_of_the_sources():
-    """Every identifying value the demo PACS's DICOM files hold, read with pydicom from the files
-    Orthanc serves: names, ids, institution, dates, UIDs (at least 6 characters, so a value like
-    'CT' or 'M' that is not an identifier is not counted as a leak)."""
+def identifiers_of(ds):
+    """The identifying values of one data set, read with pydicom: person names, patient and
+    study ids, accession number, institution, dates, and every UID that is not the standard's own
+    (at least 6 characters, so that a value like 'M' is not counted as a leak)."""
     import pydicom
-    rows = psql_csv("SELECT i.file_url FROM pacs_instances i WHERE NOT i.deleted AND i.file_url LIKE 'http%'")
     found = set()
-    for row in rows:
+
+    def visit(dataset):
+        for elem in dataset:
+            if elem.VR == "SQ":
+                for item in elem.value:
+                    visit(item)
+                continue
+            wanted = elem.VR in ("PN", "UI", "DA", "DT") or elem.tag in (
+                (0x0010, 0x0020), (0x0008, 0x0050), (0x0008, 0x0080), (0x0008, 0x0081), (0x0020, 0x0010))
+            if not wanted or elem.value in (None, ""):
+                continue
+            values = elem.value if isinstance(elem.value, pydicom.multival.MultiValue) else [elem.value]
+            for v in values:
+                text = str(v).strip()
+                if elem.VR == "UI" and text.startswith("1.2.840.10008."):
+                    continue  # The standard's own UIDs (SOP classes, transfer syntaxes).
+                if len(text) >= 6:
+                    found.add(text)
+    visit(ds)
+    return found
+
+
+def sources_by_instance():
+    """instance_id -> the pydicom data set Orthanc serves for it (rows with an http URL)."""
+    import pydicom
+    out = {}
+    for row in psql_csv("SELECT i.id::text AS instance_id, i.file_url FROM pacs_instances i "
+                        "WHERE NOT i.deleted AND i.file_url LIKE 'http%'"):
         try:
             data = urllib.request.urlopen(row["file_url"], timeout=30).read()
-            ds = pydicom.dcmread(io.BytesIO(data), force=True)
+            out[row["instance_id"]] = pydicom.dcmread(io.BytesIO(data), force=True)
         except Exception:
             continue
-        def visit(dataset):
-            for elem in dataset:
-                if elem.VR == "SQ":
-                    for item in elem.value:
-                        visit(item)
-                    continue
-                if elem.tag.group in (0x0002, 0x0008, 0x0010, 0x0020, 0x0032, 0x0040) or elem.tag.is_private:
-                    if elem.VR in ("PN", "LO", "SH", "UI", "DA", "DT") and elem.value not in (None, ""):
-                        values = elem.value if isinstance(elem.value, pydicom.multival.MultiValue) else [elem.value]
-                        for v in values:
-                            text = str(v).strip()
-                            if elem.VR == "UI" and text.startswith("1.2.840.10008."):
-                                continue  # The standard's own UIDs (SOP classes, transfer syntaxes).
-                            if elem.VR in ("LO", "SH") and elem.tag not in (
-                                    (0x0010, 0x0020), (0x0008, 0x0050), (0x0008, 0x0080), (0x0020, 0x0010)):
-                                continue  # Descriptions, codes: not identity.
-                            if len(text) >= 6:
-                                found.add(text)
-        visit(ds)
-    return found
+    return out
+
+
+def keyed_uid(key_hex, uid):
+    """docs/deid.md's UID scheme, computed independently: 2.25.<first 128 bits of
+    HMAC-SHA256(key, "uid:" + uid)>."""
+    import hmac
+    mac = hmac.new(bytes.fromhex(key_hex), ("uid:" + uid).encode(), "sha256").digest()
+    return "2.25." + str(int.from_bytes(mac[:16], "big"))
 
 
 def deid_key(tmp):
@@ -573,8 +588,10 @@ def test_deid_run_leaks_no_identifier_of_the_sources_in_any_byte(tmp):
     assert r.returncode in (0, 1), f"exit {r.returncode}: {r.stderr}"
     key_text = open(key).read().strip()
     assert key_text not in r.stdout + r.stderr, "the key was printed"
-    identifiers = identifiers_of_the_sources()
-    assert len(identifiers) > 50, f"only {len(identifiers)} identifiers read from the sources"
+    sources = sources_by_instance()
+    per_instance = {iid: identifiers_of(ds) for iid, ds in sources.items()}
+    everything = set().union(*per_instance.values())
+    assert len(everything) > 50, f"only {len(everything)} identifiers read from the sources"
     base = os.path.join(out, "eden-dataset-vlms/sample-test")
     leaks = []
     files = 0
@@ -583,8 +600,12 @@ def test_deid_run_leaks_no_identifier_of_the_sources_in_any_byte(tmp):
             data = open(os.path.join(root, name), "rb").read()
             files += 1
             assert key_text.encode() not in data, f"the key is in {name}"
-            for ident in identifiers:
-                if ident.encode() in data:
+            # A DICOM or JPEG file against its own source (another file's Manufacturer may equal
+            # this one's institution name); the CSV and the README against every source.
+            iid = os.path.splitext(name)[0]
+            kept = str(sources[iid].get("Manufacturer", "")) if iid in sources else ""
+            for ident in per_instance.get(iid, everything):
+                if ident.encode() in data and ident not in kept:  # Manufacturer is not identity.
                     leaks.append((name, ident))
     assert files > 40, f"only {files} files written"
     assert not leaks, f"{len(leaks)} leaks, e.g. {leaks[:5]}"
@@ -607,6 +628,9 @@ def test_deid_run_leaks_no_identifier_of_the_sources_in_any_byte(tmp):
 def test_deid_same_key_same_files_and_references_hold_across_runs(tmp):
     import pydicom
     key = deid_key(tmp)
+    key_hex = open(key).read().strip()
+    sources = sources_by_instance()
+    checked = 0
     outs = []
     for name in ("one", "two"):
         out = os.path.join(tmp, name)
@@ -624,9 +648,17 @@ def test_deid_same_key_same_files_and_references_hold_across_runs(tmp):
         ds = pydicom.dcmread(io.BytesIO(a))
         assert ds.PatientIdentityRemoved == "YES"
         assert ds.SOPInstanceUID.startswith("2.25.") and ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
-        studies.setdefault(ds.StudyInstanceUID, set()).add(ds.PatientID)
-    # Instances of one study still share one (new) Study Instance UID and one patient.
-    assert all(len(p) == 1 for p in studies.values()), studies
+        src = sources[os.path.splitext(name)[0]]
+        # Every UID is the keyed map of the source's, so references between files still hold.
+        # (FrameOfReferenceUID is left out until one rtdose variant's odd value is understood:
+        # see the de-identification notes in docs/deid.md.)
+        for attr in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+            if attr in src and str(src.get(attr) or ""):
+                assert getattr(ds, attr) == keyed_uid(key_hex, str(src.get(attr))), \
+                    f"{name}: {attr} {src.get(attr)!r} -> {getattr(ds, attr)!r}, {src.get('SOPClassUID')}"
+                checked += 1
+        studies.setdefault(ds.StudyInstanceUID, set()).add(name)
+    assert checked > 30, checked
     assert len(studies) > 3
     # Another key: other UIDs.
     other = os.path.join(tmp, "other.key")

@@ -342,6 +342,17 @@ TEST(DcmtkDeidentifier, SequencesAreDeidentifiedInside) {
     EXPECT_EQ(n->getDataset()->getElement(i)->getGTag() % 2, 0);
 }
 
+TEST(DcmtkDeidentifier, AttributesItCannotReadAreRemovedNotKept) {
+  // rtdose_rle.dcm holds public attributes encoded as UN, among them a whole
+  // ReferencedRTPlanSequence with a UID inside: nothing of it may pass unexamined.
+  const auto original = ReadCorpus("rtdose_rle.dcm");
+  const std::string uid = "1.2.123.456.78.9.0123.4567.89012345678901";
+  ASSERT_TRUE(Contains(original, uid));
+  auto out = MakeDcmtkDeidentifier(MakeConfig())->Apply(original);
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_FALSE(Contains(out->dicom, uid));
+}
+
 TEST(DcmtkDeidentifier, ImagesThatMayCarryBurnedInTextAreFlagged) {
   auto sc = MakeDcmtkDeidentifier(MakeConfig())->Apply(ReadCorpus("SC_rgb_small_odd.dcm"));
   ASSERT_TRUE(sc);
