@@ -460,7 +460,9 @@ def test_seed_env_names_from_dotenv(tmp):
                   "SOURCE_DATABASE_PASS"):
             f.write(f"{k}={ENV[k]}\n")
         f.write("LOGGING_LEVEL=INFO\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCE_DATABASE_")}
+        # De-identification is on by default: its key file comes from the .env too.
+        f.write(f"EDEN_DEID_KEY_FILE={deid_key(tmp)}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCE_DATABASE_", "EDEN_DEID"))}
     r = subprocess.run([ARGS.eden, "run", "--studies", "2", "-o", "out", "--progress", "none"], cwd=work, env=env,
                        capture_output=True, text=True)
     assert r.returncode in (0, 1), r.stderr
