@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -19,6 +20,8 @@ Result<std::shared_ptr<const deid::Config>> MakeDeidConfig(const config::DeidSet
   auto options = deid::ParseOptions(s.options);
   if (!options) return Fail(options.error());
   std::string text = s.key;
+  // Read again now: a .env file is loaded after the options were added.
+  if (const char* env = std::getenv("EDEN_DEID_KEY"); text.empty() && env != nullptr) text = env;
   std::string source = "EDEN_DEID_KEY";
   if (!s.key_file.empty()) {
     std::ifstream in(s.key_file);

@@ -106,6 +106,9 @@ class Editor {
     }
     for (unsigned long i = 0; i < item.card();) {
       DcmElement* e = item.getElement(i);
+      if (e->ident() == EVR_UN && (e->getTag().getGTag() & 1u) == 0) {
+        if (RetypeUnknown(item, i)) continue;  // The typed element now sits at `i`: edit it.
+      }
       const DcmTag& tag = e->getTag();
       bool safe = false;
       if ((tag.getGTag() & 1u) && config_.options.Has(Option::kRetainSafePrivate)) {
@@ -129,15 +132,39 @@ class Editor {
   }
 
  private:
+  /// A public attribute the sender encoded as UN (a file written without its dictionary): when
+  /// the dictionary gives a text VR, its bytes are the text (in any transfer syntax), so it is
+  /// made again with that VR and then edited like any other. True if so.
+  static bool RetypeUnknown(DcmItem& item, unsigned long i) {
+    DcmElement* e = item.getElement(i);
+    const DcmTagKey key = e->getTag();
+    const DcmTag known(key);  // The dictionary's entry (VR UN if the tag is not in it).
+    if (!known.getVR().isaString() || known.getVR().getEVR() == EVR_UN) return false;
+    Uint8* data = nullptr;
+    std::string text;
+    if (e->getLength() > 0 && e->getUint8Array(data).good() && data != nullptr) {
+      text.assign(reinterpret_cast<const char*>(data), e->getLength());
+    }
+    delete item.remove(i);
+    if (item.putAndInsertString(key, Trim(text).c_str()).bad()) item.putAndInsertString(key, "");
+    return true;
+  }
+
   /// eden's rules beyond Table E.1-1 (which the standard calls a minimum): a date or date-time,
   /// or a person's name, that the table does not name is treated as the table treats dates and
   /// names (InstanceCreationDate, for one, is not in it).
-  /// And an attribute whose value eden cannot read (VR UN: a public attribute the sender
-  /// encoded as unknown, a whole sequence in it sometimes) is removed, not kept unexamined.
+  /// And an attribute whose value eden cannot read as text (VR UN: a public sequence the sender
+  /// encoded as unknown, an unknown tag) is removed, not kept unexamined.
   Action Beyond(DcmElement& e, Action action) {
-    if (action != Action::kKeep || (e.getTag().getGTag() & 1u)) return action;
     const DcmEVR vr = e.ident();
-    if (vr == EVR_UN) return Action::kRemove;
+    // UN left after RetypeUnknown: a sequence, a binary value or an unknown tag. Only a binary
+    // value the table keeps stays (numbers: Rows, Bits Allocated...); the rest goes.
+    if (vr == EVR_UN && (e.getTag().getGTag() & 1u) == 0) {
+      const DcmEVR known = DcmTag(e.getTag()).getVR().getEVR();
+      const bool binary = known != EVR_UN && known != EVR_SQ && known != EVR_UNKNOWN && known != EVR_UNKNOWN2B;
+      return binary && action == Action::kKeep ? Action::kKeep : Action::kRemove;
+    }
+    if (action != Action::kKeep || (e.getTag().getGTag() & 1u)) return action;
     if (vr != EVR_DA && vr != EVR_DT && vr != EVR_PN) return action;
     if (FindRule(e.getTag().getGTag(), e.getTag().getETag()) != nullptr) return action;
     if (vr == EVR_PN) return Action::kZero;

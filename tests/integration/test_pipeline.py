@@ -652,9 +652,7 @@ def test_deid_same_key_same_files_and_references_hold_across_runs(tmp):
         assert ds.SOPInstanceUID.startswith("2.25.") and ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
         src = sources[os.path.splitext(name)[0]]
         # Every UID is the keyed map of the source's, so references between files still hold.
-        # (FrameOfReferenceUID is left out until one rtdose variant's odd value is understood:
-        # see the de-identification notes in docs/deid.md.)
-        for attr in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        for attr in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"):
             if attr in src and str(src.get(attr) or ""):
                 assert getattr(ds, attr) == keyed_uid(key_hex, str(src.get(attr))), \
                     f"{name}: {attr} {src.get(attr)!r} -> {getattr(ds, attr)!r}, {src.get('SOPClassUID')}"
@@ -662,6 +660,16 @@ def test_deid_same_key_same_files_and_references_hold_across_runs(tmp):
         studies.setdefault(ds.StudyInstanceUID, set()).add(name)
     assert checked > 30, checked
     assert len(studies) > 3
+    # The JPEGs are the same bytes as a run without de-identification makes: pixels untouched.
+    plain = os.path.join(tmp, "plain")
+    r = eden("run", "--all-studies", "-o", plain, "--progress", "none")  # The harness's EDEN_DEID=off.
+    assert r.returncode in (0, 1), r.stderr
+    jpgs = sorted(os.listdir(os.path.join(outs[0], "../images-jpg")))
+    assert len(jpgs) > 10
+    for name in jpgs:
+        a = open(os.path.join(outs[0], "../images-jpg", name), "rb").read()
+        b = open(os.path.join(plain, "eden-dataset-vlms/sample-test/images-jpg", name), "rb").read()
+        assert a == b, f"{name}: the JPEG differs with de-identification"
     # Another key: other UIDs.
     other = os.path.join(tmp, "other.key")
     assert eden("deid", "keygen", "--out", other).returncode == 0

@@ -351,6 +351,22 @@ TEST(DcmtkDeidentifier, AttributesItCannotReadAreRemovedNotKept) {
   auto out = MakeDcmtkDeidentifier(MakeConfig())->Apply(original);
   ASSERT_TRUE(out) << out.error().ToString();
   EXPECT_FALSE(Contains(out->dicom, uid));
+  // Its table attributes, UN-encoded too, are read with their dictionary VR and then edited:
+  // the SOP Instance UID is the keyed one, the name is gone, the file is still whole.
+  auto before = Parse(original);
+  auto after = Parse(out->dicom);
+  DcmElement* sop = nullptr;
+  ASSERT_TRUE(before->getDataset()->findAndGetElement(DCM_SOPInstanceUID, sop).good());
+  ASSERT_EQ(sop->ident(), EVR_UN);
+  Uint8* raw = nullptr;
+  ASSERT_TRUE(sop->getUint8Array(raw).good());
+  std::string original_sop(reinterpret_cast<const char*>(raw), sop->getLength());
+  while (!original_sop.empty() && (original_sop.back() == '\0' || original_sop.back() == ' ')) original_sop.pop_back();
+  EXPECT_EQ(Get(*after->getDataset(), DCM_SOPInstanceUID), TestKey().MapUid(original_sop));
+  EXPECT_EQ(Get(*after->getMetaInfo(), DCM_MediaStorageSOPInstanceUID), TestKey().MapUid(original_sop));
+  EXPECT_FALSE(Contains(out->dicom, "Lastname"));
+  EXPECT_FALSE(Contains(out->dicom, "20030805"));  // Study Date
+  EXPECT_EQ(Get(*after->getDataset(), DCM_Rows), Get(*before->getDataset(), DCM_Rows));
 }
 
 TEST(DcmtkDeidentifier, ImagesThatMayCarryBurnedInTextAreFlagged) {
