@@ -1,5 +1,6 @@
 #include "deid/dcmtk_deidentifier.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include <dcmtk/config/osconfig.h>  // Must come first among DCMTK headers.
@@ -253,6 +254,13 @@ class Editor {
       return;
     }
     if (vr == EVR_TM) return;  // Times of day stay; only whole days move.
+    if (e.getTag() == DCM_TimezoneOffsetFromUTC) {
+      // Kept only as what it must be ("+HHMM" / "-HHMM"): it is cleaned, not scrubbed as prose.
+      const bool valid = value.size() == 5 && (value[0] == '+' || value[0] == '-') &&
+                         std::all_of(value.begin() + 1, value.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (!valid) Zero(e);
+      return;
+    }
     if (vr == EVR_LO || vr == EVR_SH || vr == EVR_LT || vr == EVR_ST || vr == EVR_UT || vr == EVR_UC || vr == EVR_PN ||
         vr == EVR_CS) {
       Scrubbed s = ScrubText(value, ids_, offset_);

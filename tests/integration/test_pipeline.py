@@ -682,6 +682,85 @@ def test_deid_same_key_same_files_and_references_hold_across_runs(tmp):
     assert a.SOPInstanceUID != c.SOPInstanceUID
 
 
+def check_shifted_dates(dataset, manifest, key_hex):
+    """Each de-identified file's Study Date is its source's moved by docs/deid.md's offset,
+    computed here independently: -(1 + first 64 bits of HMAC-SHA256(key, "days:" + issuer|id) mod 3652)."""
+    import datetime
+    import hmac
+    import pydicom
+    for f in manifest["files"]:
+        src = pydicom.dcmread(f["file"])
+        patient = f"{src.get('IssuerOfPatientID', '')}|{src.PatientID}"
+        mac = hmac.new(bytes.fromhex(key_hex), ("days:" + patient).encode(), "sha256").digest()
+        offset = -(1 + int.from_bytes(mac[:8], "big") % 3652)
+        want = (datetime.datetime.strptime(src.StudyDate, "%Y%m%d") + datetime.timedelta(days=offset)).strftime("%Y%m%d")
+        out = pydicom.dcmread(os.path.join(dataset, "dicom-files", os.path.basename(f["file"])))
+        assert out.StudyDate == want, (f["file"], out.StudyDate, want)
+        assert out.LongitudinalTemporalInformationModified == "MODIFIED"
+
+
+def test_deid_marked_files_leak_no_marker_through_eden_run(tmp):
+    """Real files of pydicom's corpus with every attribute of Table E.1-1 (and nested sequences,
+    private elements, an overlay, a curve) set to a unique marker, reports naming them, served by
+    Orthanc and selected from PostgreSQL: no marker in any byte eden writes, with the basic
+    profile and with modified dates. GDCM's gdcmanon on the same files is counted for docs/deid.md."""
+    sys.path.insert(0, os.path.join(ARGS.repo, "tests/deid"))
+    import leaks as leak_check
+    marked = os.path.join(tmp, "marked")
+    made = sh(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/deid/make_marked.py"), marked])
+    manifest = json.load(open(os.path.join(marked, "manifest.json")))
+    markers = list(manifest["markers"])
+    values = []
+    for n, f in enumerate(manifest["files"]):
+        data = open(f["file"], "rb").read()
+        req = urllib.request.Request(f"{ENV['EDEN_ORTHANC_URL']}/instances", data=data, method="POST",
+                                     headers={"Content-Type": "application/dicom"})
+        with urllib.request.urlopen(req) as r:
+            oid = json.load(r)["ID"]
+        path_marker = f"MKPATH{n:03d}"
+        markers.append(path_marker)
+        report = f["report"].replace("$", "")
+        values.append(f"('{f['study']}', 1, 'marked-{n:02d}', 1, '/pacs/{path_marker}/x.dcm', "
+                      f"'{ENV['EDEN_ORTHANC_URL']}/instances/{oid}/file', $r${report}$r$, "
+                      f"'1934-11-07 10:00:00', 'CT', 'CHEST')")
+    query = os.path.join(tmp, "marked.sql")
+    with open(query, "w") as q:
+        q.write("SELECT * FROM (VALUES " + ", ".join(values) + ") AS t(study_id, series_number, instance_id, "
+                "instance_number, file_path, file_url, report_value, field_created_at, modality, body_part)")
+    key = deid_key(tmp)
+    counts = {}
+    for label, extra in (("basic", []), ("modified dates", ["--deid-option", "retain-modified-dates"])):
+        out = os.path.join(tmp, "out-" + label.replace(" ", "-"))
+        r = eden("run", "--all-studies", "--query", query, "-o", out, "--progress", "none", "--deid-key-file", key,
+                 "--burned-in", "keep", *extra, env={"EDEN_DEID": "basic"})
+        assert r.returncode == 0, f"{label}: exit {r.returncode}: {r.stdout[-800:]} {r.stderr}"
+        rows = read_csv(out)
+        assert len(rows) == len(manifest["files"]) and all(row["status"] == "stored" for row in rows), rows
+        assert all(int(row["deid_report_replacements"]) >= 10 for row in rows), [r["deid_report_replacements"] for r in rows]
+        # The dataset: every object eden writes there. (The journal under <output>/.eden/ is the
+        # run's hospital-side state and holds the source rows; it is not part of the dataset.)
+        dataset = os.path.join(out, "eden-dataset-vlms/sample-test")
+        if extra:
+            # Shifted dates may land on another marker's date (they are 37 days apart): look for
+            # the other markers, and check each file's dates moved by its patient's keyed offset.
+            found = leak_check.leaks(dataset, [m for m in markers if not m.isdigit()])
+            check_shifted_dates(dataset, manifest, open(key).read().strip())
+        else:
+            found = leak_check.leaks(dataset, markers)
+        counts[label] = len(found)
+        assert not found, f"{label}: {len(found)} markers leaked, e.g. {found[:8]}"
+    gdcm = os.path.join(tmp, "gdcmanon")
+    os.makedirs(gdcm)
+    cert, pkey = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=eden-test",
+        "-keyout", pkey, "-out", cert])
+    for f in manifest["files"]:
+        sh(["gdcmanon", "-e", "-c", cert, "-i", f["file"], "-o", os.path.join(gdcm, os.path.basename(f["file"]))])
+    gdcm_found = leak_check.leaks(gdcm, manifest["markers"])
+    print(f"  markers: {len(markers)}; leaked by eden run (basic / modified dates): {counts['basic']} / "
+          f"{counts['modified dates']}; by gdcmanon -e on the DICOM files alone: {len(gdcm_found)}")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
