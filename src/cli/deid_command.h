@@ -16,9 +16,11 @@ namespace eden::cli {
 /// The key's text never appears in a message.
 Result<std::shared_ptr<const deid::Config>> MakeDeidConfig(const config::DeidSettings& settings);
 
-/// `eden deid keygen [--out FILE]`.
+/// `eden deid keygen [--out FILE]` and `eden deid check DEST [--identifiers FILE]`.
 struct DeidArgs {
-  std::string out;  ///< Empty: the key goes to stdout.
+  std::string out;               ///< keygen: empty, the key goes to stdout.
+  config::RunSettings check;     ///< check: where the dataset is (folder or gs://, prefix, GCS).
+  std::string identifiers_file;  ///< check: identifiers to look for, one a line.
 };
 void AddDeidCommand(CLI::App& app, DeidArgs& args);
 int RunDeid(CLI::App& deid_command, DeidArgs& args);

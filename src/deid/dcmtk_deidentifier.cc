@@ -380,6 +380,121 @@ class DcmtkDeidentifier final : public Deidentifier {
 
 }  // namespace
 
+namespace {
+
+class Checker {
+ public:
+  Checker(const Options& options, std::vector<std::string>& found) : options_(options), found_(found) {}
+
+  void Check(DcmItem& item, const std::string& where, int depth) {
+    if (depth > 32) return;
+    for (unsigned long i = 0; i < item.card(); ++i) {
+      DcmElement* e = item.getElement(i);
+      DcmTag tag = e->getTag();
+      const std::string at = fmt::format("{}({:04X},{:04X}) {}", where, tag.getGTag(), tag.getETag(), tag.getTagName());
+      if (tag.getGTag() & 1u) {
+        const char* creator = tag.getPrivateCreator();
+        const bool creator_element = tag.getETag() >= 0x0010 && tag.getETag() <= 0x00FF;
+        const bool safe =
+            options_.Has(Option::kRetainSafePrivate) &&
+            (creator_element ||
+             (creator != nullptr && IsSafePrivate(tag.getGTag(), static_cast<uint8_t>(tag.getETag() & 0xFF), creator)));
+        if (!safe) found_.push_back(at + ": a private attribute");
+        continue;
+      }
+      if (e->ident() == EVR_UN) {
+        found_.push_back(at + ": encoded as UN (not examined)");
+        continue;
+      }
+      const Action action = ActionFor(tag.getGTag(), tag.getETag(), options_, false);
+      const std::string value = IsSequence(*e) ? std::string() : StringOf(*e);
+      switch (action) {
+        case Action::kRemove:
+          found_.push_back(at + ": present, the profile removes it");
+          continue;
+        case Action::kZero:
+        case Action::kDummy:
+          if (IsSequence(*e)) {
+            if (static_cast<DcmSequenceOfItems*>(e)->card() > 0)
+              found_.push_back(at + ": a sequence the profile empties has items");
+          } else if (!value.empty() && !IsPseudonym(tag, value) && value != DummyValue(DcmVR(e->ident()).getVRName()) &&
+                     !(e->ident() == EVR_UI && value.rfind("2.25.", 0) == 0)) {
+            found_.push_back(at + ": a value the profile empties or replaces by a dummy");
+          }
+          continue;
+        case Action::kUid:
+          if (!IsSequence(*e)) {
+            if (!value.empty() && !AllKeyed(value)) found_.push_back(at + ": a UID that was not replaced");
+            continue;
+          }
+          break;
+        case Action::kKeep:
+        case Action::kClean:
+          if (!IsSequence(*e) && FindRule(tag.getGTag(), tag.getETag()) == nullptr && !value.empty()) {
+            if (e->ident() == EVR_PN) found_.push_back(at + ": a person name the table does not list");
+            if ((e->ident() == EVR_DA || e->ident() == EVR_DT) && !options_.Has(Option::kRetainModifiedDates))
+              found_.push_back(at + ": a date the table does not list, dates not retained");
+          }
+          break;
+      }
+      if (IsSequence(*e)) {
+        auto* sq = static_cast<DcmSequenceOfItems*>(e);
+        for (unsigned long k = 0; k < sq->card(); ++k)
+          Check(*sq->getItem(k), at + "[" + std::to_string(k) + "] ", depth + 1);
+      }
+    }
+  }
+
+ private:
+  static bool IsPseudonym(const DcmTagKey& tag, const std::string& value) {
+    return (tag == DCM_PatientID || tag == DCM_PatientName) && value.rfind("EDEN-", 0) == 0 && value.size() == 21;
+  }
+  static bool AllKeyed(const std::string& value) {
+    size_t start = 0;
+    while (true) {
+      const size_t end = value.find('\\', start);
+      if (value.compare(start, 5, "2.25.") != 0) return false;
+      if (end == std::string::npos) return true;
+      start = end + 1;
+    }
+  }
+
+  const Options& options_;
+  std::vector<std::string>& found_;
+};
+
+}  // namespace
+
+std::vector<std::string> CheckDicomFile(std::span<const uint8_t> dicom) {
+  QuietDcmtkOnce();
+  DcmFileFormat file;
+  DcmInputBufferStream in;
+  in.setBuffer(dicom.data(), static_cast<offile_off_t>(dicom.size()));
+  in.setEos();
+  file.transferInit();
+  const OFCondition cond = file.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+  file.transferEnd();
+  if (cond.bad()) return {fmt::format("does not parse as DICOM: {}", cond.text())};
+  DcmDataset& ds = *file.getDataset();
+  std::vector<std::string> found;
+  if (GetString(ds, DCM_PatientIdentityRemoved) != "YES") found.push_back("Patient Identity Removed is not YES");
+  // The options the file says were applied: De-identification Method's values after eden's two.
+  std::vector<std::string> names;
+  OFString method;
+  for (unsigned long k = 2; ds.findAndGetOFString(DCM_DeidentificationMethod, method, k).good(); ++k)
+    names.emplace_back(method.c_str());
+  auto options = ParseOptions(names);
+  if (!options) {
+    found.push_back("De-identification Method names options this eden does not know");
+    options = Options();
+  }
+  Checker(*options, found).Check(ds, "", 0);
+  const std::string meta_sop = GetString(*file.getMetaInfo(), DCM_MediaStorageSOPInstanceUID);
+  if (!meta_sop.empty() && meta_sop.rfind("2.25.", 0) != 0)
+    found.push_back("the file meta header holds an original SOP Instance UID");
+  return found;
+}
+
 std::unique_ptr<Deidentifier> MakeDcmtkDeidentifier(std::shared_ptr<const Config> config) {
   return std::make_unique<DcmtkDeidentifier>(std::move(config));
 }

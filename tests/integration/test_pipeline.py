@@ -749,6 +749,21 @@ def test_deid_marked_files_leak_no_marker_through_eden_run(tmp):
             found = leak_check.leaks(dataset, markers)
         counts[label] = len(found)
         assert not found, f"{label}: {len(found)} markers leaked, e.g. {found[:8]}"
+    # eden deid check agrees: nothing in the de-identified dataset, much in one made with --deid off.
+    listed = os.path.join(tmp, "identifiers.txt")
+    with open(listed, "w") as f:
+        f.write("\n".join(m for m in markers if m.startswith("MK")) + "\n")
+    clean = os.path.join(tmp, "out-basic", "eden-dataset-vlms/sample-test")
+    r = eden("deid", "check", clean, "--identifiers", listed)
+    assert r.returncode == 0, r.stdout[-1500:] + r.stderr
+    assert "0 findings" in r.stdout, r.stdout[-500:]
+    raw = os.path.join(tmp, "out-off")
+    r = eden("run", "--all-studies", "--query", query, "-o", raw, "--progress", "none", env={"EDEN_DEID": "off"})
+    assert r.returncode == 0, r.stderr
+    r = eden("deid", "check", os.path.join(raw, "eden-dataset-vlms/sample-test"), "--identifiers", listed)
+    assert r.returncode == 1, r.stdout[-800:] + r.stderr
+    assert "Patient Identity Removed is not YES" in r.stdout and "identifier on line" in r.stdout
+    assert not any(m in r.stdout for m in markers if m.startswith("MK")), "the check printed an identifier"
     gdcm = os.path.join(tmp, "gdcmanon")
     os.makedirs(gdcm)
     cert, pkey = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")

@@ -13,6 +13,7 @@
 #include <dcmtk/dcmdata/dctk.h>
 #include <gtest/gtest.h>
 
+#include "deid/check.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "deid/key.h"
 #include "deid/profile.h"
@@ -381,6 +382,56 @@ TEST(DcmtkDeidentifier, AFileThatDoesNotParseIsAnErrorNotAPartialFile) {
   auto out = MakeDcmtkDeidentifier(MakeConfig())->Apply(bytes);
   ASSERT_FALSE(out);
   EXPECT_TRUE(out.error().code() == ErrorCode::kTruncated || out.error().code() == ErrorCode::kMalformed);
+}
+
+// --- eden deid check ----------------------------------------------------------------------
+
+TEST(Check, ADeidentifiedFileHasNoFindingsAndTheOriginalHasMany) {
+  const auto original = ReadCorpus("CT_small.dcm");
+  auto out = MakeDcmtkDeidentifier(MakeConfig())->Apply(original);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(CheckDicomFile(out->dicom), std::vector<std::string>{});
+  const auto found = CheckDicomFile(original);
+  auto has = [&](std::string_view text) {
+    return std::any_of(found.begin(), found.end(), [&](const std::string& f) { return f.find(text) != f.npos; });
+  };
+  EXPECT_TRUE(has("Patient Identity Removed is not YES"));
+  EXPECT_TRUE(has("(0010,0010) PatientName: a value the profile empties"));
+  EXPECT_TRUE(has("(0008,0018) SOPInstanceUID: a UID that was not replaced"));
+  EXPECT_TRUE(has("a private attribute"));
+  // Findings name attributes, never their values.
+  for (const std::string& f : found) EXPECT_EQ(f.find("CompressedSamples"), std::string::npos) << f;
+  // With retain-modified-dates the shifted dates are not findings; without, an unlisted date is.
+  Options dates;
+  dates.Set(Option::kRetainModifiedDates);
+  auto shifted = MakeDcmtkDeidentifier(MakeConfig(dates))->Apply(original);
+  ASSERT_TRUE(shifted);
+  EXPECT_EQ(CheckDicomFile(shifted->dicom), std::vector<std::string>{});
+}
+
+TEST(Check, IdentifiersAreFoundCaseInsensitivelyAndReportedByLine) {
+  const std::string text = "report of John DOE, MRN 12345";
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  const auto found = FindIdentifiers(bytes, {"doe", "xy", "99999", "john doe"});
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0], "identifier on line 1 of the list found at byte 15");
+  EXPECT_EQ(found[1].rfind("identifier on line 4 of the list", 0), 0u);
+}
+
+TEST(Check, JpegSegmentsOtherThanJfifAreFindings) {
+  // SOI, APP0 JFIF, COM "hi", APP1 (Exif), SOS.
+  const std::vector<uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I',  'F',  0,    1,
+                                     1,    0,    0,    1,    0,    1,    0,   0,   0xFF, 0xFE, 0x00, 0x04,
+                                     'h',  'i',  0xFF, 0xE1, 0x00, 0x04, 'E', 'x', 0xFF, 0xDA, 0x00, 0x02};
+  const auto found = CheckJpegMarkers(jpeg);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0], "a comment (COM) segment at byte 20");
+  EXPECT_EQ(found[1], "an APP1 segment at byte 26 (metadata)");
+  const std::vector<uint8_t> clean(jpeg.begin(), jpeg.begin() + 20);
+  std::vector<uint8_t> just_jfif = clean;
+  just_jfif.insert(just_jfif.end(), {0xFF, 0xDA, 0x00, 0x02});
+  EXPECT_TRUE(CheckJpegMarkers(just_jfif).empty());
+  EXPECT_EQ(CheckJpegMarkers(std::vector<uint8_t>{'G', 'I', 'F'}).size(), 1u);
 }
 
 }  // namespace
