@@ -6,6 +6,9 @@
 # run with their defaults (on 2 cores: 4 tasks at once, 2 of them converting); WORKER_FLAGS
 # adds options (e.g. WORKER_FLAGS="-c 2" for two tasks at once, the earlier setting).
 set -euo pipefail
+# Comparable with earlier figures: de-identification off unless EDEN_DEID says otherwise
+# (run_pipeline_bench.sh measures it on and off).
+export EDEN_DEID=${EDEN_DEID:-off}
 cd "$(dirname "$0")/.."
 WORK=${BENCH_WORK:-build/bench-pipeline}
 [ -f "$WORK/.loaded-1000" ] || { echo "run bench/run_pipeline_bench.sh first"; exit 1; }

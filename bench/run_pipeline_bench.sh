@@ -4,8 +4,9 @@
 # through `eden run` to a local folder; in the same run, `eden convert` on the same files (the
 # conversion-only throughput). Both inputs (the files and Orthanc's storage) are read once first
 # so neither side starts with a cold page cache; then ROUNDS (default 3) alternated rounds of
-# conversion-only and `eden run`. Prints instances/s, MB/s, peak RSS, the ratio of the best
-# times, and each round's own ratio with their median.
+# conversion-only, `eden run --deid off` and `eden run` with de-identification (the default,
+# basic profile, a bench key). Prints instances/s, MB/s, peak RSS, the ratio of the best times,
+# each round's own ratios with their medians, and de-identification on / off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-1000}
@@ -22,6 +23,8 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j2 --target eden >/dev/null
 bench/make_data.sh build/bench-data
 EDEN=build/release/src/cli/eden
+KEY="$WORK/../bench-deid.key"
+[ -f "$KEY" ] || "$EDEN" deid keygen --out "$KEY" 2>/dev/null
 
 if [ ! -f "$WORK/.loaded-$COUNT" ]; then
   rm -rf "$WORK"; mkdir -p "$WORK"
@@ -44,36 +47,51 @@ find "$EDEN_SERVICES_DIR/orthanc-db" -type f -exec cat {} + > /dev/null
 # best of each as well as each round's own ratio: page-cache state and this VM's steal move single
 # runs by more than the margin.
 best() { sort -n "$1" | head -n 1; }
-: > "$WORK/times-convert"; : > "$WORK/times-run"
+: > "$WORK/times-convert"; : > "$WORK/times-run"; : > "$WORK/times-deid"
 for round in $(seq "${ROUNDS:-3}"); do
   rm -rf "$WORK/out-run" "$WORK/out-convert"; sync
   /usr/bin/time -f "%e %M" -o "$WORK/t" "$EDEN" convert "$WORK/files" -o "$WORK/out-convert" -j 2 >/dev/null
   cat "$WORK/t" >> "$WORK/times-convert"
   rm -rf "$WORK/out-run" "$WORK/out-convert"; sync
   /usr/bin/time -f "%e %M" -o "$WORK/t" "$EDEN" run --all-studies -o "$WORK/out-run" --progress none \
-    --summary-json "$WORK/summary.json" ${RUN_FLAGS:-} >/dev/null
+    --summary-json "$WORK/summary.json" --deid off ${RUN_FLAGS:-} >/dev/null 2>&1
   cat "$WORK/t" >> "$WORK/times-run"
+  rm -rf "$WORK/out-run"; sync
+  /usr/bin/time -f "%e %M" -o "$WORK/t" "$EDEN" run --all-studies -o "$WORK/out-run" --progress none \
+    --summary-json "$WORK/summary-deid.json" --deid basic --deid-key-file "$KEY" ${RUN_FLAGS:-} >/dev/null
+  cat "$WORK/t" >> "$WORK/times-deid"
 done
 rm -rf "$WORK/out-run" "$WORK/out-convert"
 best "$WORK/times-convert" > "$WORK/time-convert"
 best "$WORK/times-run" > "$WORK/time-run"
+best "$WORK/times-deid" > "$WORK/time-deid"
 read -r conv_s conv_kb < "$WORK/time-convert"
 read -r run_s run_kb < "$WORK/time-run"
+read -r deid_s deid_kb < "$WORK/time-deid"
+deid_stored=$(/usr/bin/python3 -c "import json; print(json.load(open('$WORK/summary-deid.json'))['instances']['stored'])")
 stored=$(/usr/bin/python3 -c "import json; print(json.load(open('$WORK/summary.json'))['instances']['stored'])")
-/usr/bin/python3 - "$COUNT" "$MB" "$conv_s" "$conv_kb" "$run_s" "$run_kb" "$stored" <<'PY'
+/usr/bin/python3 - "$COUNT" "$MB" "$conv_s" "$conv_kb" "$run_s" "$run_kb" "$stored" "$deid_s" "$deid_kb" "$deid_stored" <<'PY'
 import sys
 n, mb, cs, ck, rs, rk, stored = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+ds, dk, dstored = float(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
 print(f"| path (best of the rounds, alternated) | instances | seconds | instances/s | MB/s (DICOM) | peak RSS MB |")
 print(f"|---|---|---|---|---|---|")
 print(f"| eden convert -j2 (local files, conversion only) | {n} | {cs:.1f} | {n/cs:.1f} | {mb/cs:.0f} | {ck/1024:.0f} |")
-print(f"| eden run (Orthanc -> PostgreSQL-listed -> local store) | {stored} stored | {rs:.1f} | {n/rs:.1f} | {mb/rs:.0f} | {rk/1024:.0f} |")
+print(f"| eden run --deid off (Orthanc -> PostgreSQL-listed -> local store) | {stored} stored | {rs:.1f} | {n/rs:.1f} | {mb/rs:.0f} | {rk/1024:.0f} |")
+print(f"| eden run, de-identified (basic profile) | {dstored} stored | {ds:.1f} | {n/ds:.1f} | {mb/ds:.0f} | {dk/1024:.0f} |")
 print(f"\nend-to-end / conversion-only throughput: {(n/rs)/(n/cs):.2f}x ; DICOM data: {mb:.0f} MB")
+print(f"de-identification on / off throughput (best times): {rs/ds:.2f}x")
 PY
-/usr/bin/python3 - "$WORK/times-convert" "$WORK/times-run" <<'PY'
+/usr/bin/python3 - "$WORK/times-convert" "$WORK/times-run" "$WORK/times-deid" <<'PY'
 import statistics, sys
 conv = [float(l.split()[0]) for l in open(sys.argv[1])]
 run = [float(l.split()[0]) for l in open(sys.argv[2])]
+deid = [float(l.split()[0]) for l in open(sys.argv[3])]
 ratios = [c / r for c, r in zip(conv, run)]
 print("rounds (convert s / run s = ratio): " + ", ".join(f"{c:.1f} / {r:.1f} = {x:.2f}x" for c, r, x in zip(conv, run, ratios)))
 print(f"median of the rounds' ratios: {statistics.median(ratios):.2f}x")
+on_off = [r / d for r, d in zip(run, deid)]
+print("rounds (run --deid off s / de-identified run s = on/off throughput): " +
+      ", ".join(f"{r:.1f} / {d:.1f} = {x:.2f}x" for r, d, x in zip(run, deid, on_off)))
+print(f"median of the rounds' on/off ratios: {statistics.median(on_off):.2f}x")
 PY

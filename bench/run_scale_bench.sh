@@ -14,6 +14,9 @@
 # show how failures look at scale (the README's console example:
 #   COUNTS=100000 MISSING_EVERY=2000 CONSOLE=console.txt bench/run_scale_bench.sh).
 set -euo pipefail
+# Comparable with earlier figures: de-identification off unless EDEN_DEID says otherwise
+# (run_pipeline_bench.sh measures it on and off).
+export EDEN_DEID=${EDEN_DEID:-off}
 cd "$(dirname "$0")/.."
 COUNTS=${COUNTS:-"2000 100000"}
 WORK=${BENCH_WORK:-build/bench-scale}
