@@ -11,6 +11,7 @@
 #include "config/cli_options.h"
 #include "config/settings.h"
 #include "convert/converter.h"
+#include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
 #include "dicom/jpeg_lossless_codec.h"
 #include "dicom/jpeg_markers.h"
@@ -67,6 +68,21 @@ void Convert(std::span<const uint8_t> data) {
   if (converted) {
     Check(!converted->frames.empty() && converted->frames.front().jpeg.size() > 2, "a conversion without a JPEG");
   }
+}
+
+/// De-identification of any bytes: never a crash; and whatever it writes, `eden deid check`
+/// finds nothing in (the profile applied is the profile checked), and it parses again.
+void Deid(std::span<const uint8_t> data) {
+  static const auto config = [] {
+    auto key = deid::Key::Parse(std::string(64, '7'));
+    deid::Options options;
+    return std::make_shared<const deid::Config>(deid::Config{options, *key, false});
+  }();
+  thread_local auto deidentifier = deid::MakeDcmtkDeidentifier(config);
+  auto out = deidentifier->Apply(data);
+  if (!out) return;
+  const auto findings = deid::CheckDicomFile(out->dicom);
+  Check(findings.empty(), "a de-identified file has findings");
 }
 
 /// Codec inputs: 6 bytes of frame geometry (rows and columns up to 1024), then the codestream.
@@ -196,6 +212,7 @@ const std::vector<NamedTarget>& AllTargets() {
       {"gcs_json", GcsJson},
       {"config", Config},
       {"pacs_row", PacsRow},
+      {"deid", Deid},
   };
   return targets;
 }

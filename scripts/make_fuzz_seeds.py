@@ -45,6 +45,7 @@ def main(out):
             continue
         data = open(path, "rb").read()
         put(out, "convert", data)
+        put(out, "deid", data)
         try:
             ds = pydicom.dcmread(path)
             ts = str(ds.file_meta.TransferSyntaxUID)

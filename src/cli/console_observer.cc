@@ -99,6 +99,13 @@ void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
   fmt::print(out, "  CSV + README: {:.2f} s\n  total: {:.2f} s\n", s.finalize_s, s.total_s);
   fmt::print(out, "  instances: {} in the sample, {} stored ({} by earlier runs), {} failed\n", Thousands(s.total),
              Thousands(s.stored), Thousands(s.already_stored), Thousands(s.failed));
+  if (s.deid == "off") {
+    fmt::print(out,
+               "  de-identification: OFF (--deid off): files and reports are as they came, patient identity "
+               "included; this dataset must not leave the hospital\n");
+  } else {
+    fmt::print(out, "  de-identification: {}\n", s.deid);
+  }
   if (s.excluded > 0) {
     fmt::print(out,
                "  excluded: {} image(s) that may carry burned-in text (secondary capture, ultrasound, ...) were not "
@@ -163,6 +170,7 @@ std::string SummaryJson(const pipeline::RunSummary& s) {
       {"failures", failures},
       {"failures_by_code", s.failures_by_code},
       {"excluded", s.excluded},
+      {"deid", s.deid},
       {"deid_report_replacements", s.deid_replacements},
       {"failures_not_listed", s.failed - std::min(s.failed, s.failures.size())}};
   if (!s.upload.empty()) {

@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "deid/values.h"
+#include "dicom/preflight.h"
+#include "digest/digest.h"
 
 namespace eden::deid {
 namespace {
@@ -304,7 +306,7 @@ Result<Bytes> Write(DcmFileFormat& file) {
   file.transferInit();
   OFCondition cond = EC_StreamNotifyClient;
   while (cond == EC_StreamNotifyClient) {
-    cond = file.write(out, xfer, EET_ExplicitLength, nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0, EWM_createNewMeta);
+    cond = file.write(out, xfer, EET_ExplicitLength, nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0, EWM_updateMeta);
     void* buffer = nullptr;
     offile_off_t length = 0;
     out.flushBuffer(buffer, length);
@@ -326,6 +328,14 @@ class DcmtkDeidentifier final : public Deidentifier {
   explicit DcmtkDeidentifier(std::shared_ptr<const Config> config) : config_(std::move(config)) { QuietDcmtkOnce(); }
 
   Result<Deidentified> Apply(std::span<const uint8_t> dicom) override {
+    // The same walk the decoder makes first: every declared length must fit in the bytes, so
+    // DCMTK (which allocates a value's declared length before reading it) stays bounded by the
+    // input's size on hostile files. A deflated data set could inflate without bound: refused.
+    auto pre = dicom::PreflightCheck(dicom);
+    if (!pre) return Fail(pre.error());
+    if (pre->deflated) {
+      return Fail(ErrorCode::kUnsupported, "a deflated data set is not de-identified (and so not stored)");
+    }
     DcmFileFormat file;
     {
       DcmInputBufferStream in;
@@ -362,12 +372,29 @@ class DcmtkDeidentifier final : public Deidentifier {
 
     Editor editor(config, out.date_offset, out.identifiers, out);
     editor.Apply(ds, 0);
-    // The meta header is made anew from the data set (EWM_createNewMeta): the source's AE
-    // titles and its implementation's UIDs go; the SOP Instance UID is the new one.
+    // The pseudonym, then the marks of de-identification.
     ds.putAndInsertString(DCM_PatientID, out.patient.c_str());
     ds.putAndInsertString(DCM_PatientName, out.patient.c_str());
     AddMethod(ds, config.options, out.date_offset.has_value());
     out.sop_instance_uid = GetString(ds, DCM_SOPInstanceUID);
+    // The file meta header: its SOP Instance UID is the data set's new one (or, when the data set
+    // has none, the keyed map of its own); the source's application entity titles and private
+    // information go. DCMTK keeps a meta value the data set does not supply.
+    DcmMetaInfo& meta = *file.getMetaInfo();
+    const std::string meta_sop = GetString(meta, DCM_MediaStorageSOPInstanceUID);
+    if (!out.sop_instance_uid.empty()) {
+      meta.putAndInsertString(DCM_MediaStorageSOPInstanceUID, out.sop_instance_uid.c_str());
+    } else {
+      // No SOP Instance UID anywhere: DCMTK would invent a random one; a keyed one of the
+      // source's bytes keeps "same key, same file".
+      const std::string basis = meta_sop.empty() ? "file:" + digest::Sha256Hex(dicom) : meta_sop;
+      meta.putAndInsertString(DCM_MediaStorageSOPInstanceUID, config.key.MapUid(basis).c_str());
+    }
+    for (const DcmTagKey& tag :
+         {DCM_SourceApplicationEntityTitle, DCM_SendingApplicationEntityTitle, DCM_ReceivingApplicationEntityTitle,
+          DCM_PrivateInformationCreatorUID, DCM_PrivateInformation}) {
+      delete meta.remove(tag);
+    }
     auto bytes = Write(file);
     if (!bytes) return Fail(bytes.error());
     out.dicom = std::move(*bytes);

@@ -208,6 +208,7 @@ Result<RunSummary> Run(const RunOptions& options,
                        const Dispatcher& dispatch) {
   const auto start = Clock::now();
   RunSummary summary;
+  summary.deid = options.deid;
   // The destination first: an output folder that cannot be written is named as such (exit 3),
   // not reported as a journal that SQLite cannot open inside it.
   if (auto ok = store.CheckWritable(); !ok) return Fail(ok.error());

@@ -50,6 +50,7 @@ struct RunSummary {
   size_t stored = 0;          ///< Stored after this run (all runs).
   size_t failed = 0;
   size_t excluded = 0;             ///< Left out on purpose (burned-in text): not failures.
+  std::string deid = "off";        ///< deid::Describe of the run's de-identification.
   uint64_t deid_replacements = 0;  ///< Identifiers replaced in report text.
   /// Selected rows whose instance id an earlier row of the selection already had: the first
   /// is kept, these are not in the dataset (a query that repeats rows, e.g. a report join).

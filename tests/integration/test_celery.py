@@ -5,6 +5,7 @@ PostgreSQL + Orthanc). Prints one line per test and 'N passed, N failed'; exit 1
 import argparse
 import base64
 import csv
+import io
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.request
 import threading
 import time
 import uuid
@@ -440,6 +442,65 @@ def test_workers_share_a_1000_instance_run(tmp):
             assert w.stop() == 0
         subprocess.run(psql + ["-c", "UPDATE pacs_studies SET deleted = true WHERE body_part = 'SHARED'"], check=True,
                        capture_output=True)
+
+
+def test_deid_instances_are_deidentified_only_by_workers_with_the_runs_key(tmp):
+    import hmac
+    import pydicom
+    keys = []
+    for name in ("a.key", "b.key"):
+        path = os.path.join(tmp, name)
+        subprocess.run([ARGS.eden, "deid", "keygen", "--out", path], check=True, capture_output=True)
+        keys.append(path)
+    # A worker with de-identification on and no key does not start (exit 2, says how).
+    r = subprocess.run([ARGS.eden, "worker", "--broker", broker(0)], env={**os.environ, **ENV, "EDEN_DEID": "basic"},
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "eden deid keygen" in r.stderr, r.stderr
+    deid = {"EDEN_DEID": "basic", "EDEN_DEID_KEY_FILE": keys[0]}
+
+    def run(out):
+        return subprocess.run([ARGS.eden, "run", "--all-studies", "-o", out, "--broker", broker(0), "--result-backend",
+                               broker(1), "--progress", "none"], env={**os.environ, **ENV, **deid},
+                              capture_output=True, text=True, timeout=600)
+
+    worker = Worker(tmp, "deid-a", env=deid)
+    try:
+        out = os.path.join(tmp, "same-key")
+        r = run(out)
+        assert r.returncode == 1, r.stdout[-1500:] + r.stderr  # The demo PACS's 4 broken rows.
+        rows = read_csv(out)
+        stored = [x for x in rows if x["status"] == "stored"]
+        assert len(stored) > 20 and all(x["patient"].startswith("EDEN-") for x in stored)
+        # The UIDs are the key's (docs/deid.md, computed here independently): the worker used the
+        # key it was given; the run's message carried only its fingerprint.
+        key_hex = open(keys[0]).read().strip()
+        psql = ["psql", "-h", ENV["EDEN_PG_SOCKET"], "-p", ENV["SOURCE_DATABASE_PORT"], "-U", "eden", "-d", "pacs",
+                "-At", "-F", "\t", "-c", "SELECT id, file_url FROM pacs_instances"]
+        urls = dict(line.split("\t", 1) for line in subprocess.run(psql, check=True, capture_output=True,
+                                                                    text=True).stdout.splitlines())
+        base = os.path.join(out, "eden-dataset-vlms/sample-test/dicom-files")
+        for x in stored:
+            ds = pydicom.dcmread(os.path.join(base, x["instance_id"] + ".dcm"))
+            assert ds.PatientIdentityRemoved == "YES" and ds.PatientID == x["patient"]
+            src = pydicom.dcmread(io.BytesIO(urllib.request.urlopen(urls[x["instance_id"]], timeout=30).read()),
+                                  force=True)
+            mac = hmac.new(bytes.fromhex(key_hex), ("uid:" + str(src.SOPInstanceUID)).encode(), "sha256").digest()
+            assert ds.SOPInstanceUID == "2.25." + str(int.from_bytes(mac[:16], "big")), x["instance_id"]
+    finally:
+        assert worker.stop() == 0
+    other = Worker(tmp, "deid-b", env={"EDEN_DEID": "basic", "EDEN_DEID_KEY_FILE": keys[1]})
+    try:
+        out = os.path.join(tmp, "other-key")
+        r = run(out)
+        assert r.returncode == 1, r.stdout[-1500:] + r.stderr
+        rows = read_csv(out)
+        assert rows and all(x["status"] != "stored" for x in rows)
+        refused = [x for x in rows if x["error"].startswith("failed_precondition: de-identify:")]
+        assert len(refused) >= len(rows) - 1, [x["error"] for x in rows][:5]
+        assert not os.path.exists(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-files")) or \
+            not os.listdir(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-files"))
+    finally:
+        assert other.stop() == 0
 
 
 def main():

@@ -2,6 +2,7 @@
 // shifting, free-text scrubbing, and the DCMTK editor on real files from pydicom's corpus.
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -385,6 +386,31 @@ TEST(DcmtkDeidentifier, AFileThatDoesNotParseIsAnErrorNotAPartialFile) {
 }
 
 // --- eden deid check ----------------------------------------------------------------------
+
+TEST(Check, EveryFileOfTheCorpusThatDeidentifiesHasNoFindingsAndIsTheSameTwice) {
+  // The profile applied is the profile checked, on every real file pydicom ships (and the basic
+  // profile with every option, which changes the actions).
+  Options all;
+  for (Option o : kAllOptions) all.Set(o);
+  size_t done = 0;
+  for (const auto& options : {Options(), all}) {
+    auto deidentifier = MakeDcmtkDeidentifier(MakeConfig(options));
+    for (const auto& entry : std::filesystem::directory_iterator(PYDICOM_TEST_FILES)) {
+      if (entry.path().extension() != ".dcm") continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
+      auto out = deidentifier->Apply(bytes);
+      if (!out) continue;
+      ++done;
+      EXPECT_EQ(CheckDicomFile(out->dicom), std::vector<std::string>{}) << entry.path();
+      auto again = deidentifier->Apply(bytes);  // Same key, same bytes: nothing random in it.
+      ASSERT_TRUE(again);
+      EXPECT_TRUE(std::equal(out->dicom.begin(), out->dicom.end(), again->dicom.begin(), again->dicom.end()))
+          << entry.path();
+    }
+  }
+  EXPECT_GT(done, 100u);
+}
 
 TEST(Check, ADeidentifiedFileHasNoFindingsAndTheOriginalHasMany) {
   const auto original = ReadCorpus("CT_small.dcm");
