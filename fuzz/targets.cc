@@ -82,6 +82,7 @@ void Deid(std::span<const uint8_t> data) {
   auto out = deidentifier->Apply(data);
   if (!out) return;
   const auto findings = deid::CheckDicomFile(out->dicom);
+  for (const auto& f : findings) std::fprintf(stderr, "finding: %s\n", f.c_str());
   Check(findings.empty(), "a de-identified file has findings");
 }
 

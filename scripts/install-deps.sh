@@ -14,6 +14,7 @@ PACKAGES=(
   # Tests and benchmarks
   libgtest-dev libgmock-dev googletest
   python3-pydicom python3-numpy python3-pil python3-gdcm libgdcm-tools python3-crc32c python3-celery python3-redis
+  dicom3tools
 )
 
 SUDO=""

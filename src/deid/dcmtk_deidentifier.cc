@@ -1,6 +1,7 @@
 #include "deid/dcmtk_deidentifier.h"
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include <dcmtk/config/osconfig.h>  // Must come first among DCMTK headers.
@@ -11,6 +12,8 @@
 #include <fmt/format.h>
 
 #include "deid/values.h"
+#include "dicom/dcmtk_allocation.h"
+#include "dicom/decoder.h"
 #include "dicom/preflight.h"
 #include "digest/digest.h"
 
@@ -43,6 +46,20 @@ std::string GetString(DcmItem& item, const DcmTagKey& tag) {
 }
 
 bool IsSequence(DcmElement& e) { return e.ident() == EVR_SQ; }
+
+/// DCMTK's parse of untrusted bytes, with no single allocation larger than the bytes (see
+/// dicom::ScopedAllocationCap: DCMTK allocates declared lengths before it reads them).
+/// `object` is a whole file (EXS_Unknown: the meta header says) or a bare data set.
+OFCondition ReadBounded(DcmObject& object, std::span<const uint8_t> bytes, E_TransferSyntax xfer = EXS_Unknown) {
+  DcmInputBufferStream in;
+  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  in.setEos();
+  const dicom::ScopedAllocationCap cap(bytes.size());
+  object.transferInit();
+  const OFCondition cond = object.read(in, xfer, EGL_noChange, DCM_MaxReadLength);
+  object.transferEnd();
+  return cond;
+}
 
 /// Class UIDs: not instance identifiers, kept when they are not in the table.
 bool IsClassUidTag(const DcmTagKey& t) {
@@ -98,8 +115,8 @@ std::string BurnedInReason(DcmDataset& ds) {
 
 class Editor {
  public:
-  Editor(const Config& config, std::optional<int> offset, const Identifiers& ids, Deidentified& out)
-      : config_(config), offset_(offset), ids_(ids), out_(out) {}
+  Editor(const Config& config, std::optional<int> offset, const Identifiers& ids, Deidentified& out, bool little_endian)
+      : config_(config), offset_(offset), ids_(ids), out_(out), little_endian_(little_endian) {}
 
   /// Applies the profile to every attribute of `item`, recursively.
   void Apply(DcmItem& item, int depth) {
@@ -107,10 +124,14 @@ class Editor {
       while (item.card() > 0) delete item.remove(0UL);
       return;
     }
+    DcmTagKey retyped;
     for (unsigned long i = 0; i < item.card();) {
       DcmElement* e = item.getElement(i);
-      if (e->ident() == EVR_UN && (e->getTag().getGTag() & 1u) == 0) {
+      if (e->ident() == EVR_UN || e->getTag().getGTag() == 0xFFFE) unusual_ = true;
+      if (e->ident() == EVR_UN && (e->getTag().getGTag() & 1u) == 0 && DcmTagKey(e->getTag()) != retyped) {
+        retyped = e->getTag();                 // Once per attribute: what is still UN after that Beyond removes.
         if (RetypeUnknown(item, i)) continue;  // The typed element now sits at `i`: edit it.
+        e = item.getElement(i);
       }
       const DcmTag& tag = e->getTag();
       bool safe = false;
@@ -138,18 +159,99 @@ class Editor {
   /// A public attribute the sender encoded as UN (a file written without its dictionary): when
   /// the dictionary gives a text VR, its bytes are the text (in any transfer syntax), so it is
   /// made again with that VR and then edited like any other. True if so.
-  static bool RetypeUnknown(DcmItem& item, unsigned long i) {
+  ///
+  /// A sequence (its value is items in implicit VR little endian, PS3.5 6.2.2) and, in a little
+  /// endian file, a binary value (US, SS, UL, SL, FL, FD, AT: the bytes are its little endian
+  /// encoding) are made again the same way. What cannot be is left UN, and Beyond removes it.
+  bool RetypeUnknown(DcmItem& item, unsigned long i) {
     DcmElement* e = item.getElement(i);
     const DcmTagKey key = e->getTag();
     const DcmTag known(key);  // The dictionary's entry (VR UN if the tag is not in it).
-    if (!known.getVR().isaString() || known.getVR().getEVR() == EVR_UN) return false;
+    const DcmEVR vr = known.getVR().getEVR();
     Uint8* data = nullptr;
-    std::string text;
+    std::vector<uint8_t> bytes;
     if (e->getLength() > 0 && e->getUint8Array(data).good() && data != nullptr) {
-      text.assign(reinterpret_cast<const char*>(data), e->getLength());
+      bytes.assign(data, data + e->getLength());
     }
+    if (known.getVR().isaString() && vr != EVR_UN) {
+      delete item.remove(i);
+      const std::string text = Trim(std::string(bytes.begin(), bytes.end()));
+      if (item.putAndInsertString(key, text.c_str()).bad()) item.putAndInsertString(key, "");
+      return true;
+    }
+    if (vr == EVR_SQ) {
+      // Read as a one-element implicit VR little endian data set: tag, length, the items.
+      std::vector<uint8_t> wrapped;
+      const auto put16 = [&](uint16_t v) { wrapped.insert(wrapped.end(), {uint8_t(v & 0xFF), uint8_t(v >> 8)}); };
+      put16(key.getGroup());
+      put16(key.getElement());
+      const auto length = static_cast<uint32_t>(bytes.size());
+      for (int b = 0; b < 4; ++b) wrapped.push_back(static_cast<uint8_t>(length >> (8 * b)));
+      wrapped.insert(wrapped.end(), bytes.begin(), bytes.end());
+      DcmDataset parsed;
+      const OFCondition cond = ReadBounded(parsed, wrapped, EXS_LittleEndianImplicit);
+      DcmElement* sq = nullptr;
+      if (cond.bad() || parsed.findAndGetElement(key, sq).bad() || sq == nullptr || !IsSequence(*sq)) return false;
+      delete item.remove(i);
+      sq = parsed.remove(key);
+      if (sq != nullptr && item.insert(sq, OFTrue).bad()) delete sq;
+      return true;
+    }
+    const size_t width = vr == EVR_US || vr == EVR_SS                                   ? 2
+                         : vr == EVR_UL || vr == EVR_SL || vr == EVR_FL || vr == EVR_AT ? 4
+                         : vr == EVR_FD                                                 ? 8
+                                                                                        : 0;
+    if (!little_endian_ || width == 0 || bytes.size() % width != 0) return false;
     delete item.remove(i);
-    if (item.putAndInsertString(key, Trim(text).c_str()).bad()) item.putAndInsertString(key, "");
+    if (item.insertEmptyElement(key).bad()) return true;
+    DcmElement* typed = nullptr;
+    if (item.findAndGetElement(key, typed).bad() || typed == nullptr) return true;
+    auto le = [&](size_t at, size_t n) {
+      uint64_t v = 0;
+      for (size_t b = 0; b < n; ++b) v |= uint64_t{bytes[at + b]} << (8 * b);
+      return v;
+    };
+    for (unsigned long k = 0; k < bytes.size() / width; ++k) {
+      const size_t at = k * width;
+      OFCondition put = EC_Normal;
+      switch (vr) {
+        case EVR_US:
+          put = typed->putUint16(static_cast<Uint16>(le(at, 2)), k);
+          break;
+        case EVR_SS:
+          put = typed->putSint16(static_cast<Sint16>(static_cast<Uint16>(le(at, 2))), k);
+          break;
+        case EVR_UL:
+          put = typed->putUint32(static_cast<Uint32>(le(at, 4)), k);
+          break;
+        case EVR_SL:
+          put = typed->putSint32(static_cast<Sint32>(static_cast<Uint32>(le(at, 4))), k);
+          break;
+        case EVR_FL: {
+          const auto raw = static_cast<uint32_t>(le(at, 4));
+          Float32 f;
+          std::memcpy(&f, &raw, sizeof f);
+          put = typed->putFloat32(f, k);
+          break;
+        }
+        case EVR_FD: {
+          const uint64_t raw = le(at, 8);
+          Float64 f;
+          std::memcpy(&f, &raw, sizeof f);
+          put = typed->putFloat64(f, k);
+          break;
+        }
+        case EVR_AT:
+          put = typed->putTagVal(DcmTagKey(static_cast<Uint16>(le(at, 2)), static_cast<Uint16>(le(at + 2, 2))), k);
+          break;
+        default:
+          break;
+      }
+      if (put.bad()) {
+        delete item.remove(typed);
+        return true;
+      }
+    }
     return true;
   }
 
@@ -277,6 +379,13 @@ class Editor {
   std::optional<int> offset_;
   const Identifiers& ids_;
   Deidentified& out_;
+  bool little_endian_;    ///< The file's transfer syntax: binary UN values can be read.
+  bool unusual_ = false;  ///< UN-encoded or delimitation-group elements were met.
+
+ public:
+  /// True if the data set held anything a well-formed file does not (then Apply checks what it
+  /// wrote before handing it out).
+  bool unusual() const { return unusual_; }
 };
 
 void AddMethod(DcmDataset& ds, const Options& options, bool dates_modified) {
@@ -331,19 +440,22 @@ class DcmtkDeidentifier final : public Deidentifier {
     // The same walk the decoder makes first: every declared length must fit in the bytes, so
     // DCMTK (which allocates a value's declared length before reading it) stays bounded by the
     // input's size on hostile files. A deflated data set could inflate without bound: refused.
+    // Part 10 only (what `eden run` downloads): the meta header names the transfer syntax, so
+    // DCMTK and the preflight read the same encoding (a bare data set's would be guessed).
+    if (!dicom::LooksLikePart10(dicom)) {
+      return Fail(ErrorCode::kNotDicom, "not a DICOM Part 10 file (no DICM marker): not de-identified");
+    }
     auto pre = dicom::PreflightCheck(dicom);
     if (!pre) return Fail(pre.error());
+    if (!pre->strip.empty()) {
+      return Fail(ErrorCode::kMalformed, "command-group (0000,xxxx) elements inside the data set: not de-identified");
+    }
     if (pre->deflated) {
       return Fail(ErrorCode::kUnsupported, "a deflated data set is not de-identified (and so not stored)");
     }
     DcmFileFormat file;
     {
-      DcmInputBufferStream in;
-      in.setBuffer(dicom.data(), static_cast<offile_off_t>(dicom.size()));
-      in.setEos();
-      file.transferInit();
-      const OFCondition cond = file.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-      file.transferEnd();
+      const OFCondition cond = ReadBounded(file, dicom);
       if (cond.bad()) {
         return Fail(
             cond == EC_StreamNotifyClient || cond == EC_EndOfStream ? ErrorCode::kTruncated : ErrorCode::kMalformed,
@@ -370,7 +482,7 @@ class DcmtkDeidentifier final : public Deidentifier {
     out.patient = config.key.PatientPseudonym(patient);
     if (config.options.Has(Option::kRetainModifiedDates)) out.date_offset = config.key.DateOffsetDays(patient);
 
-    Editor editor(config, out.date_offset, out.identifiers, out);
+    Editor editor(config, out.date_offset, out.identifiers, out, !pre->big_endian);
     editor.Apply(ds, 0);
     // The pseudonym, then the marks of de-identification.
     ds.putAndInsertString(DCM_PatientID, out.patient.c_str());
@@ -381,6 +493,15 @@ class DcmtkDeidentifier final : public Deidentifier {
     // has none, the keyed map of its own); the source's application entity titles and private
     // information go. DCMTK keeps a meta value the data set does not supply.
     DcmMetaInfo& meta = *file.getMetaInfo();
+    bool foreign_meta = false;  // Elements outside group 0002 in the meta header: removed.
+    for (unsigned long k = 0; k < meta.card();) {
+      if (meta.getElement(k)->getGTag() != 0x0002) {
+        delete meta.remove(k);
+        foreign_meta = true;
+      } else {
+        ++k;
+      }
+    }
     const std::string meta_sop = GetString(meta, DCM_MediaStorageSOPInstanceUID);
     if (!out.sop_instance_uid.empty()) {
       meta.putAndInsertString(DCM_MediaStorageSOPInstanceUID, out.sop_instance_uid.c_str());
@@ -398,6 +519,21 @@ class DcmtkDeidentifier final : public Deidentifier {
     auto bytes = Write(file);
     if (!bytes) return Fail(bytes.error());
     out.dicom = std::move(*bytes);
+    // Always: the structure eden wrote walks clean (cheap: element headers only).
+    if (auto walk = dicom::PreflightCheck(out.dicom); !walk) {
+      return Fail(ErrorCode::kMalformed,
+                  fmt::format("the de-identified file is not well formed ({}): not stored", walk.error().message()));
+    }
+    (void)foreign_meta;
+    {
+      // Read back and checked, every file: what DCMTK writes of a malformed input may parse
+      // differently from what was edited (the fuzzer found UN, delimitation-group and broken
+      // UID values that did), and nothing leaves unexamined.
+      if (auto findings = CheckDicomFile(out.dicom); !findings.empty()) {
+        return Fail(ErrorCode::kMalformed,
+                    fmt::format("the de-identified file does not check clean ({}): not stored", findings.front()));
+      }
+    }
     return out;
   }
 
@@ -494,13 +630,9 @@ class Checker {
 
 std::vector<std::string> CheckDicomFile(std::span<const uint8_t> dicom) {
   QuietDcmtkOnce();
+  if (auto pre = dicom::PreflightCheck(dicom); !pre) return {"does not parse as DICOM: " + pre.error().message()};
   DcmFileFormat file;
-  DcmInputBufferStream in;
-  in.setBuffer(dicom.data(), static_cast<offile_off_t>(dicom.size()));
-  in.setEos();
-  file.transferInit();
-  const OFCondition cond = file.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-  file.transferEnd();
+  const OFCondition cond = ReadBounded(file, dicom);
   if (cond.bad()) return {fmt::format("does not parse as DICOM: {}", cond.text())};
   DcmDataset& ds = *file.getDataset();
   std::vector<std::string> found;

@@ -19,55 +19,13 @@
 #include <dcmtk/oflog/oflog.h>
 #include <fmt/format.h>
 
+#include "dicom/dcmtk_allocation.h"
 #include "dicom/jpeg_lossless_codec.h"
 #include "dicom/jpeg_markers.h"
 #include "dicom/openjpeg_codec.h"
 #include "dicom/preflight.h"
 #include "dicom/rle_codec.h"
 #include "imaging/render.h"
-
-namespace eden::dicom {
-namespace {
-
-/// Largest allocation DCMTK may make with `new (std::nothrow)` on this thread; 0 = no limit.
-/// Set only while DCMTK parses an input (see ScopedAllocationCap).
-thread_local size_t t_nothrow_allocation_cap = 0;
-
-/// Defence in depth behind PreflightCheck: DCMTK allocates a value's declared length before it
-/// reads the value, with `new (std::nothrow)`. While a buffer is parsed, no single value can be
-/// longer than the buffer (or, deflated, than the frame limit), so larger requests fail cleanly
-/// (DCMTK reports "memory exhausted") instead of reserving gigabytes.
-class ScopedAllocationCap {
- public:
-  explicit ScopedAllocationCap(size_t cap) { t_nothrow_allocation_cap = cap; }
-  ~ScopedAllocationCap() { t_nothrow_allocation_cap = 0; }
-  ScopedAllocationCap(const ScopedAllocationCap&) = delete;
-  ScopedAllocationCap& operator=(const ScopedAllocationCap&) = delete;
-};
-
-}  // namespace
-}  // namespace eden::dicom
-
-// Replacements of the nothrow allocation functions ([new.delete.single], [new.delete.array]).
-// They defer to the ordinary operator new, so delete/delete[] still match under sanitizers.
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  const size_t cap = eden::dicom::t_nothrow_allocation_cap;
-  if (cap != 0 && size > cap) return nullptr;
-  try {
-    return ::operator new(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  const size_t cap = eden::dicom::t_nothrow_allocation_cap;
-  if (cap != 0 && size > cap) return nullptr;
-  try {
-    return ::operator new[](size);
-  } catch (...) {
-    return nullptr;
-  }
-}
 
 namespace eden::dicom {
 namespace {

@@ -1,5 +1,8 @@
 #include "pipeline/journal.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <sqlite3.h>
 
 #include <fmt/format.h>
@@ -61,8 +64,19 @@ Result<Journal::Statement> Journal::Prepare(const char* sql) {
 void Journal::StatementDeleter::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
 
 Result<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& path) {
+  // The journal holds the source rows (report text, file paths: PHI) for resuming: its folder,
+  // when eden makes it, and the file itself are the owner's only (SQLite gives its -wal and -shm
+  // files the database file's mode). It is never part of the dataset.
+  namespace fs = std::filesystem;
   std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (path.has_parent_path() && !fs::exists(path.parent_path(), ec)) {
+    if (fs::create_directories(path.parent_path(), ec)) fs::permissions(path.parent_path(), fs::perms::owner_all, ec);
+  }
+  const bool created = !fs::exists(path, ec);
+  if (created) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {

@@ -546,7 +546,8 @@ def identifiers_of(ds):
 
 
 def sources_by_instance():
-    """instance_id -> the pydicom data set Orthanc serves for it (rows with an http URL)."""
+    """instance_id -> the pydicom data set Orthanc serves for it (rows with an http URL); the
+    bytes are in its `raw` attribute."""
     import pydicom
     out = {}
     for row in psql_csv("SELECT i.id::text AS instance_id, i.file_url FROM pacs_instances i "
@@ -554,9 +555,16 @@ def sources_by_instance():
         try:
             data = urllib.request.urlopen(row["file_url"], timeout=30).read()
             out[row["instance_id"]] = pydicom.dcmread(io.BytesIO(data), force=True)
+            out[row["instance_id"]].raw = data
         except Exception:
             continue
     return out
+
+
+def iod_errors(path):
+    """Error lines of dicom3tools' dciodvfy (the IOD checker) for a file."""
+    r = subprocess.run(["dciodvfy", path], capture_output=True, text=True)
+    return [line for line in (r.stdout + r.stderr).splitlines() if line.startswith("Error")]
 
 
 def keyed_uid(key_hex, uid):
@@ -632,7 +640,7 @@ def test_deid_same_key_same_files_and_references_hold_across_runs(tmp):
     key = deid_key(tmp)
     key_hex = open(key).read().strip()
     sources = sources_by_instance()
-    checked = 0
+    checked = validated = 0
     outs = []
     for name in ("one", "two"):
         out = os.path.join(tmp, name)
@@ -658,7 +666,14 @@ def test_deid_same_key_same_files_and_references_hold_across_runs(tmp):
                     f"{name}: {attr} {src.get(attr)!r} -> {getattr(ds, attr)!r}, {src.get('SOPClassUID')}"
                 checked += 1
         studies.setdefault(ds.StudyInstanceUID, set()).add(name)
+        # Still a valid object: dciodvfy finds no error the source did not have.
+        src_path = os.path.join(tmp, "source.dcm")
+        open(src_path, "wb").write(src.raw)
+        before, after = iod_errors(src_path), iod_errors(os.path.join(outs[0], name))
+        assert len(after) <= len(before), f"{name}: dciodvfy {len(before)} -> {len(after)} errors: {after[:5]}"
+        validated += 1
     assert checked > 30, checked
+    assert validated > 20, validated
     assert len(studies) > 3
     # The JPEGs are the same bytes as a run without de-identification makes: pixels untouched.
     plain = os.path.join(tmp, "plain")

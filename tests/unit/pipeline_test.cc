@@ -127,7 +127,8 @@ TEST(Outcome, StepsStatesAndCodesAreTypesInsideAndTextAtTheEdges) {
   EXPECT_EQ(future.failed_step, Step::kConvert);
   EXPECT_EQ(future.ErrorCodeText(), "internal");
   EXPECT_EQ(future.ErrorText(), "convert: quota_exceeded: too many");
-  for (State state : {State::kPending, State::kStored, State::kFailed}) EXPECT_EQ(ParseState(StateName(state)), state);
+  for (State state : {State::kPending, State::kStored, State::kFailed, State::kExcluded})
+    EXPECT_EQ(ParseState(StateName(state)), state);
   EXPECT_EQ(ParseState("something else"), State::kPending);
   for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
     const auto code = static_cast<ErrorCode>(i);
@@ -153,6 +154,41 @@ TEST(Journal, RecordsTypedFailuresAndReadsThemBack) {
   EXPECT_EQ(all["a"].outcome.error->message(), "unreadable data set");
   EXPECT_EQ(all["b"].state, State::kStored);
   EXPECT_FALSE(all["b"].outcome.error.has_value());
+  fs::remove_all(dir);
+}
+
+TEST(Journal, ExcludedAndDeidentifiedOutcomesRoundTripAndTheFileIsTheOwnersOnly) {
+  const auto dir = TempDir("journal-deid");
+  auto j = Journal::Open(dir / "state" / "j.sqlite");
+  ASSERT_TRUE(j.has_value()) << j.error().ToString();
+  EXPECT_EQ(fs::status(dir / "state").permissions() & fs::perms::all, fs::perms::owner_all);
+  EXPECT_EQ(fs::status(dir / "state" / "j.sqlite").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_TRUE((*j)->Freeze({Row("a", "u1"), Row("b", "u2")}, {{"seed", "s"}}).has_value());
+  InstanceOutcome excluded;
+  excluded.instance_id = "a";
+  excluded.Fail(Step::kDeidentify, Error(ErrorCode::kExcluded, "may carry burned-in text"));
+  excluded.excluded = true;
+  excluded.patient = "EDEN-0011223344556677";
+  excluded.deid_report = "seen by [NAME]";
+  excluded.deid_replacements = 1;
+  ASSERT_TRUE((*j)->Record({excluded}).has_value());
+  std::map<std::string, JournalEntry> all;
+  ASSERT_TRUE((*j)->ForEachInCsvOrder([&](const JournalEntry& e) { all[e.row.instance_id] = e; }).has_value());
+  EXPECT_EQ(all["a"].state, State::kExcluded);
+  EXPECT_TRUE(all["a"].outcome.excluded);
+  EXPECT_EQ(all["a"].outcome.patient, "EDEN-0011223344556677");
+  EXPECT_EQ(all["a"].outcome.deid_report, "seen by [NAME]");
+  EXPECT_EQ(all["a"].outcome.deid_replacements, 1u);
+  EXPECT_TRUE(all["a"].outcome.FailedAt(Step::kDeidentify));
+  // Excluded is done: not pending again, and counted apart.
+  auto pending = (*j)->PendingAfter(-1, 10);
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().row.instance_id, "b");
+  auto counts = (*j)->Count();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->excluded, 1u);
   fs::remove_all(dir);
 }
 
