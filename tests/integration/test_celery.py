@@ -463,7 +463,8 @@ def test_deid_instances_are_deidentified_only_by_workers_with_the_runs_key(tmp):
                                broker(1), "--progress", "none"], env={**os.environ, **ENV, **deid},
                               capture_output=True, text=True, timeout=600)
 
-    worker = Worker(tmp, "deid-a", env=deid)
+    # Two workers with the one key: the instances spread over them, the UIDs are the key's.
+    workers = [Worker(tmp, "deid-a1", env=deid), Worker(tmp, "deid-a2", env=deid)]
     try:
         out = os.path.join(tmp, "same-key")
         r = run(out)
@@ -486,8 +487,12 @@ def test_deid_instances_are_deidentified_only_by_workers_with_the_runs_key(tmp):
                                   force=True)
             mac = hmac.new(bytes.fromhex(key_hex), ("uid:" + str(src.SOPInstanceUID)).encode(), "sha256").digest()
             assert ds.SOPInstanceUID == "2.25." + str(int.from_bytes(mac[:16], "big")), x["instance_id"]
+        stats = celery_app().control.inspect(timeout=2).stats()
+        shares = {name: st["total"].get("eden.process_instance", 0) for name, st in stats.items() if "deid-a" in name}
+        assert len(shares) == 2 and all(n > 0 for n in shares.values()), shares
     finally:
-        assert worker.stop() == 0
+        for w in workers:
+            assert w.stop() == 0
     other = Worker(tmp, "deid-b", env={"EDEN_DEID": "basic", "EDEN_DEID_KEY_FILE": keys[1]})
     try:
         out = os.path.join(tmp, "other-key")

@@ -746,11 +746,20 @@ def test_deid_marked_files_leak_no_marker_through_eden_run(tmp):
     counts = {}
     for label, extra in (("basic", []), ("modified dates", ["--deid-option", "retain-modified-dates"])):
         out = os.path.join(tmp, "out-" + label.replace(" ", "-"))
-        r = eden("run", "--all-studies", "--query", query, "-o", out, "--progress", "none", "--deid-key-file", key,
-                 "--burned-in", "keep", *extra, env={"EDEN_DEID": "basic"})
+        r = eden("run", "--all-studies", "--query", query, "-o", out, "--progress", "plain", "--deid-key-file", key,
+                 "--burned-in", "keep", "--log-level", "DEBUG", "--summary-json", os.path.join(tmp, "s.json"), *extra,
+                 env={"EDEN_DEID": "basic"})
         assert r.returncode == 0, f"{label}: exit {r.returncode}: {r.stdout[-800:]} {r.stderr}"
+        # Logs at every level carry no PHI: nothing of the sources in what the run printed.
+        printed = (r.stdout + r.stderr + open(os.path.join(tmp, "s.json")).read()).lower()
+        said = [m for m in leak_check.needles(markers) if m.lower() in printed]
+        assert not said, f"{label}: the run printed {said[:5]}"
         rows = read_csv(out)
         assert len(rows) == len(manifest["files"]) and all(row["status"] == "stored" for row in rows), rows
+        for row in rows:  # DCMTK and GDCM both read every file eden wrote.
+            path = os.path.join(out, "eden-dataset-vlms/sample-test/dicom-files", row["instance_id"] + ".dcm")
+            assert subprocess.run(["dcmdump", "-q", path], capture_output=True).returncode == 0, path
+            assert subprocess.run(["gdcminfo", path], capture_output=True).returncode == 0, path
         assert all(int(row["deid_report_replacements"]) >= 10 for row in rows), [r["deid_report_replacements"] for r in rows]
         # The dataset: every object eden writes there. (The journal under <output>/.eden/ is the
         # run's hospital-side state and holds the source rows; it is not part of the dataset.)
