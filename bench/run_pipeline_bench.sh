@@ -23,7 +23,7 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j2 --target eden >/dev/null
 bench/make_data.sh build/bench-data
 EDEN=build/release/src/cli/eden
-KEY="$WORK/../bench-deid.key"
+KEY="$(dirname "$WORK")/bench-deid.key"
 [ -f "$KEY" ] || "$EDEN" deid keygen --out "$KEY" 2>/dev/null
 
 if [ ! -f "$WORK/.loaded-$COUNT" ]; then

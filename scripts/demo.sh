@@ -44,7 +44,8 @@ set -e
 
 dataset="$OUT/eden-dataset-vlms/sample-test"
 echo
-echo "== the dataset (exit code $rc: 0 all stored, 1 some rows failed -- the demo has 4 broken rows on purpose)"
+echo "== the dataset (exit code $rc: 0 all stored, 1 some rows failed -- the demo has 4 broken rows on purpose;"
+echo "   de-identified: its one deflated file is refused, and images that may carry burned-in text are excluded)"
 echo "$dataset:"
 ls "$dataset"
 echo "  dicom-files: $(ls "$dataset/dicom-files" | wc -l) files, images-jpg: $(ls "$dataset/images-jpg" | wc -l) files"

@@ -49,6 +49,18 @@ bool IsSequence(DcmElement& e) { return e.ident() == EVR_SQ; }
 
 /// DCMTK's parse of untrusted bytes, with no single allocation larger than the bytes (see
 /// dicom::ScopedAllocationCap: DCMTK allocates declared lengths before it reads them).
+/// The same, stopping before the top-level Pixel Data element.
+OFCondition ReadBoundedUntilPixelData(DcmFileFormat& file, std::span<const uint8_t> bytes) {
+  DcmInputBufferStream in;
+  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  in.setEos();
+  const dicom::ScopedAllocationCap cap(bytes.size());
+  file.transferInit();
+  const OFCondition cond = file.readUntilTag(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData);
+  file.transferEnd();
+  return cond;
+}
+
 /// `object` is a whole file (EXS_Unknown: the meta header says) or a bare data set.
 OFCondition ReadBounded(DcmObject& object, std::span<const uint8_t> bytes, E_TransferSyntax xfer = EXS_Unknown) {
   DcmInputBufferStream in;
@@ -630,9 +642,22 @@ class Checker {
 
 std::vector<std::string> CheckDicomFile(std::span<const uint8_t> dicom) {
   QuietDcmtkOnce();
-  if (auto pre = dicom::PreflightCheck(dicom); !pre) return {"does not parse as DICOM: " + pre.error().message()};
+  auto pre = dicom::PreflightCheck(dicom);
+  if (!pre) return {"does not parse as DICOM: " + pre.error().message()};
+  // Pixel Data is not examined; when nothing follows it, the parse stops before it (no copy of
+  // a radiograph's pixels into DCMTK just to look at its header).
+  bool pixels_last = false;
+  if (pre->pixel_data && !pre->deflated) {
+    const auto& loc = *pre->pixel_data;
+    if (loc.length != 0xFFFFFFFFu) {
+      pixels_last = loc.offset + loc.length == dicom.size();
+    } else if (!loc.items.empty()) {
+      const auto& [offset, length] = loc.items.back();
+      pixels_last = offset + length + 8 == dicom.size();  // Then the sequence delimiter, last.
+    }
+  }
   DcmFileFormat file;
-  const OFCondition cond = ReadBounded(file, dicom);
+  const OFCondition cond = pixels_last ? ReadBoundedUntilPixelData(file, dicom) : ReadBounded(file, dicom);
   if (cond.bad()) return {fmt::format("does not parse as DICOM: {}", cond.text())};
   DcmDataset& ds = *file.getDataset();
   std::vector<std::string> found;
