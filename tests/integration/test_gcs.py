@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -436,6 +437,26 @@ def test_fresh_leaves_only_the_new_samples_objects_in_the_bucket(tmp):
         assert in_folders == named and len(before) > len(rows), (len(in_folders), len(named), len(before))
         v = eden(tmp, "verify", "gs://eden-it", env=env)
         assert v.returncode == 0, v.stdout + v.stderr
+    finally:
+        server.stop()
+
+
+def test_deid_check_reads_a_dataset_in_the_bucket(tmp):
+    server = gcs_server(tmp)
+    try:
+        env = {"STORAGE_EMULATOR_HOST": server.url}
+        key = os.path.join(tmp, "deid.key")
+        assert eden(tmp, "deid", "keygen", "--out", key).returncode == 0
+        r = eden(tmp, "run", "--all-studies", "-o", "gs://eden-it/deid-set", "--progress", "none", "--deid-key-file",
+                 key, env={**env, "EDEN_DEID": "basic"})
+        assert r.returncode == 1, r.stdout[-1500:] + r.stderr  # The demo PACS's broken rows.
+        c = eden(tmp, "deid", "check", "gs://eden-it/deid-set", env=env)
+        assert c.returncode == 0 and " 0 findings" in c.stdout, c.stdout[-1500:] + c.stderr
+        assert re.search(r"\(([1-9][0-9]+) DICOM\)", c.stdout), c.stdout[-300:]
+        plain = eden(tmp, "run", "--all-studies", "-o", "gs://eden-it/plain-set", "--progress", "none", env=env)
+        assert plain.returncode == 1, plain.stderr
+        c = eden(tmp, "deid", "check", "gs://eden-it/plain-set", env=env)
+        assert c.returncode == 1 and "Patient Identity Removed is not YES" in c.stdout, c.stdout[-800:] + c.stderr
     finally:
         server.stop()
 
