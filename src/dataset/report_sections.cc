@@ -102,6 +102,21 @@ void Append(std::string& to, const std::string& text) {
   to += text;
 }
 
+/// Calls `visit` with each line of `text` (without its '\n' or a '\r' before it).
+template <typename Visit>
+void ForEachLine(std::string_view text, Visit visit) {
+  size_t start = 0;
+  while (true) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    visit(line);
+    if (end == text.size()) return;
+    start = end + 1;
+  }
+}
+
 }  // namespace
 
 ReportSections ParseReport(std::string_view text) {
@@ -109,38 +124,12 @@ ReportSections ParseReport(std::string_view text) {
   Label current = Label::kNone;
   std::string buffer;
   auto flush = [&] {
-    const std::string t = Trim(buffer);
+    std::string* const sections[] = {&r.preamble, &r.indication, &r.comparison, &r.technique,
+                                     &r.findings, &r.impression, &r.addendum};
+    Append(*sections[static_cast<int>(current)], Trim(buffer));  // Label order.
     buffer.clear();
-    switch (current) {
-      case Label::kNone:
-        Append(r.preamble, t);
-        break;
-      case Label::kIndication:
-        Append(r.indication, t);
-        break;
-      case Label::kComparison:
-        Append(r.comparison, t);
-        break;
-      case Label::kTechnique:
-        Append(r.technique, t);
-        break;
-      case Label::kFindings:
-        Append(r.findings, t);
-        break;
-      case Label::kImpression:
-        Append(r.impression, t);
-        break;
-      case Label::kAddendum:
-        Append(r.addendum, t);
-        break;
-    }
   };
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  ForEachLine(text, [&](std::string_view line) {
     if (auto [label, at] = LabelOf(line); label != Label::kNone) {
       flush();
       current = label;
@@ -149,9 +138,7 @@ ReportSections ParseReport(std::string_view text) {
       buffer.append(line);
     }
     buffer += '\n';
-    if (end == text.size()) break;
-    start = end + 1;
-  }
+  });
   flush();
   if (!r.impression.empty()) {
     r.caption = r.impression;
@@ -161,20 +148,15 @@ ReportSections ParseReport(std::string_view text) {
     // The last paragraph (blank-line separated) of the whole text.
     std::vector<std::string> paragraphs;
     std::string paragraph;
-    size_t s = 0;
-    while (s <= text.size()) {
-      size_t e = text.find('\n', s);
-      if (e == std::string_view::npos) e = text.size();
-      const std::string line = Trim(text.substr(s, e - s));
+    ForEachLine(text, [&](std::string_view raw) {
+      const std::string line = Trim(raw);
       if (line.empty()) {
         if (!paragraph.empty()) paragraphs.push_back(paragraph);
         paragraph.clear();
       } else {
         paragraph += (paragraph.empty() ? "" : " ") + line;
       }
-      if (e == text.size()) break;
-      s = e + 1;
-    }
+    });
     if (!paragraph.empty()) paragraphs.push_back(paragraph);
     if (!paragraphs.empty()) r.caption = paragraphs.back();
   }

@@ -49,26 +49,18 @@ bool IsSequence(DcmElement& e) { return e.ident() == EVR_SQ; }
 
 /// DCMTK's parse of untrusted bytes, with no single allocation larger than the bytes (see
 /// dicom::ScopedAllocationCap: DCMTK allocates declared lengths before it reads them).
-/// The same, stopping before the top-level Pixel Data element.
-OFCondition ReadBoundedUntilPixelData(DcmFileFormat& file, std::span<const uint8_t> bytes) {
-  DcmInputBufferStream in;
-  in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-  in.setEos();
-  const dicom::ScopedAllocationCap cap(bytes.size());
-  file.transferInit();
-  const OFCondition cond = file.readUntilTag(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData);
-  file.transferEnd();
-  return cond;
-}
-
 /// `object` is a whole file (EXS_Unknown: the meta header says) or a bare data set.
-OFCondition ReadBounded(DcmObject& object, std::span<const uint8_t> bytes, E_TransferSyntax xfer = EXS_Unknown) {
+/// A whole file may stop before the top-level Pixel Data element (`until_pixel_data`).
+OFCondition ReadBounded(DcmObject& object, std::span<const uint8_t> bytes, E_TransferSyntax xfer = EXS_Unknown,
+                        bool until_pixel_data = false) {
   DcmInputBufferStream in;
   in.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
   in.setEos();
   const dicom::ScopedAllocationCap cap(bytes.size());
   object.transferInit();
-  const OFCondition cond = object.read(in, xfer, EGL_noChange, DCM_MaxReadLength);
+  const OFCondition cond = until_pixel_data ? static_cast<DcmFileFormat&>(object).readUntilTag(
+                                                  in, xfer, EGL_noChange, DCM_MaxReadLength, DCM_PixelData)
+                                            : object.read(in, xfer, EGL_noChange, DCM_MaxReadLength);
   object.transferEnd();
   return cond;
 }
@@ -505,11 +497,10 @@ class DcmtkDeidentifier final : public Deidentifier {
     // has none, the keyed map of its own); the source's application entity titles and private
     // information go. DCMTK keeps a meta value the data set does not supply.
     DcmMetaInfo& meta = *file.getMetaInfo();
-    bool foreign_meta = false;  // Elements outside group 0002 in the meta header: removed.
+    // Elements outside group 0002 in the meta header: removed.
     for (unsigned long k = 0; k < meta.card();) {
       if (meta.getElement(k)->getGTag() != 0x0002) {
         delete meta.remove(k);
-        foreign_meta = true;
       } else {
         ++k;
       }
@@ -536,7 +527,6 @@ class DcmtkDeidentifier final : public Deidentifier {
       return Fail(ErrorCode::kMalformed,
                   fmt::format("the de-identified file is not well formed ({}): not stored", walk.error().message()));
     }
-    (void)foreign_meta;
     {
       // Read back and checked, every file: what DCMTK writes of a malformed input may parse
       // differently from what was edited (the fuzzer found UN, delimitation-group and broken
@@ -657,7 +647,7 @@ std::vector<std::string> CheckDicomFile(std::span<const uint8_t> dicom) {
     }
   }
   DcmFileFormat file;
-  const OFCondition cond = pixels_last ? ReadBoundedUntilPixelData(file, dicom) : ReadBounded(file, dicom);
+  const OFCondition cond = ReadBounded(file, dicom, EXS_Unknown, pixels_last);
   if (cond.bad()) return {fmt::format("does not parse as DICOM: {}", cond.text())};
   DcmDataset& ds = *file.getDataset();
   std::vector<std::string> found;
