@@ -37,6 +37,16 @@ FINDINGS = [
     "Status post sternotomy. Calcified granuloma in the left upper lobe (2 mm) — stable.",
     "No intracranial haemorrhage, mass effect or midline shift. Ventricles normal in size.",
 ]
+INDICATIONS = ["Cough and fever for three days.", "Chest pain; rule out pneumothorax.", "Follow-up of known effusion."]
+# How report fields are labelled, as real reports do it: the section parser must read them all;
+# None writes the text with no label at all.
+LABEL_STYLES = [
+    {"indication": "INDICATION:", "findings": "FINDINGS:", "impression": "IMPRESSION:"},
+    {"indication": "Clinical history:", "findings": "Findings:\n", "impression": "Impression:\n"},
+    {"indication": "1. REASON FOR EXAM:", "findings": "2. FINDINGS:", "impression": "3. CONCLUSION:"},
+    {"indication": "**History:**", "findings": "**Findings:**", "impression": "**Impression:**"},
+    None,
+]
 IMPRESSIONS = [
     "No acute cardiopulmonary process.",
     "Findings consistent with right lower lobe pneumonia; follow-up in 6–8 weeks.",
@@ -94,7 +104,9 @@ def main():
            open(args.schema, encoding="utf-8").read()]
     loaded = {"studies": 0, "instances": 0, "orthanc": args.orthanc}
 
-    def add_study(paths, modality_hint=None, with_report=True, deleted=False):
+    loaded["sections"] = {}
+
+    def add_study(paths, modality_hint=None, with_report=True, deleted=False, patient=None):
         study_id = str(uuid.uuid4())
         study_uid = generate_uid()
         series = {}
@@ -117,8 +129,9 @@ def main():
                                    f"{args.orthanc}/instances/{orthanc_id}/file"))
         modality = next(iter(series.values()))[3] if series else (modality_hint or "OT")
         body = {"CR": "CHEST", "DX": "CHEST", "CT": "CHEST", "MR": "HEAD"}.get(modality, "OTHER")
-        sql.append(f"INSERT INTO pacs_studies (id, study_instance_uid, modality, body_part, description, deleted) VALUES "
-                   f"({q(study_id)}, {q(study_uid)}, {q(modality)}, {q(body)}, {q('Demo study')}, {q(deleted)});")
+        sql.append(f"INSERT INTO pacs_studies (id, study_instance_uid, patient_id, modality, body_part, description, "
+                   f"deleted) VALUES ({q(study_id)}, {q(study_uid)}, {q(patient)}, {q(modality)}, {q(body)}, "
+                   f"{q('Demo study')}, {q(deleted)});")
         for se_id, se_uid, number, se_mod, instances in series.values():
             sql.append(f"INSERT INTO pacs_series (id, study_id, series_instance_uid, series_number, modality, body_part_examined) "
                        f"VALUES ({q(se_id)}, {q(study_id)}, {q(se_uid)}, {number}, {q(se_mod)}, {q(body)});")
@@ -127,9 +140,22 @@ def main():
                            f"VALUES ({q(inst_id)}, {q(se_id)}, {q(sop)}, {inst_no}, {q(path)}, {q(url)});")
                 loaded["instances"] += 0 if deleted else 1
         if with_report:
-            for name, text in (("findings", rng.choice(FINDINGS)), ("impression", rng.choice(IMPRESSIONS))):
-                sql.append(f"INSERT INTO pacs_report_fields (id, study_id, name, value) VALUES "
-                           f"({q(str(uuid.uuid4()))}, {q(study_id)}, {q(name)}, {q(text)});")
+            style = rng.choice(LABEL_STYLES)
+            fields = [("findings", rng.choice(FINDINGS)), ("impression", rng.choice(IMPRESSIONS))]
+            if style and rng.random() < 0.5:
+                fields.insert(0, ("indication", rng.choice(INDICATIONS)))
+            # What the section parser must find (the caption of an unlabelled report is its last
+            # paragraph: the impression field, the last one aggregated).
+            expected = {k: v for k, v in fields} if style else {}
+            expected["caption"] = fields[-1][1]
+            loaded["sections"][study_id] = expected
+            for n, (name, text) in enumerate(fields):
+                value = f"{style[name]} {text}" if style and not style[name].endswith("\n") else \
+                    (f"{style[name]}{text}" if style else text)
+                # Created a second apart: the query aggregates fields in creation order.
+                sql.append(f"INSERT INTO pacs_report_fields (id, study_id, name, value, created_at) VALUES "
+                           f"({q(str(uuid.uuid4()))}, {q(study_id)}, {q(name)}, {q(value)}, "
+                           f"now() + interval '{n} seconds');")
             sql.append(f"INSERT INTO pacs_report_fields (id, study_id, name, value, deleted) VALUES "
                        f"({q(str(uuid.uuid4()))}, {q(study_id)}, 'draft', 'DELETED DRAFT MUST NOT APPEAR', true);")
         loaded["studies"] += 0 if deleted else 1
@@ -137,7 +163,8 @@ def main():
 
     for i, g in enumerate(groups):
         if g:
-            add_study(g, with_report=(i % 7 != 6))
+            # Eleven patients for thirty studies: splits must keep each patient's studies together.
+            add_study(g, with_report=(i % 7 != 6), patient=f"PAT-{i % 11:03d}")
     for extra in args.extra:
         add_study([extra])
     # A deleted study: its rows must never be selected.

@@ -130,7 +130,20 @@ void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
     for (const auto& [k, v] : s.upload) line += fmt::format("{}{} {}", line.empty() ? "" : ", ", v, k);
     fmt::print(out, "  uploads: {}\n", line);
   }
-  fmt::print(out, "  CSV:    {}\n  README: {}\n", s.csv_uri, s.readme_uri);
+  fmt::print(out, "  CSV:    {}\n  README: {}\n  metadata: {}\n", s.csv_uri, s.readme_uri, s.metadata_uri);
+  const auto& p = s.packages;
+  if (!p.split_images.empty()) {
+    std::string splits;
+    for (const auto& [split, n] : p.split_images)
+      splits += fmt::format("{}{} {}", splits.empty() ? "" : ", ", split, Thousands(n));
+    fmt::print(out, "  splits (by patient): {}\n", splits);
+  }
+  if (p.llava_samples > 0) fmt::print(out, "  LLaVA: {} conversation(s)\n", Thousands(p.llava_samples));
+  if (p.shards > 0) {
+    fmt::print(out, "  WebDataset: {} shard(s), {:.1f} MB ({} written by this run{})\n", p.shards,
+               static_cast<double>(p.shard_bytes) / 1e6, p.shards_written,
+               p.shards_removed ? fmt::format(", {} of an older plan removed", p.shards_removed) : "");
+  }
   if (s.failed > 0) {
     // Each failure was printed once as it happened (the first few); here they are counted by
     // reason, and the CSV has every one.
@@ -167,6 +180,16 @@ std::string SummaryJson(const pipeline::RunSummary& s) {
       {"seconds", {{"select", s.select_s}, {"process", s.process_s}, {"finalize", s.finalize_s}, {"total", s.total_s}}},
       {"csv", s.csv_uri},
       {"readme", s.readme_uri},
+      {"metadata", s.metadata_uri},
+      {"packages",
+       {{"split_images", s.packages.split_images},
+        {"split_patients", s.packages.split_patients},
+        {"llava_samples", s.packages.llava_samples},
+        {"no_caption", s.packages.no_caption},
+        {"shards", s.packages.shards},
+        {"shards_written", s.packages.shards_written},
+        {"shards_removed", s.packages.shards_removed},
+        {"shard_bytes", s.packages.shard_bytes}}},
       {"failures", failures},
       {"failures_by_code", s.failures_by_code},
       {"excluded", s.excluded},

@@ -19,6 +19,7 @@
 #include "cli/store_factory.h"
 #include "config/cli_options.h"
 #include "convert/converter.h"
+#include "dataset/split.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
 #include "fetch/curl_fetcher.h"
@@ -98,6 +99,8 @@ int RunRun(const config::RunSettings& s) {
   if (!fetch_options) problems.push_back(fetch_options.error().message());
   auto deid_config = MakeDeidConfig(s.deid);
   if (!deid_config) problems.push_back(deid_config.error().message());
+  auto split = dataset::ParseSplit(s.dataset.split);
+  if (!split) problems.push_back(split.error().message());
   if (!problems.empty()) {
     fmt::print(stderr, "eden run: configuration problems:\n");
     for (const auto& p : problems) fmt::print(stderr, "  - {}\n", p);
@@ -138,6 +141,17 @@ int RunRun(const config::RunSettings& s) {
   options.layout.prefix = opened->prefix;
   options.layout.csv_name = s.output.csv_name;
   options.deid = deid::Describe(deid_config->get());
+  options.packages.split = *split;
+  // Keyed by the de-identification key: the assignment cannot be recomputed from a patient id.
+  if (*deid_config) options.packages.split_secret = (*deid_config)->key.Derive("dataset-split");
+  for (const auto& package : s.dataset.packages) {
+    if (package == "webdataset") options.packages.webdataset = true;
+    if (package == "llava") options.packages.llava = true;
+  }
+  options.packages.shard_bytes = config::ParseByteSize(s.dataset.shard_size).value_or(uint64_t{1} << 30);
+  options.packages.shard_samples = static_cast<uint64_t>(s.dataset.shard_samples);
+  if (!s.dataset.instruction.empty()) options.packages.instruction = s.dataset.instruction;
+  options.packages.render = s.dataset.render;
 
   // 3. The adapters.
   fetch::InitialiseCurlOnce();

@@ -36,7 +36,8 @@ Result<OpenedStore> OpenStore(const config::RunSettings& s) {
     pipeline::DatasetLayout layout;
     layout.prefix = out.prefix;
     std::vector<std::string> owned;
-    for (const std::string& folder : {layout.DicomFolder(), layout.JpegFolder(), layout.CsvKey()}) {
+    for (const std::string& folder : {layout.DicomFolder(), layout.JpegFolder(), layout.CsvKey(), layout.ShardFolder(),
+                                      layout.SplitMetadataKey("x")}) {
       owned.push_back(fs::path(folder).parent_path().string());  // "<prefix>/dicom-files/" -> "<prefix>/dicom-files"
     }
     out.store = std::make_unique<storage::LocalObjectStore>(fs::path(out.destination), std::move(owned));

@@ -180,6 +180,27 @@ void AddRunOptions(CLI::App& cmd, RunSettings& s) {
       ->group(conv)
       ->capture_default_str();
 
+  auto* data = "Dataset";
+  cmd.add_option("--split", s.dataset.split, "Splits by patient, NAME=FRACTION,... (fractions sum to 1)")
+      ->envname("EDEN_SPLIT")
+      ->group(data)
+      ->capture_default_str();
+  cmd.add_option("--package", s.dataset.packages, "Also write: webdataset (tar shards), llava (conversations)")
+      ->envname("EDEN_PACKAGE")
+      ->delimiter(',')
+      ->group(data);
+  cmd.add_option("--shard-size", s.dataset.shard_size, "WebDataset: close a shard before this size (1GB, 500MB...)")
+      ->group(data)
+      ->capture_default_str();
+  cmd.add_option("--shard-samples", s.dataset.shard_samples, "WebDataset: at most N samples a shard (0: no limit)")
+      ->group(data)
+      ->capture_default_str();
+  cmd.add_option("--instruction", s.dataset.instruction, "LLaVA: the question asked of every image")->group(data);
+  cmd.add_option("--render", s.dataset.render, "display (DICOM display pipeline) or mimic (MIMIC-CXR-JPG recipe)")
+      ->envname("EDEN_RENDER")
+      ->group(data)
+      ->capture_default_str();
+
   auto* rep = "Reporting";
   cmd.add_option("--summary-json", s.report.summary_json, "Write the run summary as JSON to FILE")->group(rep);
   AddLogLevelOption(cmd, s.report)->group(rep);

@@ -1,5 +1,6 @@
 #include "config/settings.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -62,6 +63,19 @@ std::vector<std::string> Validate(const RunSettings& s) {
   if (s.fetch.max_download_mb < 1) p.push_back("--max-download-mb must be at least 1");
   if (s.convert.quality < 1 || s.convert.quality > 100) p.push_back("--quality must be between 1 and 100");
   if (s.convert.max_size < 0) p.push_back("--max-size must not be negative");
+  for (const auto& package : s.dataset.packages) {
+    if (package != "webdataset" && package != "llava") {
+      p.push_back(fmt::format("--package {}: expected webdataset or llava", package));
+    }
+  }
+  if (!ParseByteSize(s.dataset.shard_size)) {
+    p.push_back(
+        fmt::format("--shard-size {}: expected a size such as 1GB, 500MB or a number of bytes", s.dataset.shard_size));
+  }
+  if (s.dataset.shard_samples < 0) p.push_back("--shard-samples must not be negative");
+  if (s.dataset.render != "display" && s.dataset.render != "mimic") {
+    p.push_back(fmt::format("--render {}: expected display or mimic", s.dataset.render));
+  }
   if (s.convert.threads < 0) p.push_back("--threads must not be negative");
   if (!s.convert.window.empty() && s.convert.window.find('/') == std::string::npos) {
     p.push_back(fmt::format("--window '{}' is not CENTER/WIDTH", s.convert.window));
@@ -74,6 +88,30 @@ std::vector<std::string> Validate(const RunSettings& s) {
   if (pr != "auto" && pr != "bar" && pr != "plain" && pr != "none")
     p.push_back("--progress must be auto, bar, plain or none");
   return p;
+}
+
+std::optional<uint64_t> ParseByteSize(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 15) return std::nullopt;
+  uint64_t n = std::stoull(std::string(text.substr(0, digits)));
+  std::string unit(text.substr(digits));
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::vector<std::pair<std::string, uint64_t>> kUnits = {{"", 1},
+                                                                       {"B", 1},
+                                                                       {"KB", 1000},
+                                                                       {"MB", 1000 * 1000},
+                                                                       {"GB", 1000 * 1000 * 1000},
+                                                                       {"KIB", 1 << 10},
+                                                                       {"MIB", 1 << 20},
+                                                                       {"GIB", uint64_t{1} << 30},
+                                                                       {"K", 1000},
+                                                                       {"M", 1000 * 1000},
+                                                                       {"G", 1000 * 1000 * 1000}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) return n == 0 ? std::nullopt : std::optional<uint64_t>(n * factor);
+  }
+  return std::nullopt;
 }
 
 std::string Show(const RunSettings& s) {
@@ -94,6 +132,13 @@ std::string Show(const RunSettings& s) {
                      s.output.destination, s.output.prefix, s.output.csv_name,
                      s.output.journal.empty() ? "(<destination>/.eden/journal.sqlite)" : s.output.journal);
   out += fmt::format("output.effective = {}\n", EffectiveDestination(s));
+  std::string packages;
+  for (const auto& p : s.dataset.packages) packages += (packages.empty() ? "" : ",") + p;
+  out += fmt::format(
+      "dataset.split = {}\ndataset.packages = {}\ndataset.shard_size = {}\ndataset.shard_samples = {}\n"
+      "dataset.instruction = {}\ndataset.render = {}\n",
+      s.dataset.split, val(packages), s.dataset.shard_size, s.dataset.shard_samples, val(s.dataset.instruction),
+      s.dataset.render);
   // Broker URLs can hold a password (redis://user:secret@host): shown without what precedes '@'.
   auto url = [](const std::string& v) {
     if (v.empty()) return std::string("(unset)");

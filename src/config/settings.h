@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,6 +74,19 @@ struct DeidSettings {
   std::string burned_in = "exclude";  ///< --burned-in: exclude | keep
 };
 
+/// What the dataset holds beyond the seed's layout (docs/datasets.md).
+struct DatasetSettings {
+  std::string split = "train=0.8,validation=0.1,test=0.1";  ///< --split / EDEN_SPLIT
+  std::vector<std::string> packages;                        ///< --package webdataset|llava (EDEN_PACKAGE)
+  std::string shard_size = "1GB";                           ///< --shard-size: bytes, or with KB/MB/GB (KiB...)
+  int shard_samples = 0;                                    ///< --shard-samples (0: no limit)
+  std::string instruction;                                  ///< --instruction (empty: the default)
+  std::string render = "display";                           ///< --render display|mimic (EDEN_RENDER)
+};
+
+/// "1GB", "512MiB", "1000000": bytes; nullopt for anything else (or 0).
+std::optional<uint64_t> ParseByteSize(std::string_view text);
+
 struct ReportSettings {
   std::string summary_json;
   std::string log_level = "INFO";  ///< LOGGING_LEVEL: DEBUG, INFO, WARNING, ERROR
@@ -86,6 +101,7 @@ struct RunSettings {
   ConvertSettings convert;
   ReportSettings report;
   DeidSettings deid;
+  DatasetSettings dataset;
   std::string broker;          ///< --broker / EDEN_BROKER: run the instances on Celery workers (eden worker).
   std::string result_backend;  ///< Empty: the broker.
   std::string broker_queue = "celery";

@@ -69,8 +69,8 @@ std::string Trim(std::string_view s) {
 /// The label at the start of `line` and where its text begins, if the line starts a section.
 std::pair<Label, size_t> LabelOf(std::string_view line) {
   size_t i = 0;
-  while (i < line.size() &&
-         (line[i] == ' ' || line[i] == '\t' || line[i] == '#' || line[i] == '*' || line[i] == '-' || line[i] == '>'))
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '#' || line[i] == '*' || line[i] == '_' ||
+                             line[i] == '-' || line[i] == '>'))
     ++i;
   // "1." / "2)" numbering.
   size_t j = i;
@@ -86,8 +86,13 @@ std::pair<Label, size_t> LabelOf(std::string_view line) {
       for (size_t k = 0; k < s.text.size() && same; ++k) same = Lower(line[i + k]) == s.text[k];
       if (!same) continue;
       size_t k = i + s.text.size();
-      while (k < line.size() && (line[k] == ' ' || line[k] == '*')) ++k;  // "FINDINGS :", "**Findings**:"
-      if (k < line.size() && line[k] == ':') return {s.label, k + 1};
+      while (k < line.size() && (line[k] == ' ' || line[k] == '*' || line[k] == '_'))
+        ++k;  // "FINDINGS :", "**Findings**:"
+      if (k < line.size() && line[k] == ':') {
+        ++k;
+        while (k < line.size() && (line[k] == '*' || line[k] == '_')) ++k;  // "**Findings:**", "__Findings:__"
+        return {s.label, k};
+      }
     }
     return {Label::kNone, 0};
   };

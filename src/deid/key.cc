@@ -73,6 +73,11 @@ std::string Key::Fingerprint() const {
   return "sha256:" + digest::Sha256Hex(AsBytes(labelled)).substr(0, 16);
 }
 
+std::string Key::Derive(std::string_view label) const {
+  const auto mac = digest::HmacSha256(AsBytes(bytes_), fmt::format("derive:{}", label));
+  return digest::Hex(mac);
+}
+
 std::string Key::MapUid(std::string_view uid) const {
   const auto mac = digest::HmacSha256(AsBytes(bytes_), fmt::format("uid:{}", uid));
   std::array<uint8_t, 16> v{};

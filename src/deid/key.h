@@ -33,6 +33,9 @@ class Key {
   int DateOffsetDays(std::string_view patient) const;
   /// The replacement Patient ID: "EDEN-" + 16 hex digits of HMAC-SHA256(key, "patient:" + id).
   std::string PatientPseudonym(std::string_view patient) const;
+  /// 64 hex digits of HMAC-SHA256(key, "derive:" + label): a secret for another purpose (the
+  /// dataset split's) that reveals nothing of the key.
+  std::string Derive(std::string_view label) const;
 
  private:
   explicit Key(std::string bytes) : bytes_(std::move(bytes)) {}

@@ -551,6 +551,15 @@ Result<DicomInfo> ReadInfo(DcmDataset& ds, E_TransferSyntax xfer, const DecodeLi
   info.transfer_syntax_name = x.getXferName();
   info.sop_class_uid = GetString(ds, DCM_SOPClassUID);
   info.modality = GetString(ds, DCM_Modality);
+  info.view_position = GetString(ds, DCM_ViewPosition);
+  info.body_part = GetString(ds, DCM_BodyPartExamined);
+  info.laterality = GetString(ds, DCM_ImageLaterality);
+  if (info.laterality.empty()) info.laterality = GetString(ds, DCM_Laterality);
+  info.sex = GetString(ds, DCM_PatientSex);
+  info.age = GetString(ds, DCM_PatientAge);
+  if (std::string id = GetString(ds, DCM_PatientID); !id.empty()) {
+    info.patient_group = GetString(ds, DCM_IssuerOfPatientID) + "|" + id;
+  }
 
   Uint16 rows = 0, cols = 0, spp = 1, alloc = 0, stored = 0, high = 0, rep = 0, planar = 0;
   if (ds.findAndGetUint16(DCM_Rows, rows).bad() || ds.findAndGetUint16(DCM_Columns, cols).bad() ||

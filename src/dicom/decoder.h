@@ -20,6 +20,13 @@ struct DicomInfo {
   std::string sop_class_uid;
   std::string modality;
   std::string photometric;  ///< As written in the file.
+  /// What a dataset describes an image by: View Position, Body Part Examined, Image Laterality
+  /// (else Laterality), and the patient characteristics Sex and Age, which a file holds only when
+  /// de-identification kept them (retain-patient-characteristics) or did not run.
+  std::string view_position, body_part, laterality, sex, age;
+  /// "<Issuer of Patient ID>|<Patient ID>" ("" without a Patient ID): only to group a patient's
+  /// images (dataset splits, after hashing). Never printed, logged or written.
+  std::string patient_group;
   uint32_t number_of_frames = 1;
   imaging::PixelFormat format;  ///< As written in the file.
   imaging::DisplayAttributes display;

@@ -60,6 +60,26 @@ std::string Md5Base64(std::span<const uint8_t> bytes) {
   return Base64Of(digest, length);
 }
 
+struct Sha256Stream::State {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+};
+
+Sha256Stream::Sha256Stream() : state_(std::make_unique<State>()) {
+  EVP_DigestInit_ex(state_->ctx.get(), EVP_sha256(), nullptr);
+}
+Sha256Stream::~Sha256Stream() = default;
+
+void Sha256Stream::Update(std::span<const uint8_t> bytes) {
+  EVP_DigestUpdate(state_->ctx.get(), bytes.data(), bytes.size());
+}
+
+std::string Sha256Stream::FinishHex() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(state_->ctx.get(), digest, &length);
+  return Hex({digest, length});
+}
+
 struct Md5::State {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
 };

@@ -42,4 +42,20 @@ class Md5 {
   std::unique_ptr<State> state_;
 };
 
+/// SHA-256 over data that comes in pieces (a WebDataset shard as it is written).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(std::span<const uint8_t> bytes);
+  /// Lower-case hex of the digest of everything updated so far; ends the computation.
+  std::string FinishHex();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 }  // namespace eden::digest

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "dataset/record.h"
 #include "deid/scrub.h"
 
 namespace eden::pipeline {
@@ -52,6 +53,13 @@ const std::vector<std::pair<std::string, std::string>>& CsvColumns() {
       {"jpg_crc32c", "CRC-32C of the JPEG object (base64)"},
       {"patient", "keyed patient pseudonym (the de-identified Patient ID); empty with --deid off"},
       {"deid_report_replacements", "identifiers, dates and contacts replaced in report_value"},
+      {"split", "train / validation / test: by patient (every image of a patient in one split)"},
+      {"indication", "report section: indication / history / reason for exam"},
+      {"comparison", "report section: comparison / prior studies"},
+      {"technique", "report section: technique / procedure / examination"},
+      {"findings", "report section: findings"},
+      {"impression", "report section: impression / conclusion"},
+      {"caption", "impression, else findings, else the report's last paragraph"},
   };
   return kColumns;
 }
@@ -63,7 +71,8 @@ std::string CsvHeader() {
   return out;
 }
 
-void AppendCsvRow(std::string& out, const JournalEntry& e, bool deid) {
+void AppendCsvRow(std::string& out, const JournalEntry& e, bool deid, const std::string& split,
+                  const dataset::ReportSections* sections) {
   const auto& r = e.row;
   const auto& o = e.outcome;
   std::optional<std::string> report = r.report_value, created = r.field_created_at, path = r.file_path,
@@ -103,7 +112,14 @@ void AppendCsvRow(std::string& out, const JournalEntry& e, bool deid) {
                                            o.downloaded ? o.dicom_crc32c : "",
                                            o.jpg_uri.empty() ? "" : o.jpg_crc32c,
                                            o.patient,
-                                           deid ? std::to_string(o.deid_replacements) : ""};
+                                           deid ? std::to_string(o.deid_replacements) : "",
+                                           split,
+                                           sections ? sections->indication : "",
+                                           sections ? sections->comparison : "",
+                                           sections ? sections->technique : "",
+                                           sections ? sections->findings : "",
+                                           sections ? sections->impression : "",
+                                           sections ? sections->caption : ""};
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i) out += ',';
     out += CsvField(fields[i]);
@@ -130,16 +146,109 @@ void DatasetStats::Add(const JournalEntry& e) {
   if (e.row.report_value && !e.row.report_value->empty()) ++with_report;
 }
 
+namespace {
+
+/// The card's YAML front matter (the Hugging Face dataset card fields): configs whose data files
+/// are the per-split metadata files (and, with WebDataset, the shards), the splits with their
+/// sizes, the features of metadata.jsonl.
+std::string FrontMatter(const CardPackages& p) {
+  std::string y = "---\npretty_name: DICOM images and reports (eden-etl)\n";
+  y += "tags:\n- medical\n- radiology\n- dicom\n- image-to-text\n";
+  y += "task_categories:\n- image-to-text\n";
+  y += "configs:\n- config_name: default\n  default: true\n  data_files:\n";
+  for (const auto& [split, fraction] : p.split_spec) {
+    y += fmt::format("  - split: {}\n    path: metadata/{}.jsonl\n", split, split);
+  }
+  if (p.webdataset) {
+    y += "- config_name: webdataset\n  data_files:\n";
+    for (const auto& [split, fraction] : p.split_spec) {
+      if (p.split_shards.count(split) && p.split_shards.at(split) > 0) {
+        y += fmt::format("  - split: {}\n    path: shards/{}-*.tar\n", split, split);
+      }
+    }
+  }
+  y += "dataset_info:\n  features:\n";
+  for (const auto& f : dataset::MetadataFeatures()) y += fmt::format("  - name: {}\n    dtype: {}\n", f.name, f.dtype);
+  y += "  splits:\n";
+  for (const auto& [split, fraction] : p.split_spec) {
+    const size_t n = p.split_images.count(split) ? p.split_images.at(split) : 0;
+    y += fmt::format("  - name: {}\n    num_examples: {}\n", split, n);
+  }
+  return y + "---\n\n";
+}
+
+}  // namespace
+
+namespace {
+
+std::string PackagesSection(const CardPackages& p, size_t stored) {
+  std::string md = "## Splits\n\n";
+  std::string spec;
+  for (const auto& [split, fraction] : p.split_spec)
+    spec += fmt::format("{}{}={:g}", spec.empty() ? "" : ",", split, fraction);
+  md += fmt::format(
+      "`--split {}`. Each patient is assigned to one split by a keyed hash of its key (the PACS's `patient_id` "
+      "when the query returns one; else the stored files' patient; else the study), so a patient's studies, series "
+      "and images are never in two splits, and the assignment stays the same as the dataset grows.\n\n",
+      spec);
+  md += "| split | images | patients |\n|---|---|---|\n";
+  for (const auto& [split, fraction] : p.split_spec) {
+    md += fmt::format("| {} | {} | {} |\n", split, p.split_images.count(split) ? p.split_images.at(split) : 0,
+                      p.split_patients.count(split) ? p.split_patients.at(split) : 0);
+  }
+  md += "\n## Report sections\n\n";
+  md += fmt::format(
+      "Each report is split into `indication`, `comparison`, `technique`, `findings` and `impression` (a label "
+      "in any case followed by a colon at the start of a line, with the usual synonyms; addenda kept apart). "
+      "`caption` is the impression, else the findings, else the report's last paragraph; {} of {} stored images "
+      "have none (their study has no report).\n\n",
+      p.no_caption, stored);
+  md += "## Rendering\n\n";
+  md += p.render == "mimic"
+            ? "`--render mimic`: the MIMIC-CXR-JPG recipe: stored values masked to Bits Stored, min-max to 8 bits "
+              "(no window, no VOI LUT), MONOCHROME1 inverted, global histogram equalisation.\n\n"
+            : "`--render display`: the DICOM display pipeline below (Modality LUT, the file's window or VOI LUT).\n\n";
+  md += "## Packages\n\n";
+  md +=
+      "- `metadata.jsonl` (every stored image; `file_name` relative to the dataset root) and "
+      "`metadata/<split>.jsonl`: an image-folder loader reads them as they are.\n";
+  if (p.llava) {
+    md += fmt::format(
+        "- `llava.json` / `llava.jsonl`: {} conversations (stored images with a caption); the question is "
+        "`<image>\\n{}`, the answer the caption.\n",
+        p.llava_samples, p.instruction);
+  }
+  if (p.webdataset) {
+    md += fmt::format(
+        "- WebDataset: {} shards ({} bytes), each closed before {} bytes{}; a sample is `<key>.jpg`, `<key>.json` "
+        "(its metadata line) and `<key>.txt` (the caption); the key is the instance id with `.` and `%` "
+        "percent-encoded. `shards/index.json` lists every shard with its split, sample count and SHA-256.\n",
+        p.shards, p.shard_bytes, p.shard_bytes_limit,
+        p.shard_samples_limit ? fmt::format(" or at {} samples", p.shard_samples_limit) : "");
+  }
+  md += "\n## How to load\n\n```python\n";
+  md += "from datasets import load_dataset\n";
+  md += "ds = load_dataset(\"json\", data_files={\"train\": \"metadata/train.jsonl\"})  # or the folder itself\n";
+  if (p.webdataset) {
+    md += "import webdataset as wds\n";
+    md += "shards = wds.WebDataset(\"shards/train-{000000..000009}.tar\").decode(\"pil\").to_tuple(\"jpg\", \"txt\")\n";
+  }
+  md += "import pandas as pd\nmeta = pd.read_json(\"metadata.jsonl\", lines=True)\n```\n\n";
+  return md;
+}
+
+}  // namespace
+
 std::string BuildDatasetReadme(const DatasetStats& stats, const std::map<std::string, std::string>& meta,
-                               const DatasetLayout& layout) {
+                               const DatasetLayout& layout, const CardPackages& packages) {
   const auto& [instances, studies, stored, failed, excluded, with_report, deid_replacements, modalities, errors,
                last_study] = stats;
   auto get = [&](const char* k) { return meta.count(k) ? meta.at(k) : std::string("-"); };
-  std::string md;
+  std::string md = packages.split_spec.empty() ? std::string() : FrontMatter(packages);
   md += "# DICOM images and reports for vision-language models\n\n";
   md +=
       "Made by eden-etl. Each row of the CSV joins one DICOM instance, its JPEG rendering and the\n"
-      "report text of its study.\n\n";
+      "report text of its study; `metadata.jsonl` describes every stored image for training code.\n\n";
   md += "## Contents\n\n";
   md += fmt::format(
       "| | |\n|---|---|\n| studies | {} |\n| instances | {} |\n| stored (DICOM + JPEG) | {} |\n"
@@ -194,9 +303,19 @@ std::string BuildDatasetReadme(const DatasetStats& stats, const std::map<std::st
       "window or VOI LUT; else a min-max window over the frame, pixel padding excluded) -> MONOCHROME1 inverted -> "
       "8 bits; colour converted to RGB. First frame of multi-frame objects. JPEG quality {}; {}.\n\n",
       get("quality"), get("max_size") == "0" ? "original size" : "longer side at most " + get("max_size") + " px");
+  if (!packages.split_spec.empty()) md += PackagesSection(packages, stored);
   md += "## Layout\n\n";
-  md += fmt::format("- `{}` (this CSV)\n- `{}`\n- `{}`\n- `{}` (this file)\n\n", layout.CsvKey(),
+  md += fmt::format("- `{}` (the CSV)\n- `{}`\n- `{}`\n- `{}` (this file)\n", layout.CsvKey(),
                     layout.DicomKey("<instance_id>"), layout.JpegKey("<instance_id>"), layout.ReadmeKey());
+  if (!packages.split_spec.empty()) {
+    md += fmt::format("- `{}` (one line per stored image) and `{}`\n", layout.MetadataKey(),
+                      layout.SplitMetadataKey("<split>"));
+  }
+  if (packages.llava) md += fmt::format("- `{}` and `{}`\n", layout.LlavaKey("json"), layout.LlavaKey("jsonl"));
+  if (packages.webdataset) {
+    md += fmt::format("- `{}<split>-NNNNNN.tar` and `{}`\n", layout.ShardFolder(), layout.ShardIndexKey());
+  }
+  md += "\n";
   md += "## CSV columns\n\nRFC 4180 (fields with commas, quotes or newlines are quoted), UTF-8, CRLF.\n\n";
   md += "| column | meaning |\n|---|---|\n";
   for (const auto& [name, meaning] : CsvColumns()) md += fmt::format("| `{}` | {} |\n", name, meaning);

@@ -175,6 +175,14 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, deid:
   o.photometric = result->info.photometric;
   o.transfer_syntax = result->info.transfer_syntax_uid;
   o.window = WindowText(frame.render);
+  const dicom::DicomInfo& info = result->info;
+  o.view_position = info.view_position;
+  o.body_part = info.body_part;
+  o.laterality = info.laterality;
+  o.sex = info.sex;
+  o.age = info.age;
+  if (!info.patient_group.empty())
+    o.patient_hash = digest::Sha256Hex("eden-patient:" + info.patient_group).substr(0, 32);
   o.jpg_key = layout.JpegKey(id);
   o.jpg_sha256 = digest::Sha256Hex(frame.jpeg);
   o.jpg_crc32c = Crc32cBase64(Crc32c(frame.jpeg));

@@ -96,7 +96,11 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& path
   for (const char* sql :
        {"ALTER TABLE instances ADD COLUMN dicom_crc32c TEXT", "ALTER TABLE instances ADD COLUMN jpg_crc32c TEXT",
         "ALTER TABLE instances ADD COLUMN patient TEXT", "ALTER TABLE instances ADD COLUMN deid_report TEXT",
-        "ALTER TABLE instances ADD COLUMN deid_replacements INTEGER"}) {
+        "ALTER TABLE instances ADD COLUMN deid_replacements INTEGER",
+        "ALTER TABLE instances ADD COLUMN src_patient_id TEXT", "ALTER TABLE instances ADD COLUMN view_position TEXT",
+        "ALTER TABLE instances ADD COLUMN header_body_part TEXT", "ALTER TABLE instances ADD COLUMN laterality TEXT",
+        "ALTER TABLE instances ADD COLUMN sex TEXT", "ALTER TABLE instances ADD COLUMN age TEXT",
+        "ALTER TABLE instances ADD COLUMN patient_hash TEXT"}) {
     (void)j->Exec(sql);
   }
   return j;
@@ -131,8 +135,8 @@ Result<Journal::FreezeReport> Journal::Freeze(const PageSource& next_page,
   };
   auto insert = Prepare(
       "INSERT INTO instances (instance_id, seq, study_id, series_number, instance_number, "
-      "file_path, file_url, report_value, field_created_at, src_modality, body_part) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance_id) DO NOTHING");
+      "file_path, file_url, report_value, field_created_at, src_modality, body_part, src_patient_id) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance_id) DO NOTHING");
   if (!insert) return fail(insert.error());
   sqlite3_stmt* q = insert->get();
   FreezeReport report;
@@ -154,6 +158,7 @@ Result<Journal::FreezeReport> Journal::Freeze(const PageSource& next_page,
       BindText(q, 9, r.field_created_at);
       BindText(q, 10, r.modality);
       BindText(q, 11, r.body_part);
+      BindText(q, 12, r.patient_id);
       if (sqlite3_step(q) != SQLITE_DONE) {
         return fail(Error(ErrorCode::kIo, fmt::format("journal insert: {}", sqlite3_errmsg(db_))));
       }
@@ -245,7 +250,8 @@ Status Journal::Select(const std::string& sql_tail, const std::function<void(sql
       "SELECT seq, instance_id, study_id, series_number, instance_number, file_path, file_url, report_value, "
       "field_created_at, src_modality, body_part, state, attempts, downloaded, error_code, error_message, dicom_key, "
       "jpg_key, dicom_uri, jpg_uri, dicom_sha256, jpg_sha256, dicom_bytes, jpg_bytes, rows, columns, modality, "
-      "photometric, transfer_syntax, window, dicom_crc32c, jpg_crc32c, patient, deid_report, deid_replacements "
+      "photometric, transfer_syntax, window, dicom_crc32c, jpg_crc32c, patient, deid_report, deid_replacements, "
+      "src_patient_id, view_position, header_body_part, laterality, sex, age, patient_hash "
       "FROM instances {}",
       sql_tail);
   auto s = Prepare(sql.c_str());
@@ -293,6 +299,13 @@ Status Journal::Select(const std::string& sql_tail, const std::function<void(sql
     o.patient = ColText(q, 32).value_or("");
     o.deid_report = ColText(q, 33);
     o.deid_replacements = static_cast<uint64_t>(ColInt(q, 34).value_or(0));
+    e.row.patient_id = ColText(q, 35);
+    o.view_position = ColText(q, 36).value_or("");
+    o.body_part = ColText(q, 37).value_or("");
+    o.laterality = ColText(q, 38).value_or("");
+    o.sex = ColText(q, 39).value_or("");
+    o.age = ColText(q, 40).value_or("");
+    o.patient_hash = ColText(q, 41).value_or("");
     visit(std::move(e));
   }
   if (rc != SQLITE_DONE) return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
@@ -381,6 +394,7 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
       "dicom_key=?, jpg_key=?, dicom_uri=?, jpg_uri=?, dicom_sha256=?, jpg_sha256=?, dicom_bytes=?, "
       "jpg_bytes=?, rows=?, columns=?, modality=?, photometric=?, transfer_syntax=?, window=?, "
       "dicom_crc32c=?, jpg_crc32c=?, patient=?, deid_report=?, deid_replacements=?, "
+      "view_position=?, header_body_part=?, laterality=?, sex=?, age=?, patient_hash=?, "
       "updated_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE instance_id=?");
   if (!prepared) {
     (void)Exec("ROLLBACK");
@@ -415,7 +429,13 @@ Status Journal::Record(const std::vector<InstanceOutcome>& outcomes) {
     text(21, o.patient);
     BindText(u.get(), 22, o.deid_report);
     sqlite3_bind_int64(u.get(), 23, static_cast<int64_t>(o.deid_replacements));
-    text(24, o.instance_id);
+    text(24, o.view_position);
+    text(25, o.body_part);
+    text(26, o.laterality);
+    text(27, o.sex);
+    text(28, o.age);
+    text(29, o.patient_hash);
+    text(30, o.instance_id);
     if (sqlite3_step(u.get()) != SQLITE_DONE) {
       const std::string message = sqlite3_errmsg(db_);
       (void)Exec("ROLLBACK");

@@ -45,6 +45,12 @@ struct InstanceOutcome {
   uint64_t dicom_bytes = 0, jpg_bytes = 0;
   uint32_t rows = 0, columns = 0;
   std::string modality, photometric, transfer_syntax, window;
+  /// From the stored file's header (dicom::DicomInfo): what metadata.jsonl describes an image by.
+  std::string view_position, body_part, laterality, sex, age;
+  /// 32 hex digits of SHA-256 of the stored file's patient (issuer|Patient ID; under
+  /// de-identification the pseudonym): groups a patient's images into one split. Empty when the
+  /// file names no patient.
+  std::string patient_hash;
   double fetch_ms = 0, convert_ms = 0, store_ms = 0;
   /// With de-identification: the keyed patient pseudonym, the study's report scrubbed with this
   /// instance's header, and how many replacements that took.

@@ -129,19 +129,21 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
 }
 
 /// Writes the CSV to `path` from the journal, one entry at a time, gathering the README's
-/// counts and the failures on the way.
-Status WriteCsv(Journal& journal, const std::filesystem::path& path, bool deid, DatasetStats& stats,
-                RunSummary& summary) {
+/// counts and the failures on the way, and handing each entry to the package writer.
+Status WriteCsv(Journal& journal, const std::filesystem::path& path, bool deid, const PackageOptions& packages,
+                PackageWriter& writer, DatasetStats& stats, RunSummary& summary) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return Fail(ErrorCode::kIo, fmt::format("cannot write {}", path.string()));
   std::string buffer = CsvHeader();
-  auto visited = journal.ForEachInCsvOrder([&](const JournalEntry& e) {
+  auto visited = WalkDataset(journal, packages, deid, [&](const DatasetRow& row) {
+    const JournalEntry& e = row.entry;
     stats.Add(e);
+    writer.Add(row);
     if (e.state != State::kStored && e.state != State::kExcluded && summary.failures.size() < kListedFailures) {
       summary.failures.push_back(
           {e.row.instance_id, fmt::format("{}: {}", e.outcome.ErrorCodeText(), e.outcome.ErrorText())});
     }
-    AppendCsvRow(buffer, e, deid);
+    AppendCsvRow(buffer, e, deid, row.split, &row.sections);
     if (buffer.size() >= (size_t{1} << 20)) {
       out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
       buffer.clear();
@@ -319,14 +321,37 @@ Result<RunSummary> Run(const RunOptions& options,
   auto meta = (*journal)->Meta();
   if (!meta) return Fail(meta.error());
   DatasetStats stats;
+  const bool deid = options.deid != "off";
   const std::filesystem::path csv_path = options.journal_path.string() + ".csv.tmp";
-  if (auto ok = WriteCsv(**journal, csv_path, options.deid != "off", stats, summary); !ok) return Fail(ok.error());
+  PackageWriter packages(options.packages, options.layout, options.journal_path);
+  if (auto ok = packages.Open(); !ok) return Fail(ok.error());
+  if (auto ok = WriteCsv(**journal, csv_path, deid, options.packages, packages, stats, summary); !ok) {
+    return Fail(ok.error());
+  }
   summary.stored = stats.stored;
   summary.failed = stats.failed;
   summary.excluded = stats.excluded;
   summary.deid_replacements = stats.deid_replacements;
   summary.failures_by_code = stats.errors;
-  const std::string readme = BuildDatasetReadme(stats, *meta, options.layout);
+  auto packaged = packages.Finish(**journal, deid, store);
+  if (!packaged) return Fail(packaged.error());
+  summary.packages = *packaged;
+  CardPackages card;
+  card.split_spec = options.packages.split.parts;
+  card.split_images = packaged->split_images;
+  card.split_patients = packaged->split_patients;
+  card.split_shards = packaged->split_shards;
+  card.webdataset = options.packages.webdataset;
+  card.llava = options.packages.llava;
+  card.shard_bytes_limit = options.packages.shard_bytes;
+  card.shard_samples_limit = options.packages.shard_samples;
+  card.shard_bytes = packaged->shard_bytes;
+  card.shards = packaged->shards;
+  card.llava_samples = packaged->llava_samples;
+  card.no_caption = packaged->no_caption;
+  card.instruction = options.packages.instruction;
+  card.render = options.packages.render;
+  const std::string readme = BuildDatasetReadme(stats, *meta, options.layout, card);
   auto as_bytes = [](const std::string& s) {
     return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   };
@@ -339,6 +364,7 @@ Result<RunSummary> Run(const RunOptions& options,
   if (auto ok = PruneOlderSample(options, **journal, store, *meta, summary); !ok) return Fail(ok.error());
   summary.csv_uri = store.Uri(options.layout.CsvKey());
   summary.readme_uri = store.Uri(options.layout.ReadmeKey());
+  summary.metadata_uri = store.Uri(options.layout.MetadataKey());
   summary.finalize_s = SecondsSince(t);
   summary.total_s = SecondsSince(start);
   summary.exit_code = summary.failed > 0 ? 1 : 0;

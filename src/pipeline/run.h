@@ -9,6 +9,7 @@
 
 #include "core/result.h"
 #include "pipeline/executor.h"
+#include "pipeline/packages.h"
 #include "source/pacs_source.h"
 
 namespace eden::pipeline {
@@ -28,6 +29,8 @@ struct RunOptions {
   DatasetLayout layout;
   /// deid::Describe of the de-identification (the journal keeps it; "off": files as they came).
   std::string deid = "off";
+  /// Splits, report sections, metadata.jsonl, LLaVA, WebDataset (pipeline/packages.h).
+  PackageOptions packages;
 };
 
 /// The summary lists at most this many failures, the first in CSV order: memory stays flat
@@ -63,7 +66,8 @@ struct RunSummary {
   double select_s = 0, process_s = 0, finalize_s = 0, total_s = 0;
   std::vector<Failure> failures;                   ///< The first kListedFailures of the `failed`.
   std::map<std::string, size_t> failures_by_code;  ///< Every failure, counted by error code.
-  std::string csv_uri, readme_uri, output_root;
+  std::string csv_uri, readme_uri, metadata_uri, output_root;
+  PackageSummary packages;
   std::vector<std::pair<std::string, uint64_t>> upload;  ///< Store counters (GCS: requests, retries...).
   int exit_code = 0;                                     ///< 0 all stored, 1 some failed.
 };

@@ -22,6 +22,9 @@ struct InstanceRow {
   std::optional<std::string> field_created_at;
   std::optional<std::string> modality;
   std::optional<std::string> body_part;
+  /// The PACS's patient key, when the query returns a `patient_id` column (optional in the row
+  /// contract): splits keep a patient's images together by it. Never written to any output.
+  std::optional<std::string> patient_id;
 };
 
 /// What to select. `base_sql` returns the row contract; eden adds the rest.

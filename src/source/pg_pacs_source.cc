@@ -98,7 +98,13 @@ class PgPacsSource final : public PacsSource {
     const std::string lim = std::to_string(limit);
     std::vector<const char*> params = {Opt(s.modality), Opt(s.body_part), StudyFilter(s, array), lim.c_str()};
     if (after) params.push_back(after->c_str());
-    auto r = Exec(PageSql(s.base_sql, s.studies.has_value(), after.has_value()), params);
+    if (!has_patient_id_) {
+      // patient_id is optional in the row contract: asked for once, from the query's own columns.
+      auto probe = Exec(fmt::format("SELECT * FROM ({}\n) q LIMIT 0", Wrap(s.base_sql)), {});
+      if (!probe) return Fail(probe.error());
+      has_patient_id_ = PQfnumber(probe->get(), "patient_id") >= 0;
+    }
+    auto r = Exec(PageSql(s.base_sql, s.studies.has_value(), after.has_value(), *has_patient_id_), params);
     if (!r) return Fail(r.error());
     std::vector<InstanceRow> rows;
     PGresult* p = r->get();
@@ -114,6 +120,7 @@ class PgPacsSource final : public PacsSource {
       row.field_created_at = Text(p, i, 7);
       row.modality = Text(p, i, 8);
       row.body_part = Text(p, i, 9);
+      row.patient_id = Text(p, i, 10);
       rows.push_back(std::move(row));
     }
     return rows;
@@ -151,6 +158,7 @@ class PgPacsSource final : public PacsSource {
   }
 
   PGconn* conn_;
+  std::optional<bool> has_patient_id_;  ///< Whether the query returns patient_id (asked once).
 };
 
 }  // namespace
@@ -171,14 +179,15 @@ std::string CountSql(const std::string& base, bool sampled) {
       Wrap(base), kFilters, StudyFilterSql(sampled));
 }
 
-std::string PageSql(const std::string& base, bool sampled, bool after) {
+std::string PageSql(const std::string& base, bool sampled, bool after, bool patient_id) {
   // Ordered and compared in the id's own type (uuid, text, bigint...), not as text: then the
   // planner can use the id's index, and a page costs its rows, not a sort of the whole PACS.
   return fmt::format(
       "SELECT q.study_id::text, q.series_number, q.instance_id::text, q.instance_number, q.file_path::text, "
-      "q.file_url::text, q.report_value::text, q.field_created_at::text, q.modality::text, q.body_part::text "
+      "q.file_url::text, q.report_value::text, q.field_created_at::text, q.modality::text, q.body_part::text, {} "
       "FROM ({}\n) q WHERE {} AND {}{} ORDER BY q.instance_id LIMIT $4::int",
-      Wrap(base), kFilters, StudyFilterSql(sampled), after ? " AND q.instance_id > $5" : "");
+      patient_id ? "q.patient_id::text" : "NULL::text", Wrap(base), kFilters, StudyFilterSql(sampled),
+      after ? " AND q.instance_id > $5" : "");
 }
 
 Result<std::unique_ptr<PacsSource>> ConnectPg(const PgOptions& o) {

@@ -24,6 +24,6 @@ Result<std::unique_ptr<PacsSource>> ConnectPg(const PgOptions& options);
 /// The three statements eden runs around a base query (exposed for tests and docs).
 std::string StudySampleSql(const std::string& base_sql);
 std::string CountSql(const std::string& base_sql, bool sampled);
-std::string PageSql(const std::string& base_sql, bool sampled, bool after);
+std::string PageSql(const std::string& base_sql, bool sampled, bool after, bool patient_id = false);
 
 }  // namespace eden::source

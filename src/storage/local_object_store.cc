@@ -212,6 +212,18 @@ Status LocalObjectStore::PutFile(const std::string& key, const fs::path& source,
   return {};
 }
 
+Result<std::unique_ptr<ObjectWriter>> LocalObjectStore::OpenWriter(const std::string& key, const std::string&,
+                                                                   const fs::path&) {
+  auto tmp = TempPathFor(key);
+  if (!tmp) return Fail(tmp.error());
+  return OpenFileWriter(*tmp, [final_path = PathOf(key), key](const fs::path& path) -> Status {
+    std::error_code ec;
+    fs::rename(path, final_path, ec);
+    if (ec) return Fail(ErrorCode::kIo, fmt::format("cannot store {}: {}", key, ec.message()));
+    return {};
+  });
+}
+
 Status LocalObjectStore::ForEach(const std::string& prefix, const Visitor& visit) {
   std::error_code ec;
   // Walk the deepest folder the prefix names; keep keys that start with the whole prefix.

@@ -22,6 +22,10 @@ class LocalObjectStore final : public ObjectStore {
   Result<std::optional<ObjectInfo>> Stat(const std::string& key) override;
   Result<std::vector<uint8_t>> Get(const std::string& key) override;
   Status PutFile(const std::string& key, const std::filesystem::path& path, const std::string& content_type) override;
+  /// Writes a temporary file beside the object's path and renames it into place at Commit (no
+  /// spool, no copy).
+  Result<std::unique_ptr<ObjectWriter>> OpenWriter(const std::string& key, const std::string& content_type,
+                                                   const std::filesystem::path& spool) override;
   Status ForEach(const std::string& prefix, const Visitor& visit) override;
   std::string Uri(const std::string& key) const override;
   Status Delete(const std::string& key) override;

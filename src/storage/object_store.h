@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,6 +18,17 @@ namespace eden::storage {
 struct ObjectInfo {
   uint64_t size = 0;
   std::string crc32c;  ///< base64 CRC-32C when the store keeps one (GCS); empty otherwise.
+};
+
+/// An object written a piece at a time (a WebDataset shard of a gigabyte): nothing is visible
+/// under its key until Commit; destroyed without Commit, it leaves nothing.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual Status Write(std::span<const uint8_t> bytes) = 0;
+  /// Makes the object visible under its key (replacing an older one), written whole.
+  virtual Status Commit() = 0;
+  virtual uint64_t bytes_written() const = 0;
 };
 
 /// Where a dataset's objects go: a local folder, or a GCS bucket (gcs/gcs_object_store.h). Keys are relative
@@ -33,6 +45,11 @@ class ObjectStore {
   /// Stores the file at `path` under `key` without holding it in memory (the CSV of a large
   /// dataset). The default reads the file and calls Put; the local and GCS stores stream it.
   virtual Status PutFile(const std::string& key, const std::filesystem::path& path, const std::string& content_type);
+  /// Opens `key` for writing a piece at a time. The default spools to `spool` (a local file path,
+  /// removed afterwards) and stores it with PutFile at Commit: a store that needs an object's
+  /// length and hashes before it can upload it (GCS) gets them. The local store writes in place.
+  virtual Result<std::unique_ptr<ObjectWriter>> OpenWriter(const std::string& key, const std::string& content_type,
+                                                           const std::filesystem::path& spool);
   /// Calls `visit` for every object whose key starts with `prefix`, in one pass (a rerun checks
   /// a whole dataset with one listing instead of one request per object), holding no more than
   /// a page of the listing.
@@ -51,6 +68,12 @@ class ObjectStore {
   /// its journal records objects as stored: one flush per batch instead of one per object.
   virtual Status Flush() { return {}; }
 };
+
+/// A writer appending to the local file `path` (created or truncated); Commit closes it and calls
+/// `commit(path)`; the file is removed when the writer goes, committed or not (a rename at commit
+/// leaves nothing to remove).
+Result<std::unique_ptr<ObjectWriter>> OpenFileWriter(std::filesystem::path path,
+                                                     std::function<Status(const std::filesystem::path&)> commit);
 
 /// True if `name` can be used as one path component of an object key: not empty, not "." or
 /// "..", no '/', '\\' or NUL, no control characters, at most 200 bytes.

@@ -83,7 +83,13 @@ std::string OutcomeToJson(const pipeline::InstanceOutcome& o) {
               {"excluded", o.excluded},
               {"patient", o.patient},
               {"deid_report", o.deid_report ? json(*o.deid_report) : json(nullptr)},
-              {"deid_replacements", o.deid_replacements}}
+              {"deid_replacements", o.deid_replacements},
+              {"view_position", o.view_position},
+              {"body_part", o.body_part},
+              {"laterality", o.laterality},
+              {"sex", o.sex},
+              {"age", o.age},
+              {"patient_hash", o.patient_hash}}
       .dump();
 }
 
@@ -121,6 +127,12 @@ Result<pipeline::InstanceOutcome> OutcomeFromJson(const std::string& text) {
     o.patient = j.value("patient", "");
     if (j.contains("deid_report") && j["deid_report"].is_string()) o.deid_report = j["deid_report"].get<std::string>();
     o.deid_replacements = j.value("deid_replacements", uint64_t{0});
+    o.view_position = j.value("view_position", "");
+    o.body_part = j.value("body_part", "");
+    o.laterality = j.value("laterality", "");
+    o.sex = j.value("sex", "");
+    o.age = j.value("age", "");
+    o.patient_hash = j.value("patient_hash", "");
     return o;
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kInvalidArgument, std::string("the task result has a field of the wrong type: ") + e.what());

@@ -63,6 +63,32 @@ SEED_COLUMNS = ["study_id", "series_number", "instance_id", "instance_number", "
                 "report_value", "field_created_at", "downloaded", "local_file_path"]
 
 
+def interrupt_once_stored(args, journal, at_least=1, sig=signal.SIGKILL):
+    """Starts `eden run` (args) and sends it `sig` as soon as its journal records `at_least`
+    stored instances: mid-run by construction, whatever the machine's speed. Returns (exit
+    code, stderr)."""
+    def stored_count():
+        try:
+            with sqlite3.connect(journal, timeout=1) as db:
+                return db.execute("SELECT count(*) FROM instances WHERE state='stored'").fetchone()[0]
+        except sqlite3.Error:
+            return 0  # Not created or not frozen yet.
+
+    p = subprocess.Popen(args, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while p.poll() is None and time.time() < deadline and stored_count() < at_least:
+        time.sleep(0.02)
+    if p.poll() is None:
+        p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    return p.returncode, err
+
+
+def kill_9_once_stored(args, journal, at_least=1):
+    code, _ = interrupt_once_stored(args, journal, at_least)
+    assert code == -signal.SIGKILL, f"the run ended (exit {code}) before it could be killed"
+
+
 # ---- tests -------------------------------------------------------------------------------------
 
 def test_full_run_checked_file_by_file(tmp):
@@ -199,24 +225,7 @@ def test_resume_after_kill_9_and_after_ctrl_c(tmp):
                 "--download-concurrency", "2", "--threads", "1"]
         env = {**os.environ, **ENV}
         journal = os.path.join(out, ".eden", "journal.sqlite")
-
-        def stored_count():
-            try:
-                with sqlite3.connect(journal, timeout=1) as db:
-                    return db.execute("SELECT count(*) FROM instances WHERE state='stored'").fetchone()[0]
-            except sqlite3.Error:
-                return 0  # Not created or not frozen yet.
-
-        # Kill -9 as soon as the journal has recorded some (not all) instances: mid-run by
-        # construction, whatever the machine's speed.
-        p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while p.poll() is None and time.time() < deadline and stored_count() == 0:
-            time.sleep(0.02)
-        if p.poll() is None:
-            p.send_signal(signal.SIGKILL)
-        p.wait()
-        assert p.returncode == -signal.SIGKILL, f"the run ended (exit {p.returncode}) before it could be killed"
+        kill_9_once_stored(args, journal)
         with sqlite3.connect(journal) as db:
             done = db.execute("SELECT count(*) FROM instances WHERE state='stored'").fetchone()[0]
             total = db.execute("SELECT count(*) FROM instances").fetchone()[0]
@@ -238,15 +247,8 @@ def test_resume_after_kill_9_and_after_ctrl_c(tmp):
         # Ctrl-C mid-run: exit 130, a line that says how to go on, and the rerun completes.
         out = os.path.join(tmp, "interrupted")
         args = [a if a != os.path.join(tmp, "killed") else out for a in args]
-        journal = os.path.join(out, ".eden", "journal.sqlite")
-        p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 120
-        while p.poll() is None and time.time() < deadline and stored_count() == 0:
-            time.sleep(0.02)
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=60)
-        assert p.returncode == 130, (p.returncode, err)
+        code, err = interrupt_once_stored(args, os.path.join(out, ".eden", "journal.sqlite"), sig=signal.SIGINT)
+        assert code == 130, (code, err)
         assert "interrupted" in err and "rerun the same command to resume" in err, err
         final = subprocess.run(args, env=env, capture_output=True, text=True)
         assert final.returncode == 1, final.stderr
@@ -465,7 +467,9 @@ def test_seed_env_names_from_dotenv(tmp):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCE_DATABASE_", "EDEN_DEID"))}
     r = subprocess.run([ARGS.eden, "run", "--studies", "2", "-o", "out", "--progress", "none"], cwd=work, env=env,
                        capture_output=True, text=True)
-    assert r.returncode in (0, 1), r.stderr
+    with open(os.path.join(work, ".env")) as f:
+        dotenv = f.read()
+    assert r.returncode in (0, 1), (r.stdout, r.stderr, dotenv, sorted(k for k in env if k.startswith("EDEN")))
     assert len(read_csv(os.path.join(work, "out"))) > 0
     shown = subprocess.run([ARGS.eden, "config", "show"], cwd=work, env=env, capture_output=True, text=True).stdout
     assert ENV["SOURCE_DATABASE_PASS"] not in shown and "# db-password = (set; not shown)" in shown, shown
@@ -798,6 +802,162 @@ def test_deid_marked_files_leak_no_marker_through_eden_run(tmp):
     gdcm_found = leak_check.leaks(gdcm, manifest["markers"])
     print(f"  markers: {len(markers)}; leaked by eden run (basic / modified dates): {counts['basic']} / "
           f"{counts['modified dates']}; by gdcmanon -e on the DICOM files alone: {len(gdcm_found)}")
+
+
+# ---- dataset packages (issue 14): read back with independent code ------------------------------
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def check_dataset_packages(out, shard_samples=None, shard_bytes=None):
+    """Reads every package back with Python's json / tarfile and PIL; returns {instance_id: split}."""
+    import tarfile
+    from PIL import Image
+    base = os.path.join(out, "eden-dataset-vlms/sample-test")
+    rows = read_csv(out)
+    stored = {r["instance_id"]: r for r in rows if r["status"] == "stored"}
+    assert stored, "nothing stored"
+    # metadata.jsonl: every stored image exactly once, its JPEG there and readable at its size.
+    meta = read_jsonl(os.path.join(base, "metadata.jsonl"))
+    ids = [m["instance_id"] for m in meta]
+    assert sorted(ids) == sorted(stored), "metadata.jsonl != the stored images"
+    keys = set(meta[0])
+    for m in meta:
+        assert set(m) == keys, "metadata lines with different keys"
+        assert m["file_name"] == f"images-jpg/{m['instance_id']}.jpg", m["file_name"]
+        with Image.open(os.path.join(base, m["file_name"])) as im:
+            im.load()
+            assert im.size == (m["columns"], m["rows"]), (im.size, m["columns"], m["rows"])
+        row = stored[m["instance_id"]]
+        assert m["split"] == row["split"] and m["split"] in ("train", "validation", "test"), (m["split"], row["split"])
+        for k in ("indication", "comparison", "technique", "findings", "impression", "caption"):
+            assert (m[k] or "") == row[k], (k, m[k], row[k])
+    # The per-split files partition metadata.jsonl.
+    parts = []
+    for split in ("train", "validation", "test"):
+        lines = read_jsonl(os.path.join(base, "metadata", f"{split}.jsonl"))
+        assert all(x["split"] == split for x in lines)
+        parts += [x["instance_id"] for x in lines]
+    assert sorted(parts) == sorted(ids), "metadata/<split>.jsonl do not partition metadata.jsonl"
+    # LLaVA: each stored image with a caption exactly once; .json and .jsonl agree.
+    if os.path.exists(os.path.join(base, "llava.json")):
+        conv = json.load(open(os.path.join(base, "llava.json"), encoding="utf-8"))
+        assert conv == read_jsonl(os.path.join(base, "llava.jsonl")), "llava.json != llava.jsonl"
+        captioned = sorted(m["instance_id"] for m in meta if m["caption"])
+        assert sorted(c["id"] for c in conv) == captioned, "LLaVA != the captioned images"
+        by_id = {m["instance_id"]: m for m in meta}
+        for c in conv:
+            human, gpt = c["conversations"]
+            assert human["from"] == "human" and human["value"].startswith("<image>\n"), human
+            assert gpt["from"] == "gpt" and gpt["value"] == by_id[c["id"]]["caption"], (gpt, c["id"])
+            assert c["image"] == by_id[c["id"]]["file_name"]
+    # WebDataset: shards listed in the index with their SHA-256; a sample is jpg+json+txt; every
+    # stored image in exactly one shard, of its own split; limits respected.
+    index_path = os.path.join(base, "shards", "index.json")
+    if os.path.exists(index_path):
+        index = json.load(open(index_path))
+        on_disk = sorted(f for f in os.listdir(os.path.join(base, "shards")) if f.endswith(".tar"))
+        assert on_disk == sorted(os.path.basename(s["name"]) for s in index["shards"]), (on_disk, index["shards"])
+        seen = []
+        for shard in index["shards"]:
+            path = os.path.join(base, shard["name"])
+            data = open(path, "rb").read()
+            assert sha256(data) == shard["sha256"] and len(data) == shard["bytes"], shard["name"]
+            if shard_bytes is not None:
+                assert len(data) <= shard_bytes or shard["samples"] == 1, (shard["name"], len(data))
+            if shard_samples is not None:
+                assert shard["samples"] <= shard_samples, shard
+            members = {}
+            with tarfile.open(path) as tar:
+                for info in tar.getmembers():
+                    key, ext = info.name.split(".", 1)
+                    members.setdefault(key, {})[ext] = tar.extractfile(info).read()
+            assert len(members) == shard["samples"], (shard["name"], len(members), shard["samples"])
+            for key, sample in members.items():
+                assert set(sample) == {"jpg", "json", "txt"}, (key, set(sample))
+                m = json.loads(sample["json"])
+                assert m["split"] == shard["split"], (key, m["split"], shard["split"])
+                assert key == m["instance_id"].replace("%", "%25").replace(".", "%2E"), (key, m["instance_id"])
+                assert sample["jpg"] == open(os.path.join(base, m["file_name"]), "rb").read(), key
+                assert sample["txt"].decode() == (m["caption"] or ""), key
+                seen.append(m["instance_id"])
+        assert sorted(seen) == sorted(stored), "shards != the stored images (missing or twice)"
+    return {i: m["split"] for i, m in zip(ids, meta)}
+
+
+def test_dataset_packages_read_back_splits_by_patient_and_sections(tmp):
+    out = os.path.join(tmp, "pkg")
+    r = eden("run", "--all-studies", "-o", out, "--progress", "none", "--package", "webdataset,llava",
+             "--shard-samples", "7", "--summary-json", os.path.join(tmp, "s.json"))
+    assert r.returncode == 1, f"exit {r.returncode}: {r.stderr}"
+    splits = check_dataset_packages(out, shard_samples=7)
+    # Splits by patient: the PACS's patient_id groups studies; no patient in two splits.
+    patients = {p["id"]: p["patient_id"] for p in psql_csv("SELECT id::text, patient_id FROM pacs_studies")}
+    rows = {r["instance_id"]: r for r in read_csv(out)}
+    by_patient = {}
+    for inst, split in splits.items():
+        by_patient.setdefault(patients[rows[inst]["study_id"]], set()).add(split)
+    assert all(len(s) == 1 for s in by_patient.values()), by_patient
+    assert len(by_patient) >= 8 and len(set(splits.values())) >= 2, by_patient
+    # Sections of the hand-written reports (the loader knows which text it put under which label).
+    checked = 0
+    for inst, row in rows.items():
+        expected = LOADED["sections"].get(row["study_id"])
+        if not expected or row["status"] != "stored":
+            continue
+        for k in ("indication", "findings", "impression", "caption"):
+            assert row[k] == expected.get(k, ""), (k, row[k], expected, row["report_value"])
+        checked += 1
+    assert checked > 20, checked
+    # The dataset card: YAML front matter with the splits and their counts.
+    card = open(os.path.join(out, "eden-dataset-vlms/sample-test/README-dataset.md"), encoding="utf-8").read()
+    assert card.startswith("---\n") and "\nconfigs:\n" in card and "config_name: webdataset" in card, card[:400]
+    for split in ("train", "validation", "test"):
+        n = sum(1 for s in splits.values() if s == split)
+        assert f"  - name: {split}\n    num_examples: {n}\n" in card, (split, n)
+    # An unchanged rerun writes no shard; other limits rewrite them and remove the old ones.
+    r = eden("run", "--all-studies", "-o", out, "--progress", "none", "--package", "webdataset,llava",
+             "--shard-samples", "7", "--summary-json", os.path.join(tmp, "s2.json"))
+    summary = json.load(open(os.path.join(tmp, "s2.json")))
+    assert summary["packages"]["shards_written"] == 0 and summary["packages"]["shards"] > 0, summary["packages"]
+    r = eden("run", "--all-studies", "-o", out, "--progress", "none", "--package", "webdataset",
+             "--shard-size", "120KB", "--summary-json", os.path.join(tmp, "s3.json"))
+    assert r.returncode == 1, r.stderr
+    check_dataset_packages(out, shard_bytes=120000)
+    # A query without patient_id (optional in the row contract) still runs, splitting by the files' patients.
+    query = url_rewriting_query(tmp, "nopatient.sql", "file_url")
+    out2 = os.path.join(tmp, "nopatient")
+    r = eden("run", "--all-studies", "--query", query, "-o", out2, "--progress", "none")
+    assert r.returncode == 1, r.stderr
+    check_dataset_packages(out2)
+
+
+def test_dataset_shards_after_kill_9_equal_an_uninterrupted_runs(tmp):
+    port = str(ARGS.proxy_port)
+    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
+                              ENV["EDEN_ORTHANC_URL"], "60"])
+    try:
+        harness.wait_listening(int(port), proxy)
+        query = url_rewriting_query(
+            tmp, "slow.sql", f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
+        common = ["run", "--all-studies", "--query", query, "--progress", "none", "--package", "webdataset",
+                  "--shard-samples", "5", "--download-concurrency", "2", "--threads", "1"]
+        killed = os.path.join(tmp, "killed")
+        kill_9_once_stored([ARGS.eden, *common, "-o", killed], os.path.join(killed, ".eden", "journal.sqlite"), 3)
+        r = eden(*common, "-o", killed)
+        assert r.returncode == 1, r.stderr
+        clean = os.path.join(tmp, "clean")
+        r = eden(*common, "-o", clean)
+        assert r.returncode == 1, r.stderr
+        check_dataset_packages(killed, shard_samples=5)
+        a = json.load(open(os.path.join(killed, "eden-dataset-vlms/sample-test/shards/index.json")))
+        b = json.load(open(os.path.join(clean, "eden-dataset-vlms/sample-test/shards/index.json")))
+        assert [(s["name"], s["sha256"]) for s in a["shards"]] == [(s["name"], s["sha256"]) for s in b["shards"]]
+    finally:
+        proxy.kill()
+        proxy.wait()
 
 
 def main():

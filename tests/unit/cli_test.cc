@@ -76,6 +76,9 @@ std::pair<std::string, std::string> ValuesFor(const CLI::Option& opt) {
   if (name == "deid") return {"off", "basic"};
   if (name == "burned-in") return {"keep", "exclude"};
   if (name == "deid-option") return {"clean-descriptors", "retain-modified-dates"};
+  if (name == "split") return {"train=0.5,test=0.5", "a=0.9,b=0.1"};
+  if (name == "package") return {"webdataset", "llava"};
+  if (name == "render") return {"mimic", "display"};
   if (opt.get_type_name() == "INT" || opt.get_type_name() == "UINT") return {"7", "9"};
   return {"env-" + name, "flag-" + name};
 }

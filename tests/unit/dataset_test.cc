@@ -1,11 +1,14 @@
-// Dataset packaging: report sections and patient-level splits.
+// Dataset packaging: report sections, patient-level splits, records, tar members.
 #include <map>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include "dataset/record.h"
 #include "dataset/report_sections.h"
 #include "dataset/split.h"
+#include "dataset/tar.h"
 
 namespace eden::dataset {
 namespace {
@@ -53,6 +56,17 @@ TEST(ReportSections, SynonymsCaseNumberingAndMarkdown) {
   EXPECT_EQ(r.comparison, "2019 radiograph");
   EXPECT_EQ(r.addendum, "Discussed with the referring team.");  // Not part of the comparison.
   EXPECT_TRUE(r.preamble.empty());
+}
+
+TEST(ReportSections, MarkdownBoldLabelsAndLabelsOnTheirOwnLine) {
+  const auto r = ParseReport(
+      "**History:** Follow-up of known effusion.\n\n"
+      "__Findings:__ Heart size is normal.\n\n"
+      "IMPRESSION:\nNo acute process.\nStable.\n");
+  EXPECT_EQ(r.indication, "Follow-up of known effusion.");
+  EXPECT_EQ(r.findings, "Heart size is normal.");
+  EXPECT_EQ(r.impression, "No acute process.\nStable.");
+  EXPECT_EQ(r.caption, r.impression);
 }
 
 TEST(ReportSections, ALabelMidLineIsNotASectionAndNoLabelsMeansTheLastParagraph) {
@@ -103,6 +117,74 @@ TEST(Split, APatientAlwaysLandsInOnePartAndTheSharesHold) {
     moved += AssignSplit(spec, "k", patient) != AssignSplit(spec, "other", patient);
   }
   EXPECT_GT(moved, 100);
+}
+
+// ---- records -----------------------------------------------------------------------------------
+
+TEST(Record, MetadataLinesHaveEveryKeyNullWhenUnknownAndSurviveBadUtf8) {
+  ImageRecord a;
+  a.file_name = "images-jpg/x.jpg";
+  a.split = "train";
+  a.instance_id = "x";
+  a.report = "caf\xe9";  // Latin-1, not UTF-8.
+  a.sections.caption = "No acute process.";
+  const auto j = nlohmann::ordered_json::parse(MetadataJson(a));
+  ASSERT_EQ(j.size(), MetadataFeatures().size());
+  size_t i = 0;
+  for (const auto& [key, value] : j.items()) {
+    (void)value;
+    EXPECT_EQ(key, MetadataFeatures()[i++].name);  // The card's features, in the same order.
+  }
+  EXPECT_TRUE(j["rows"].is_null());
+  EXPECT_TRUE(j["sex"].is_null());
+  EXPECT_EQ(j["caption"], "No acute process.");
+  EXPECT_EQ(j["report"], "caf\xef\xbf\xbd");  // U+FFFD
+}
+
+TEST(Record, LlavaAsksTheInstructionAndAnswersTheCaption) {
+  ImageRecord a;
+  a.instance_id = "1.2.3";
+  a.file_name = "images-jpg/1.2.3.jpg";
+  a.split = "test";
+  a.sections.caption = "Small effusion.";
+  const auto j = nlohmann::json::parse(LlavaJson(a, "What do you see?"));
+  EXPECT_EQ(j["id"], "1.2.3");
+  EXPECT_EQ(j["image"], "images-jpg/1.2.3.jpg");
+  EXPECT_EQ(j["conversations"][0]["from"], "human");
+  EXPECT_EQ(j["conversations"][0]["value"], "<image>\nWhat do you see?");
+  EXPECT_EQ(j["conversations"][1]["value"], "Small effusion.");
+}
+
+TEST(Record, SampleKeysHaveNoDotAndStayDistinct) {
+  EXPECT_EQ(SampleKey("abc-123"), "abc-123");
+  EXPECT_EQ(SampleKey("1.2.840"), "1%2E2%2E840");
+  EXPECT_NE(SampleKey("a.b"), SampleKey("a%2Eb"));  // '%' is encoded too.
+  EXPECT_EQ(SampleKey("a%2Eb"), "a%252Eb");
+}
+
+// ---- tar ---------------------------------------------------------------------------------------
+
+TEST(Tar, HeadersAreUstarWithAValidChecksumAndLongNamesGetAGnuRecord) {
+  const std::string h = TarHeader("abc.jpg", 1234, 0);
+  ASSERT_EQ(h.size(), 512u);
+  EXPECT_EQ(h.substr(0, 7), "abc.jpg");
+  EXPECT_EQ(h.substr(257, 5), "ustar");
+  EXPECT_EQ(h.substr(124, 11), "00000002322");  // 1234 in octal
+  unsigned sum = 0;
+  for (size_t i = 0; i < 512; ++i) sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(h[i]);
+  EXPECT_EQ(std::stoul(h.substr(148, 6), nullptr, 8), sum);
+  const std::string name(150, 'k');
+  const std::string lng = TarHeader(name, 10);
+  EXPECT_EQ(lng.size(), 512u * 3);  // LongLink header, the name (151 bytes: one block), the header.
+  EXPECT_EQ(lng[156], 'L');
+  EXPECT_EQ(lng.substr(512, 150), name);
+  EXPECT_EQ(TarMemberBytes(name, 10), lng.size() + 512);
+  EXPECT_EQ(TarMemberBytes("a", 0), 512u);
+  EXPECT_EQ(TarMemberBytes("a", 512), 1024u);
+  EXPECT_EQ(TarMemberBytes("a", 513), 1536u);
+  EXPECT_EQ(TarPadding(513).size(), 511u);
+  EXPECT_EQ(TarPadding(512).size(), 0u);
+  EXPECT_EQ(TarEnd().size(), 1024u);
 }
 
 }  // namespace
