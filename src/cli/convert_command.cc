@@ -171,7 +171,12 @@ void AddConvertCommand(CLI::App& app, ConvertArgs& args) {
   auto* frame =
       cmd->add_option("--frame", args.frame, "Frame to convert, 1-based (default 1)")->check(CLI::PositiveNumber);
   cmd->add_flag("--all-frames", args.all_frames, "Convert every frame to NAME_<n>.jpg")->excludes(frame);
-  cmd->add_option("-q,--quality", args.quality, "JPEG quality 1..100 (default 100)")->check(CLI::Range(1, 100));
+  cmd->add_option("-q,--quality", args.quality, "JPEG quality 1..100 (default 100; 95 with --render mimic)")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--render", args.render,
+                  "display (DICOM display pipeline, default) or mimic (MIMIC-CXR-JPG: min-max of the stored values, "
+                  "histogram equalisation)")
+      ->check(CLI::IsMember({"display", "mimic"}));
   cmd->add_option("--max-size", args.max_size, "Downscale so the longer side is at most PX pixels");
   cmd->add_flag("--json", args.json, "Print one JSON object per file");
   cmd->add_option("-j,--threads", args.threads, "Conversion threads (default: one per core)");
@@ -192,7 +197,9 @@ int RunConvert(const ConvertArgs& args) {
   options.render.auto_window = !args.no_auto_window;
   options.frame = args.frame - 1;
   options.all_frames = args.all_frames;
-  options.quality = args.quality;
+  const bool mimic = args.render == "mimic";
+  if (mimic) options.render.mode = imaging::RenderMode::kMimic;
+  options.quality = args.quality != 0 ? args.quality : mimic ? 95 : 100;
   options.max_size = args.max_size;
 
   auto jobs = CollectJobs(args);

@@ -18,7 +18,8 @@ struct ConvertArgs {
   bool no_auto_window = false;
   uint32_t frame = 1;  ///< 1-based, as the user counts.
   bool all_frames = false;
-  int quality = 100;
+  int quality = 0;                 ///< 0: 100 (display) or 95 (mimic).
+  std::string render = "display";  ///< display | mimic
   uint32_t max_size = 0;
   bool json = false;
   unsigned threads = 0;  ///< 0: one per core.

@@ -136,6 +136,11 @@ int RunRun(const config::RunSettings& s) {
   options.executor.download_concurrency = static_cast<unsigned>(s.fetch.download_concurrency);
   options.executor.cpu_workers = static_cast<unsigned>(s.convert.threads);
   options.convert.quality = s.convert.quality;
+  if (s.dataset.render == "mimic") {
+    options.convert.render.mode = imaging::RenderMode::kMimic;
+    // The recipe's quality, unless asked for another.
+    if (s.convert.quality == 100) options.convert.quality = 95;
+  }
   options.convert.max_size = static_cast<uint32_t>(s.convert.max_size);
   options.convert.render.window = window;
   options.layout.prefix = opened->prefix;
@@ -192,8 +197,8 @@ int RunRun(const config::RunSettings& s) {
                s.broker_queue);
     const std::string queue = s.broker_queue;
     dispatch = tasks::MakeBrokerDispatcher(
-        {s.broker, s.result_backend, s.broker_queue, opened->destination, opened->prefix, s.convert.quality,
-         s.convert.max_size, s.convert.window, options.deid, [queue](size_t sent, size_t done) {
+        {s.broker, s.result_backend, s.broker_queue, opened->destination, opened->prefix, options.convert.quality,
+         s.convert.max_size, s.convert.window, options.deid, s.dataset.render, [queue](size_t sent, size_t done) {
            fmt::print(stderr,
                       "eden run: no result for 10 s ({} of {} sent tasks done): is an eden worker consuming "
                       "queue {} on this broker?\n",

@@ -168,8 +168,61 @@ Result<Voi> ChooseFileOrUserVoi(const DisplayAttributes& attrs, const RenderOpti
   return Voi{};
 }
 
+/// RenderMode::kMimic (MIMIC-CXR-JPG): stored values -> min-max to 0..255 -> MONOCHROME1
+/// inverted -> global histogram equalisation (the cumulative histogram, its first non-empty bin
+/// mapped to 0, as OpenCV's equalizeHist does). `info.window` is the stored values' range.
+Image8 RenderMimic(const FrameView& frame, const DisplayAttributes& attrs, RenderInfo& info) {
+  const PixelFormat& f = frame.format;
+  const StoredDecoder dec(f);
+  const size_t n = size_t{f.rows} * f.cols;
+  const unsigned bps = f.bits_allocated / 8u;
+  const uint8_t* src = frame.bytes.data();
+  std::vector<int64_t> values(n);
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+  for (size_t i = 0; i < n; ++i) {
+    values[i] = dec.Value(dec.Index(ReadCell(src, i, bps)));
+    lo = std::min(lo, values[i]);
+    hi = std::max(hi, values[i]);
+  }
+  Image8 out{f.cols, f.rows, 1, std::vector<uint8_t>(n)};
+  const bool invert = attrs.photometric == Photometric::kMonochrome1;
+  const double scale = hi > lo ? 255.0 / static_cast<double>(hi - lo) : 0.0;
+  std::array<size_t, 256> histogram{};
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t b = ToByte(static_cast<double>(values[i] - lo) * scale);
+    if (invert) b = static_cast<uint8_t>(255 - b);
+    out.pixels[i] = b;
+    ++histogram[b];
+  }
+  size_t first = 0;  // Pixels in the first non-empty bin.
+  for (size_t count : histogram) {
+    if (count) {
+      first = count;
+      break;
+    }
+  }
+  std::array<uint8_t, 256> table{};
+  if (n > first) {
+    size_t cumulative = 0;
+    for (size_t v = 0; v < 256; ++v) {
+      cumulative += histogram[v];
+      const double y =
+          static_cast<double>(cumulative > first ? cumulative - first : 0) * 255.0 / static_cast<double>(n - first);
+      table[v] = ToByte(y);
+    }
+  } else {
+    for (size_t v = 0; v < 256; ++v) table[v] = static_cast<uint8_t>(v);  // One grey level: as it is.
+  }
+  for (uint8_t& p : out.pixels) p = table[p];
+  info.source = VoiSource::kMimic;
+  info.window = Window{(static_cast<double>(lo) + static_cast<double>(hi)) / 2.0, static_cast<double>(hi - lo) + 1.0,
+                       VoiFunction::kLinear};
+  return out;
+}
+
 Result<Image8> RenderGrey(const FrameView& frame, const DisplayAttributes& attrs, const RenderOptions& options,
                           RenderInfo& info) {
+  if (options.mode == RenderMode::kMimic) return RenderMimic(frame, attrs, info);
   const PixelFormat& f = frame.format;
   const StoredDecoder dec(f);
   const GreyPipeline pipe(attrs);
@@ -332,6 +385,8 @@ std::string_view VoiSourceName(VoiSource s) {
       return "min_max";
     case VoiSource::kFullRange:
       return "full_range";
+    case VoiSource::kMimic:
+      return "mimic";
   }
   return "none";
 }

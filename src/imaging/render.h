@@ -17,15 +17,25 @@ enum class VoiSource {
   kFileVoiLut,  ///< VOI LUT Sequence item in the file.
   kMinMax,      ///< Auto window over the frame's modality values, padding excluded.
   kFullRange,   ///< No VOI in the file and auto window off: the full range of stored values.
+  kMimic,       ///< RenderMode::kMimic: min-max of the stored values, then histogram equalisation.
 };
 std::string_view VoiSourceName(VoiSource s);
+
+/// How greyscale pixels become 8 bits.
+enum class RenderMode {
+  kDisplay,  ///< The DICOM display pipeline (what a radiologist's viewer shows).
+  /// The MIMIC-CXR-JPG recipe: stored values (masked to Bits Stored, no Modality LUT), min-max to
+  /// 8 bits with no window or VOI LUT, MONOCHROME1 inverted, global histogram equalisation.
+  kMimic,
+};
 
 /// How to choose the VOI stage. Defaults follow dcm4che's dcm2jpg: the first window or VOI LUT
 /// in the file, else a min-max window over the frame.
 struct RenderOptions {
-  std::optional<Window> window;  ///< Overrides everything in the file.
-  size_t voi_index = 0;          ///< Index into the file's usable windows, then its VOI LUTs.
-  bool auto_window = true;       ///< Min-max window when the file has no usable VOI.
+  std::optional<Window> window;            ///< Overrides everything in the file.
+  size_t voi_index = 0;                    ///< Index into the file's usable windows, then its VOI LUTs.
+  bool auto_window = true;                 ///< Min-max window when the file has no usable VOI.
+  RenderMode mode = RenderMode::kDisplay;  ///< kMimic ignores the three above.
 };
 
 /// What RenderFrame did, for reports (`eden convert --json`, the dataset CSV).

@@ -50,7 +50,8 @@ std::map<std::string, std::string> SampleSettings(const RunOptions& options) {
           {"window", options.convert.render.window ? fmt::format("{:g}/{:g}", options.convert.render.window->center,
                                                                  options.convert.render.window->width)
                                                    : "-"},
-          {"deid", options.deid}};
+          {"deid", options.deid},
+          {"render", options.convert.render.mode == imaging::RenderMode::kMimic ? "mimic" : "display"}};
 }
 
 /// The differences between the settings a journal froze and this run's, one line each, as the
@@ -67,7 +68,8 @@ std::vector<std::string> SettingsDifferences(const std::map<std::string, std::st
       {"quality", "--quality"},
       {"max_size", "--max-size"},
       {"window", "--window"},
-      {"deid", "de-identification (--deid, --deid-option, the key, --burned-in)"}};
+      {"deid", "de-identification (--deid, --deid-option, the key, --burned-in)"},
+      {"render", "--render"}};
   std::vector<std::string> out;
   const bool sampled = now.at("studies") != "all" || (frozen.count("studies") && frozen.at("studies") != "all");
   for (const auto& [key, flag] : kShown) {
@@ -75,6 +77,11 @@ std::vector<std::string> SettingsDifferences(const std::map<std::string, std::st
     // A journal from before de-identification existed stored the files as they came.
     if (key == "deid" && it == frozen.end() && now.at(key) != "off") {
       out.push_back(fmt::format("{}: frozen off, now {}", flag, now.at(key)));
+      continue;
+    }
+    // ... and rendered for display.
+    if (key == "render" && it == frozen.end() && now.at(key) != "display") {
+      out.push_back(fmt::format("{}: frozen display, now {}", flag, now.at(key)));
       continue;
     }
     if (it == frozen.end() || it->second == now.at(key)) continue;

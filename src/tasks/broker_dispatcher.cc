@@ -39,8 +39,9 @@ pipeline::Dispatcher MakeBrokerDispatcher(BrokerDispatch d) {
     if (!ec) d.destination = absolute.lexically_normal().string();
   }
   const std::string options =
-      nlohmann::json{{"destination", d.destination}, {"prefix", d.prefix}, {"quality", d.quality},
-                     {"max_size", d.max_size},       {"window", d.window}, {"deid", d.deid}}
+      nlohmann::json{
+          {"destination", d.destination}, {"prefix", d.prefix}, {"quality", d.quality}, {"max_size", d.max_size},
+          {"window", d.window},           {"deid", d.deid},     {"render", d.render}}
           .dump();
   return [d, options](const std::vector<source::InstanceRow>& rows,
                       const std::function<void(pipeline::InstanceOutcome &&)>& on_outcome,

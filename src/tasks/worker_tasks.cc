@@ -227,6 +227,11 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   convert::ConvertOptions convert_options;
   convert_options.quality = options.value("quality", 100);
   convert_options.max_size = options.value("max_size", 0u);
+  const json render = options.value("render", json("display"));
+  if (!render.is_string() || (render != "display" && render != "mimic")) {
+    return TypeError("options.render must be \"display\" or \"mimic\"");
+  }
+  if (render == "mimic") convert_options.render.mode = imaging::RenderMode::kMimic;
   if (options.contains("window") && options["window"].is_string() && !options["window"].get<std::string>().empty()) {
     auto w = convert::ParseWindow(options["window"].get<std::string>());
     if (!w) return TypeError(w.error().message());

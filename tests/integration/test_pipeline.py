@@ -598,8 +598,9 @@ def test_deid_run_leaks_no_identifier_of_the_sources_in_any_byte(tmp):
     key = deid_key(tmp)
     out = os.path.join(tmp, "deid")
     r = eden("run", "--all-studies", "-o", out, "--progress", "none", "--deid-key-file", key,
-             "--summary-json", os.path.join(tmp, "s.json"), env={"EDEN_DEID": "basic"})
+             "--summary-json", os.path.join(tmp, "s.json"), "--package", "webdataset,llava", env={"EDEN_DEID": "basic"})
     assert r.returncode in (0, 1), f"exit {r.returncode}: {r.stderr}"
+    check_dataset_packages(out)
     key_text = open(key).read().strip()
     assert key_text not in r.stdout + r.stderr, "the key was printed"
     sources = sources_by_instance()
@@ -614,6 +615,7 @@ def test_deid_run_leaks_no_identifier_of_the_sources_in_any_byte(tmp):
             data = open(os.path.join(root, name), "rb").read()
             files += 1
             assert key_text.encode() not in data, f"the key is in {name}"
+            assert b"PAT-0" not in data, f"the PACS's patient_id is in {name}"
             # A DICOM or JPEG file against its own source (another file's Manufacturer may equal
             # this one's institution name); the CSV and the README against every source.
             iid = os.path.splitext(name)[0]
@@ -932,6 +934,18 @@ def test_dataset_packages_read_back_splits_by_patient_and_sections(tmp):
     r = eden("run", "--all-studies", "--query", query, "-o", out2, "--progress", "none")
     assert r.returncode == 1, r.stderr
     check_dataset_packages(out2)
+    # --render mimic is recorded in metadata and the card; the frozen display sample refuses it.
+    r = eden("run", "--all-studies", "--query", query, "-o", out2, "--progress", "none", "--render", "mimic")
+    assert r.returncode == 2 and "--render: frozen display, now mimic" in r.stderr, (r.returncode, r.stderr)
+    out3 = os.path.join(tmp, "mimic")
+    r = eden("run", "--studies", "4", "-o", out3, "--progress", "none", "--render", "mimic")
+    assert r.returncode in (0, 1), r.stderr
+    check_dataset_packages(out3)
+    meta = read_jsonl(os.path.join(out3, "eden-dataset-vlms/sample-test/metadata.jsonl"))
+    assert meta and all(m["render"] == "mimic" for m in meta), meta[:1]
+    assert all(m["window"].startswith("mimic") for m in meta if m["modality"] in ("CT", "MR", "CR", "DX")), meta
+    card = open(os.path.join(out3, "eden-dataset-vlms/sample-test/README-dataset.md"), encoding="utf-8").read()
+    assert "`--render mimic`" in card
 
 
 def test_dataset_shards_after_kill_9_equal_an_uninterrupted_runs(tmp):
@@ -958,6 +972,54 @@ def test_dataset_shards_after_kill_9_equal_an_uninterrupted_runs(tmp):
     finally:
         proxy.kill()
         proxy.wait()
+
+
+def mimic_reference(ds):
+    """The MIMIC-CXR-JPG recipe written from its description with numpy: stored values (pydicom's
+    pixel_array, masked to Bits Stored), min-max to 8 bits, MONOCHROME1 inverted, global histogram
+    equalisation as OpenCV's equalizeHist does it."""
+    import numpy as np
+    a = ds.pixel_array.astype(np.int64)
+    if a.ndim == 3:
+        a = a[0]
+    lo, hi = a.min(), a.max()
+    b = np.floor((a - lo) * (255.0 / (hi - lo)) + 0.5).clip(0, 255).astype(np.uint8)
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        b = 255 - b
+    hist = np.bincount(b.ravel(), minlength=256)
+    first = hist[hist > 0][0]
+    lut = np.floor(np.maximum(hist.cumsum() - first, 0) * 255.0 / (b.size - first) + 0.5).clip(0, 255)
+    return lut.astype(np.uint8)[b]
+
+
+def test_render_mimic_matches_the_recipe_computed_independently(tmp):
+    import numpy as np
+    import pydicom
+    from PIL import Image
+    corpus = "/usr/lib/python3/dist-packages/pydicom/data/test_files"
+    files = [os.path.join(corpus, f) for f in ("CT_small.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm")]
+    # A MONOCHROME1 file (the corpus has none): MR_small relabelled.
+    ds = pydicom.dcmread(os.path.join(corpus, "MR_small.dcm"))
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    mono1 = os.path.join(tmp, "mono1.dcm")
+    ds.save_as(mono1)
+    files.append(mono1)
+    out = os.path.join(tmp, "mimic")
+    r = eden("convert", "--render", "mimic", *files, "-o", out)
+    assert r.returncode == 0, r.stderr
+    for path in files:
+        ds = pydicom.dcmread(path)
+        want = mimic_reference(ds).astype(np.float64)
+        got = np.asarray(Image.open(os.path.join(out, os.path.basename(path)[:-4] + ".jpg"))).astype(np.float64)
+        assert got.shape == want.shape, (path, got.shape, want.shape)
+        mse = ((got - want) ** 2).mean()
+        psnr = 10 * np.log10(255 ** 2 / mse) if mse else 99
+        assert psnr >= 35, (path, psnr)  # JPEG quality 95 against the exact values.
+    # The default (display) rendering is another image.
+    r = eden("convert", files[0], "-o", os.path.join(tmp, "display"))
+    a = np.asarray(Image.open(os.path.join(tmp, "display", "CT_small.jpg"))).astype(np.float64)
+    b = np.asarray(Image.open(os.path.join(out, "CT_small.jpg"))).astype(np.float64)
+    assert np.abs(a - b).mean() > 5, "--render mimic looks like the display rendering"
 
 
 def main():

@@ -32,6 +32,32 @@ Image8 MustRender(const FrameView& f, const DisplayAttributes& a, const RenderOp
   return r ? *r : Image8{};
 }
 
+TEST(Render, MimicIgnoresWindowsAndRescaleMasksBitsStoredAndEqualises) {
+  // 12 bits stored: the bit above (0x1000) is not part of the value. Values 0..3 min-max to
+  // 0, 85, 170, 255; each grey level holds one pixel, so equalisation keeps them.
+  Grey16 f({0x1000 | 0, 1, 2, 3}, 12);
+  DisplayAttributes a;
+  a.windows = {{1, 1, VoiFunction::kLinear}};  // Ignored.
+  a.rescale_slope = 100;                       // Ignored: stored values, no Modality LUT.
+  RenderOptions o;
+  o.mode = RenderMode::kMimic;
+  RenderInfo info;
+  Image8 img = MustRender(f.View(), a, o, &info);
+  EXPECT_EQ(img.pixels, (std::vector<uint8_t>{0, 85, 170, 255}));
+  EXPECT_EQ(info.source, VoiSource::kMimic);
+  // Skewed histogram: three pixels at the bottom, one at the top -> equalised to 0 and 255, and
+  // MONOCHROME1 inverts before equalising.
+  Grey16 g({10, 10, 10, 20});
+  EXPECT_EQ(MustRender(g.View(), {}, o).pixels, (std::vector<uint8_t>{0, 0, 0, 255}));
+  a = {};
+  a.photometric = Photometric::kMonochrome1;
+  Grey16 h({10, 20, 20, 20});
+  EXPECT_EQ(MustRender(h.View(), a, o).pixels, (std::vector<uint8_t>{255, 0, 0, 0}));
+  // One grey level: left as it is, no division by zero.
+  Grey16 flat({7, 7});
+  EXPECT_EQ(MustRender(flat.View(), {}, o).pixels, (std::vector<uint8_t>{0, 0}));
+}
+
 TEST(Render, FileWindowWinsAndIsReported) {
   Grey16 f({0, 40, 80, 1000});
   DisplayAttributes a;
