@@ -26,7 +26,8 @@ for i in range(count):
     if i % 4 == 0:
         study_id, series_id = str(uuid.uuid4()), str(uuid.uuid4())
         study_uid = generate_uid()
-        sql.append(f"INSERT INTO pacs_studies (id, study_instance_uid, modality, body_part) VALUES ('{study_id}', '{study_uid}', 'DX', 'CHEST');")
+        # 100 patients: dataset splits keep each one's studies together.
+        sql.append(f"INSERT INTO pacs_studies (id, study_instance_uid, patient_id, modality, body_part) VALUES ('{study_id}', '{study_uid}', 'BENCH-{(i // 4) % 100:03d}', 'DX', 'CHEST');")
         sql.append(f"INSERT INTO pacs_series (id, study_id, series_number, modality) VALUES ('{series_id}', '{study_id}', 1, 'DX');")
         sql.append(f"INSERT INTO pacs_report_fields (id, study_id, name, value) VALUES ('{uuid.uuid4()}', '{study_id}', 'findings', 'No acute cardiopulmonary process, study {i // 4}.');")
     ds = pydicom.dcmread(bases[i % len(bases)])

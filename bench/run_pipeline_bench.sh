@@ -4,9 +4,11 @@
 # through `eden run` to a local folder; in the same run, `eden convert` on the same files (the
 # conversion-only throughput). Both inputs (the files and Orthanc's storage) are read once first
 # so neither side starts with a cold page cache; then ROUNDS (default 3) alternated rounds of
-# conversion-only, `eden run --deid off` and `eden run` with de-identification (the default,
-# basic profile, a bench key). Prints instances/s, MB/s, peak RSS, the ratio of the best times,
-# each round's own ratios with their medians, and de-identification on / off.
+# conversion-only, `eden run --deid off`, `eden run` with de-identification (the default,
+# basic profile, a bench key) and `eden run --deid off --package webdataset` (issue 14: the
+# shards written from the stored JPEGs at the end). Prints instances/s, MB/s, peak RSS, the ratio
+# of the best times, each round's own ratios with their medians, de-identification on / off, and
+# the WebDataset run's time over the plain run's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-1000}
@@ -47,7 +49,7 @@ find "$EDEN_SERVICES_DIR/orthanc-db" -type f -exec cat {} + > /dev/null
 # best of each as well as each round's own ratio: page-cache state and this VM's steal move single
 # runs by more than the margin.
 best() { sort -n "$1" | head -n 1; }
-: > "$WORK/times-convert"; : > "$WORK/times-run"; : > "$WORK/times-deid"
+: > "$WORK/times-convert"; : > "$WORK/times-run"; : > "$WORK/times-deid"; : > "$WORK/times-wds"
 for round in $(seq "${ROUNDS:-3}"); do
   rm -rf "$WORK/out-run" "$WORK/out-convert"; sync
   /usr/bin/time -f "%e %M" -o "$WORK/t" "$EDEN" convert "$WORK/files" -o "$WORK/out-convert" -j 2 >/dev/null
@@ -60,6 +62,10 @@ for round in $(seq "${ROUNDS:-3}"); do
   /usr/bin/time -f "%e %M" -o "$WORK/t" "$EDEN" run --all-studies -o "$WORK/out-run" --progress none \
     --summary-json "$WORK/summary-deid.json" --deid basic --deid-key-file "$KEY" ${RUN_FLAGS:-} >/dev/null
   cat "$WORK/t" >> "$WORK/times-deid"
+  rm -rf "$WORK/out-run"; sync
+  /usr/bin/time -f "%e %M" -o "$WORK/t" "$EDEN" run --all-studies -o "$WORK/out-run" --progress none \
+    --summary-json "$WORK/summary-wds.json" --deid off --package webdataset ${RUN_FLAGS:-} >/dev/null 2>&1
+  cat "$WORK/t" >> "$WORK/times-wds"
 done
 rm -rf "$WORK/out-run" "$WORK/out-convert"
 best "$WORK/times-convert" > "$WORK/time-convert"
@@ -82,11 +88,20 @@ print(f"| eden run, de-identified (basic profile) | {dstored} stored | {ds:.1f} 
 print(f"\nend-to-end / conversion-only throughput: {(n/rs)/(n/cs):.2f}x ; DICOM data: {mb:.0f} MB")
 print(f"de-identification on / off throughput (best times): {rs/ds:.2f}x")
 PY
-/usr/bin/python3 - "$WORK/times-convert" "$WORK/times-run" "$WORK/times-deid" <<'PY'
-import statistics, sys
+/usr/bin/python3 - "$WORK/times-convert" "$WORK/times-run" "$WORK/times-deid" "$WORK/times-wds" "$WORK/summary-wds.json" <<'PY'
+import json, statistics, sys
 conv = [float(l.split()[0]) for l in open(sys.argv[1])]
 run = [float(l.split()[0]) for l in open(sys.argv[2])]
 deid = [float(l.split()[0]) for l in open(sys.argv[3])]
+wds = [float(l.split()[0]) for l in open(sys.argv[4])]
+w = json.load(open(sys.argv[5]))
+p = w["packages"]
+print(f"--package webdataset: writing the shards (the run's finalize step, last round) took {w['seconds']['finalize']:.1f} s "
+      f"of {w['seconds']['total']:.1f} s = {100 * w['seconds']['finalize'] / w['seconds']['total']:.1f}% of the run")
+extra = [w / r - 1 for r, w in zip(run, wds)]
+print(f"--package webdataset: {p['shards']} shard(s), {p['shard_bytes'] / 1e6:.0f} MB; best {min(wds):.1f} s vs {min(run):.1f} s "
+      f"= {100 * (min(wds) / min(run) - 1):+.1f}% run time; rounds " + ", ".join(f"{100 * x:+.1f}%" for x in extra) +
+      f"; median {100 * statistics.median(extra):+.1f}%")
 ratios = [c / r for c, r in zip(conv, run)]
 print("rounds (convert s / run s = ratio): " + ", ".join(f"{c:.1f} / {r:.1f} = {x:.2f}x" for c, r, x in zip(conv, run, ratios)))
 print(f"median of the rounds' ratios: {statistics.median(ratios):.2f}x")

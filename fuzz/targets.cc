@@ -6,11 +6,15 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "celery/protocol.h"
 #include "config/cli_options.h"
 #include "config/settings.h"
 #include "convert/converter.h"
+#include "dataset/record.h"
+#include "dataset/report_sections.h"
+#include "dataset/tar.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
 #include "dicom/jpeg_lossless_codec.h"
@@ -201,6 +205,31 @@ void PacsRow(std::span<const uint8_t> data) {
   Check(!csv.empty(), "an empty CSV row");
 }
 
+/// A report from the PACS (any bytes): sections, the records every package writes, and the text
+/// used as an instance id (sample key) and a tar member name.
+void Report(std::span<const uint8_t> data) {
+  const std::string text = Text(data);
+  const dataset::ReportSections sections = dataset::ParseReport(text);
+  for (const std::string* part : {&sections.indication, &sections.comparison, &sections.technique, &sections.findings,
+                                  &sections.impression, &sections.addendum, &sections.preamble, &sections.caption}) {
+    Check(part->size() <= text.size() + text.size() / 2 + 1, "a section longer than the report");
+  }
+  dataset::ImageRecord record;
+  record.instance_id = text.substr(0, 200);
+  record.report = text;
+  record.sections = sections;
+  const auto metadata = nlohmann::json::parse(dataset::MetadataJson(record), nullptr, false);
+  Check(metadata.is_object() && metadata.size() == dataset::MetadataFeatures().size(), "a metadata line is not JSON");
+  const auto llava = nlohmann::json::parse(dataset::LlavaJson(record, text.substr(0, 100)), nullptr, false);
+  Check(llava.is_object() && llava["conversations"].size() == 2, "a LLaVA line is not JSON");
+  const std::string key = dataset::SampleKey(record.instance_id);
+  Check(key.find('.') == std::string::npos, "a sample key with a dot");
+  const std::string name = key + ".json";
+  Check(dataset::TarMemberBytes(name, text.size()) ==
+            dataset::TarHeader(name, text.size()).size() + text.size() + dataset::TarPadding(text.size()).size(),
+        "a tar member's size is not what its header and padding make");
+}
+
 }  // namespace
 
 const std::vector<NamedTarget>& AllTargets() {
@@ -214,6 +243,7 @@ const std::vector<NamedTarget>& AllTargets() {
       {"config", Config},
       {"pacs_row", PacsRow},
       {"deid", Deid},
+      {"report", Report},
   };
   return targets;
 }

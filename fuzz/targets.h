@@ -21,7 +21,7 @@ struct NamedTarget {
 };
 
 /// Every target, by name: convert, jpeg_lossless, rle, jpeg2000, celery_message, gcs_json,
-/// config, pacs_row, deid.
+/// config, pacs_row, deid, report.
 const std::vector<NamedTarget>& AllTargets();
 
 /// Aborts with `what` when `condition` is false: an invariant the fuzzer must never break.

@@ -34,11 +34,11 @@ echo "== load the demo PACS (real DICOM files -> Orthanc; studies and reports ->
 KEY=${EDEN_DEID_KEY_FILE:-$OUT.deid.key}
 [ -f "$KEY" ] || build/release/src/cli/eden deid keygen --out "$KEY"
 
-echo "== eden run --all-studies -o $OUT --deid-key-file $KEY"
+echo "== eden run --all-studies -o $OUT --deid-key-file $KEY --package webdataset,llava"
 set +e
 # The demo's truncated DICOM is a file:// URL: file:// is refused unless a folder is allowed.
 build/release/src/cli/eden run --all-studies -o "$OUT" --fresh --allow-url "file://$EDEN_SERVICES_DIR/bad/" \
-  --deid-key-file "$KEY"
+  --deid-key-file "$KEY" --package webdataset,llava --shard-size 50MB
 rc=$?
 set -e
 
@@ -52,8 +52,14 @@ echo "  dicom-files: $(ls "$dataset/dicom-files" | wc -l) files, images-jpg: $(l
 echo
 echo "-- first lines of the CSV --"
 head -c 1200 "$dataset/dicom-reports-extracted-sample.csv"; echo
-echo "-- README-dataset.md (top) --"
-head -n 20 "$dataset/README-dataset.md"
+echo "-- the first line of metadata.jsonl (what an image-folder loader reads) --"
+head -n 1 "$dataset/metadata.jsonl" | head -c 1200; echo
+echo "-- shards/index.json (WebDataset) --"
+head -c 600 "$dataset/shards/index.json"; echo
+echo "-- every package read back by independent code (Python json/tarfile + PIL) --"
+/usr/bin/python3 tests/integration/dataset_check.py "$dataset"
+echo "-- README-dataset.md, the dataset card (top) --"
+head -n 30 "$dataset/README-dataset.md"
 if [ "$KEEP" -eq 1 ]; then
   echo
   echo "-- PostgreSQL and Orthanc keep running. In your shell, to point eden at them:"

@@ -60,7 +60,7 @@ def main(out):
         for line in open(path, encoding="utf-8"):
             if "{" in line:
                 put(out, "celery_message", line[line.index("{"):].rstrip("\n").encode())
-    for target in ("gcs_json", "config", "pacs_row"):
+    for target in ("gcs_json", "config", "pacs_row", "report"):
         for path in sorted(glob.glob(os.path.join(REPO, "fuzz/seeds", target, "*"))):
             put(out, target, open(path, "rb").read())
     for kept in sorted(glob.glob(os.path.join(REPO, "tests/data/fuzz/*/*"))):

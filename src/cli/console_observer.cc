@@ -96,7 +96,7 @@ void PrintSummary(std::FILE* out, const pipeline::RunSummary& s) {
   fmt::print(out, "  selection: {:.2f} s{}\n  extraction: {:.2f} s ({} instances, {:.1f}/s, {} DICOM, {} JPEG)\n",
              s.select_s, s.resumed ? " (resumed from the journal)" : "", s.process_s, Thousands(s.processed),
              s.process_s > 0 ? s.processed / s.process_s : 0.0, FormatBytes(s.dicom_bytes), FormatBytes(s.jpg_bytes));
-  fmt::print(out, "  CSV + README: {:.2f} s\n  total: {:.2f} s\n", s.finalize_s, s.total_s);
+  fmt::print(out, "  CSV, metadata, packages, README: {:.2f} s\n  total: {:.2f} s\n", s.finalize_s, s.total_s);
   fmt::print(out, "  instances: {} in the sample, {} stored ({} by earlier runs), {} failed\n", Thousands(s.total),
              Thousands(s.stored), Thousands(s.already_stored), Thousands(s.failed));
   if (s.deid == "off") {

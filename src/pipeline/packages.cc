@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 
 #include "dataset/tar.h"
 #include "digest/digest.h"
+#include "pipeline/bounded_queue.h"
 
 namespace eden::pipeline {
 namespace {
@@ -289,69 +291,90 @@ Result<PackageSummary> PackageWriter::Finish(Journal& journal, bool deid, storag
       }
     }
   }
-  struct Open {
-    size_t shard = 0, position = 0;  ///< The split's current shard, and samples written into it.
-    std::unique_ptr<storage::ObjectWriter> writer;
-    std::unique_ptr<digest::Sha256Stream> sha;
+  // The walk reads each JPEG (a thread of its own: the next samples are read while this one is
+  // hashed and written) and hands the samples of the shards to write to the writer, in order.
+  struct Job {
+    ShardPlan* shard = nullptr;
+    bool first = false, last = false;  ///< The shard's first / last sample.
+    Sample sample;
+    std::vector<uint8_t> jpeg;
   };
-  std::map<std::string, Open> open;
-  Status status;
-  auto put = [&](Open& o, std::string_view bytes) -> Status {
-    o.sha->Update(AsBytes(bytes));
-    return o.writer->Write(AsBytes(bytes));
-  };
-  auto member = [&](Open& o, const std::string& name, std::string_view bytes) -> Status {
-    if (auto ok = put(o, dataset::TarHeader(name, bytes.size())); !ok) return ok;
-    if (auto ok = put(o, bytes); !ok) return ok;
-    return put(o, dataset::TarPadding(bytes.size()));
-  };
-  auto write_sample = [&](const DatasetRow& row) -> Status {
-    Open& o = open[row.split];
-    ShardPlan& shard = s.plan[row.split][o.shard];
-    if (shard.write) {
-      if (o.position == 0) {
-        auto writer = store.OpenWriter(s.layout.ShardKey(row.split, shard.number), "application/x-tar",
-                                       s.Spool("shard-" + row.split));
-        if (!writer) return Fail(writer.error());
-        o.writer = std::move(*writer);
+  BoundedQueue<Job> jobs(8);
+  Status written;  // The writer's (read after join).
+  std::thread writer([&] {
+    struct Open {  // A split's shard being written (the splits' samples interleave).
+      std::unique_ptr<storage::ObjectWriter> out;
+      std::unique_ptr<digest::Sha256Stream> sha;
+    };
+    std::map<std::string, Open> open;
+    auto write = [&](Job& job) -> Status {
+      ShardPlan& shard = *job.shard;
+      Open& o = open[shard.split];  // (Not a structured binding: lambdas below capture it.)
+      auto put = [&](std::string_view bytes) -> Status {
+        o.sha->Update(AsBytes(bytes));
+        return o.out->Write(AsBytes(bytes));
+      };
+      auto member = [&](const std::string& name, std::string_view bytes) -> Status {
+        if (auto ok = put(dataset::TarHeader(name, bytes.size())); !ok) return ok;
+        if (auto ok = put(bytes); !ok) return ok;
+        return put(dataset::TarPadding(bytes.size()));
+      };
+      if (job.first) {
+        auto opened = store.OpenWriter(s.layout.ShardKey(shard.split, shard.number), "application/x-tar",
+                                       s.Spool("shard-" + shard.split));
+        if (!opened) return Fail(opened.error());
+        o.out = std::move(*opened);
         o.sha = std::make_unique<digest::Sha256Stream>();
       }
-      const dataset::ImageRecord record = MakeRecord(row, s.layout, s.options);
-      const Sample sample = MakeSample(row, record);
-      auto jpeg = store.Get(row.entry.outcome.jpg_key);
-      if (!jpeg) return Fail(jpeg.error().WithContext("WebDataset shard " + shard.name));
-      if (jpeg->size() != row.entry.outcome.jpg_bytes) {
-        return Fail(ErrorCode::kIo, fmt::format("{} has {} bytes, the journal says {}: rerun to store it again",
-                                                row.entry.outcome.jpg_key, jpeg->size(), row.entry.outcome.jpg_bytes));
+      const std::string_view jpeg(reinterpret_cast<const char*>(job.jpeg.data()), job.jpeg.size());
+      if (auto ok = member(job.sample.jpg_name, jpeg); !ok) return ok;
+      if (auto ok = member(job.sample.json_name, job.sample.json); !ok) return ok;
+      if (auto ok = member(job.sample.txt_name, job.sample.txt); !ok) return ok;
+      if (!job.last) return {};
+      if (auto ok = put(dataset::TarEnd()); !ok) return ok;
+      if (o.out->bytes_written() != shard.bytes) {
+        return Fail(ErrorCode::kInternal, fmt::format("shard {}: {} bytes written, {} planned", shard.name,
+                                                      o.out->bytes_written(), shard.bytes));
       }
-      const std::string_view jpeg_bytes(reinterpret_cast<const char*>(jpeg->data()), jpeg->size());
-      if (auto ok = member(o, sample.jpg_name, jpeg_bytes); !ok) return ok;
-      if (auto ok = member(o, sample.json_name, sample.json); !ok) return ok;
-      if (auto ok = member(o, sample.txt_name, sample.txt); !ok) return ok;
+      if (auto ok = o.out->Commit(); !ok) return ok;
+      shard.sha256 = o.sha->FinishHex();
+      o.out.reset();
+      ++summary.shards_written;
+      return {};
+    };
+    while (auto job = jobs.Pop()) {
+      if (written) written = write(*job);
     }
-    if (++o.position == shard.samples) {
-      if (shard.write) {
-        if (auto ok = put(o, dataset::TarEnd()); !ok) return ok;
-        if (o.writer->bytes_written() != shard.bytes) {
-          return Fail(ErrorCode::kInternal, fmt::format("shard {}: {} bytes written, {} planned", shard.name,
-                                                        o.writer->bytes_written(), shard.bytes));
-        }
-        if (auto ok = o.writer->Commit(); !ok) return ok;
-        shard.sha256 = o.sha->FinishHex();
-        o.writer.reset();
-        ++summary.shards_written;
-      }
-      ++o.shard;
-      o.position = 0;
-    }
-    return {};
-  };
-  auto walked = WalkDataset(journal, s.options, deid, [&](const DatasetRow& row) {
-    if (!status || row.entry.state != State::kStored) return;
-    status = write_sample(row);
   });
+  std::map<std::string, std::pair<size_t, size_t>> position;  // split -> (shard, samples into it)
+  Status read;
+  auto walked = WalkDataset(journal, s.options, deid, [&](const DatasetRow& row) {
+    if (!read || row.entry.state != State::kStored) return;
+    auto& [index, n] = position[row.split];
+    ShardPlan& shard = s.plan[row.split][index];
+    const bool first = n == 0, last = ++n == shard.samples;
+    if (last) {
+      ++index;
+      n = 0;
+    }
+    if (!shard.write) return;
+    auto jpeg = store.Get(row.entry.outcome.jpg_key);
+    if (!jpeg) {
+      read = Fail(jpeg.error().WithContext("WebDataset shard " + shard.name));
+      return;
+    }
+    if (jpeg->size() != row.entry.outcome.jpg_bytes) {
+      read = Fail(ErrorCode::kIo, fmt::format("{} has {} bytes, the journal says {}: rerun to store it again",
+                                              row.entry.outcome.jpg_key, jpeg->size(), row.entry.outcome.jpg_bytes));
+      return;
+    }
+    jobs.Push(Job{&shard, first, last, MakeSample(row, MakeRecord(row, s.layout, s.options)), std::move(*jpeg)});
+  });
+  jobs.Close();
+  writer.join();
   if (!walked) return Fail(walked.error());
-  if (!status) return Fail(status.error());
+  if (!read) return Fail(read.error());
+  if (!written) return Fail(written.error());
 
   // 3. The index last (a reader trusts what it lists), then shards of an older plan go.
   nlohmann::ordered_json index;

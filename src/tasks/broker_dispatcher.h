@@ -18,8 +18,8 @@ struct BrokerDispatch {
   int quality = 100;
   int max_size = 0;
   std::string window;              ///< "C/W" or empty.
-  std::string render = "display";  ///< "display" | "mimic" (imaging::RenderMode).
   std::string deid = "off";        ///< deid::Describe of the run's de-identification (workers must match it).
+  std::string render = "display";  ///< "display" | "mimic" (imaging::RenderMode).
   /// Called when no result came for 10 s: `done` of `sent` tasks finished (the caller says
   /// whether a worker is listening).
   std::function<void(size_t sent, size_t done)> on_waiting;

@@ -19,6 +19,7 @@ import time
 import uuid
 
 import harness
+from dataset_check import check_dataset_packages
 
 ARGS = None
 ENV = {}
@@ -424,11 +425,20 @@ def test_workers_share_a_1000_instance_run(tmp):
     try:
         r = subprocess.run([ARGS.eden, "run", "--all-studies", "--body-part", "SHARED", "-o", out, "--broker", broker(0),
                             "--result-backend", broker(1), "--progress", "none", "--summary-json",
-                            os.path.join(tmp, "s.json")], env={**os.environ, **ENV}, capture_output=True, text=True,
+                            os.path.join(tmp, "s.json"), "--package", "webdataset,llava", "--shard-samples", "150",
+                            "--render", "mimic"], env={**os.environ, **ENV}, capture_output=True, text=True,
                            timeout=600)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr
         rows = read_csv(out)
         assert len(rows) == 1000 and len({x["instance_id"] for x in rows}) == 1000
+        # The packages, written by the run from the workers' outcomes and stored JPEGs; the workers
+        # rendered as the run asked.
+        check_dataset_packages(out, shard_samples=150)
+        meta = [json.loads(line) for line in open(os.path.join(out, "eden-dataset-vlms/sample-test/metadata.jsonl"))]
+        assert len(meta) == 1000 and all(m["render"] == "mimic" for m in meta), meta[0]
+        mono = {x["instance_id"] for x in rows if x["photometric_interpretation"].startswith("MONOCHROME")}
+        grey = [m for m in meta if m["instance_id"] in mono]
+        assert grey and all(m["window"].startswith("mimic") for m in grey), [m for m in grey if not m["window"].startswith("mimic")][:2]
         assert all(x["status"] == "stored" for x in rows)
         stats = celery_app().control.inspect(timeout=2).stats()
         shares = {name: s["total"].get("eden.process_instance", 0) for name, s in stats.items()}

@@ -18,6 +18,7 @@ import urllib.request
 import uuid
 
 import harness
+from dataset_check import check_dataset_packages
 
 ARGS = None
 ENV = {}
@@ -100,7 +101,7 @@ def big_instances_query(tmp, count=2):
         path = os.path.join(tmp, f"big{n}.dcm")
         ds.save_as(path, write_like_original=False)
         rows.append(f"SELECT '{uuid.uuid4()}'::uuid, 1, '{uuid.uuid4()}'::uuid, {n + 1}, 'big{n}.dcm', "
-                    f"'file://{path}', 'Big radiograph {n}.', now(), 'MR', 'CHEST'")
+                    f"'file://{path}', 'Big radiograph {n}.', now(), 'MR', 'CHEST', 'BIG-PATIENT-{n}'")
     base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
     query = os.path.join(tmp, "with-big.sql")
     with open(query, "w", encoding="utf-8") as f:
@@ -145,8 +146,24 @@ def check_dataset_with_official_client(server, prefix=PREFIX):
             assert o["crc32c"] == row["jpg_crc32c"] and str(o["size"]) == row["jpg_bytes"]
             expected.add(name)
     expected |= {f"{prefix}/{CSV_NAME}", f"{prefix}/README-dataset.md"}
+    # The packages (docs/datasets.md): metadata.jsonl always, one per split, LLaVA and shards when asked.
+    packages = {n for n in objects if n in (f"{prefix}/metadata.jsonl", f"{prefix}/llava.json", f"{prefix}/llava.jsonl")
+                or n.startswith((f"{prefix}/metadata/", f"{prefix}/shards/"))}
+    assert f"{prefix}/metadata.jsonl" in packages and f"{prefix}/metadata/train.jsonl" in packages, sorted(packages)
+    expected |= packages
     assert set(objects) == expected, f"unexpected objects: {sorted(set(objects) - expected)[:5]}"
     return rows, objects
+
+
+def mirror(server, objects, folder, prefix=PREFIX):
+    """Downloads every listed object of the dataset into `folder` (laid out as in the bucket)."""
+    for name in objects:
+        path = os.path.join(folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with urllib.request.urlopen(f"{server.url}/download/storage/v1/b/eden-it/o/"
+                                    f"{urllib.request.quote(name, safe='')}?alt=media") as r, open(path, "wb") as f:
+            f.write(r.read())
+    return os.path.join(folder, prefix)
 
 
 # ---- tests -------------------------------------------------------------------------------------
@@ -257,6 +274,39 @@ def test_faults_end_with_every_object_once_and_verified(tmp):
         server.stop()
 
 
+def test_webdataset_shards_upload_through_cut_resumable_chunks_and_read_back(tmp):
+    # Shards go to GCS like any object (spooled beside the journal, then a resumable upload that
+    # the proxy cuts); the bucket's copy, downloaded, passes the same read-back as a folder's.
+    server = gcs_server(tmp)
+    proxy = fault_proxy(server.url, "--cut-chunk-every", "3", "--drop-response-every", "7")
+    try:
+        query = big_instances_query(tmp, count=3)
+        env = {"STORAGE_EMULATOR_HOST": proxy.url, "EDEN_ALLOW_URLS": f"{ENV['EDEN_ALLOW_URLS']},file://{tmp}/"}
+        args = ["run", "--all-studies", "--query", query, "-o", "gs://eden-it", "--progress", "none",
+                "--resumable-threshold-kib", "256", "--upload-chunk-kib", "256", "--retries", "8",
+                "--package", "webdataset,llava", "--shard-size", "1MB", "--summary-json", os.path.join(tmp, "s.json")]
+        r = eden(tmp, *args, env=env)
+        assert r.returncode == 1, f"exit {r.returncode}: {r.stdout[-3000:]} {r.stderr}"
+        summary = json.load(open(os.path.join(tmp, "s.json")))
+        assert summary["packages"]["shards"] >= 3 and summary["packages"]["shard_bytes"] > 1_000_000, summary["packages"]
+        rows, objects = check_dataset_with_official_client(server)
+        shards = [n for n in objects if n.endswith(".tar")]
+        assert any(objects[n]["size"] > 256 * 1024 for n in shards), "no shard took a resumable upload"
+        base = mirror(server, objects, os.path.join(tmp, "mirror"))
+        check_dataset_packages(base, shard_bytes=1_000_000, prefix="")
+        stats = server.get_json("/_test/stats")
+        assert all(n == 1 for n in stats["finalized"].values())
+        left = [n for _, _, names in os.walk(os.path.join(tmp, "state")) for n in names if n.endswith(".tmp")]
+        assert not left, f"spool files left behind: {left}"
+        # Unchanged: a rerun uploads no shard again.
+        again = eden(tmp, *args, env={**env, "STORAGE_EMULATOR_HOST": server.url})
+        assert again.returncode == 1, again.stderr
+        assert json.load(open(os.path.join(tmp, "s.json")))["packages"]["shards_written"] == 0
+    finally:
+        proxy.stop()
+        server.stop()
+
+
 def test_large_csv_uploads_from_its_file_through_cut_resumable_chunks(tmp):
     # Report text repeated so the CSV is several MiB: eden writes it to disk and uploads it from
     # there in 256 KiB chunks (never whole in memory); the proxy cuts chunks and loses answers,
@@ -332,7 +382,8 @@ def test_service_account_jwt_verified_and_token_refreshed(tmp):
                 time.sleep(0.05)
             raise AssertionError(f"the run ended (exit {p.poll()}) or 120 s passed before {what}")
 
-        expected_objects = 2 * (LOADED["instances"] - 4) + 1 + 2
+        # ... + metadata.jsonl and metadata/<split>.jsonl for the 3 default splits.
+        expected_objects = 2 * (LOADED["instances"] - 4) + 1 + 2 + 1 + 3
         # Phase 1: 4 s tokens. eden must fetch a new one before the old one expires, so no
         # request is ever refused.
         refreshed = wait_for("a second token was fetched", lambda st: st["tokens"].get("jwt", 0) >= 2)

@@ -19,6 +19,7 @@ import time
 import urllib.request
 
 import harness
+from dataset_check import check_dataset_packages, read_jsonl
 
 ARGS = None
 ENV = {}
@@ -808,87 +809,6 @@ def test_deid_marked_files_leak_no_marker_through_eden_run(tmp):
 
 # ---- dataset packages (issue 14): read back with independent code ------------------------------
 
-def read_jsonl(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def check_dataset_packages(out, shard_samples=None, shard_bytes=None):
-    """Reads every package back with Python's json / tarfile and PIL; returns {instance_id: split}."""
-    import tarfile
-    from PIL import Image
-    base = os.path.join(out, "eden-dataset-vlms/sample-test")
-    rows = read_csv(out)
-    stored = {r["instance_id"]: r for r in rows if r["status"] == "stored"}
-    assert stored, "nothing stored"
-    # metadata.jsonl: every stored image exactly once, its JPEG there and readable at its size.
-    meta = read_jsonl(os.path.join(base, "metadata.jsonl"))
-    ids = [m["instance_id"] for m in meta]
-    assert sorted(ids) == sorted(stored), "metadata.jsonl != the stored images"
-    keys = set(meta[0])
-    for m in meta:
-        assert set(m) == keys, "metadata lines with different keys"
-        assert m["file_name"] == f"images-jpg/{m['instance_id']}.jpg", m["file_name"]
-        with Image.open(os.path.join(base, m["file_name"])) as im:
-            im.load()
-            assert im.size == (m["columns"], m["rows"]), (im.size, m["columns"], m["rows"])
-        row = stored[m["instance_id"]]
-        assert m["split"] == row["split"] and m["split"] in ("train", "validation", "test"), (m["split"], row["split"])
-        for k in ("indication", "comparison", "technique", "findings", "impression", "caption"):
-            assert (m[k] or "") == row[k], (k, m[k], row[k])
-    # The per-split files partition metadata.jsonl.
-    parts = []
-    for split in ("train", "validation", "test"):
-        lines = read_jsonl(os.path.join(base, "metadata", f"{split}.jsonl"))
-        assert all(x["split"] == split for x in lines)
-        parts += [x["instance_id"] for x in lines]
-    assert sorted(parts) == sorted(ids), "metadata/<split>.jsonl do not partition metadata.jsonl"
-    # LLaVA: each stored image with a caption exactly once; .json and .jsonl agree.
-    if os.path.exists(os.path.join(base, "llava.json")):
-        conv = json.load(open(os.path.join(base, "llava.json"), encoding="utf-8"))
-        assert conv == read_jsonl(os.path.join(base, "llava.jsonl")), "llava.json != llava.jsonl"
-        captioned = sorted(m["instance_id"] for m in meta if m["caption"])
-        assert sorted(c["id"] for c in conv) == captioned, "LLaVA != the captioned images"
-        by_id = {m["instance_id"]: m for m in meta}
-        for c in conv:
-            human, gpt = c["conversations"]
-            assert human["from"] == "human" and human["value"].startswith("<image>\n"), human
-            assert gpt["from"] == "gpt" and gpt["value"] == by_id[c["id"]]["caption"], (gpt, c["id"])
-            assert c["image"] == by_id[c["id"]]["file_name"]
-    # WebDataset: shards listed in the index with their SHA-256; a sample is jpg+json+txt; every
-    # stored image in exactly one shard, of its own split; limits respected.
-    index_path = os.path.join(base, "shards", "index.json")
-    if os.path.exists(index_path):
-        index = json.load(open(index_path))
-        on_disk = sorted(f for f in os.listdir(os.path.join(base, "shards")) if f.endswith(".tar"))
-        assert on_disk == sorted(os.path.basename(s["name"]) for s in index["shards"]), (on_disk, index["shards"])
-        seen = []
-        for shard in index["shards"]:
-            path = os.path.join(base, shard["name"])
-            data = open(path, "rb").read()
-            assert sha256(data) == shard["sha256"] and len(data) == shard["bytes"], shard["name"]
-            if shard_bytes is not None:
-                assert len(data) <= shard_bytes or shard["samples"] == 1, (shard["name"], len(data))
-            if shard_samples is not None:
-                assert shard["samples"] <= shard_samples, shard
-            members = {}
-            with tarfile.open(path) as tar:
-                for info in tar.getmembers():
-                    key, ext = info.name.split(".", 1)
-                    members.setdefault(key, {})[ext] = tar.extractfile(info).read()
-            assert len(members) == shard["samples"], (shard["name"], len(members), shard["samples"])
-            for key, sample in members.items():
-                assert set(sample) == {"jpg", "json", "txt"}, (key, set(sample))
-                m = json.loads(sample["json"])
-                assert m["split"] == shard["split"], (key, m["split"], shard["split"])
-                assert key == m["instance_id"].replace("%", "%25").replace(".", "%2E"), (key, m["instance_id"])
-                assert sample["jpg"] == open(os.path.join(base, m["file_name"]), "rb").read(), key
-                assert sample["txt"].decode() == (m["caption"] or ""), key
-                seen.append(m["instance_id"])
-        assert sorted(seen) == sorted(stored), "shards != the stored images (missing or twice)"
-    return {i: m["split"] for i, m in zip(ids, meta)}
-
-
 def test_dataset_packages_read_back_splits_by_patient_and_sections(tmp):
     out = os.path.join(tmp, "pkg")
     r = eden("run", "--all-studies", "-o", out, "--progress", "none", "--package", "webdataset,llava",
@@ -943,7 +863,8 @@ def test_dataset_packages_read_back_splits_by_patient_and_sections(tmp):
     check_dataset_packages(out3)
     meta = read_jsonl(os.path.join(out3, "eden-dataset-vlms/sample-test/metadata.jsonl"))
     assert meta and all(m["render"] == "mimic" for m in meta), meta[:1]
-    assert all(m["window"].startswith("mimic") for m in meta if m["modality"] in ("CT", "MR", "CR", "DX")), meta
+    mono = {x["instance_id"] for x in read_csv(out3) if x["photometric_interpretation"].startswith("MONOCHROME")}
+    assert mono and all(m["window"].startswith("mimic") for m in meta if m["instance_id"] in mono), meta
     card = open(os.path.join(out3, "eden-dataset-vlms/sample-test/README-dataset.md"), encoding="utf-8").read()
     assert "`--render mimic`" in card
 

@@ -79,6 +79,28 @@ TEST(ReportSections, ALabelMidLineIsNotASectionAndNoLabelsMeansTheLastParagraph)
   EXPECT_EQ(ParseReport("Findings: only findings here.").caption, "only findings here.");
 }
 
+TEST(ReportSections, OpenIAndUkStyleReports) {
+  // Indiana University chest X-ray collection (OpenI): labels in capitals, one a line.
+  auto r = ParseReport(
+      "COMPARISON: None.\n"
+      "INDICATION: XXXX-year-old male, chest pain.\n"
+      "FINDINGS: The cardiomediastinal silhouette is within normal limits for size and contour.\n"
+      "IMPRESSION: No active disease.\n");
+  EXPECT_EQ(r.comparison, "None.");
+  EXPECT_EQ(r.indication, "XXXX-year-old male, chest pain.");
+  EXPECT_EQ(r.findings, "The cardiomediastinal silhouette is within normal limits for size and contour.");
+  EXPECT_EQ(r.caption, "No active disease.");
+  // British style: clinical details / report / opinion; no impression -> opinion is the impression.
+  r = ParseReport("Clinical details: SOB.\nReport: Heart size normal. Lungs clear.\nOpinion: Normal chest.");
+  EXPECT_EQ(r.indication, "SOB.");
+  EXPECT_EQ(r.findings, "Heart size normal. Lungs clear.");
+  EXPECT_EQ(r.impression, "Normal chest.");
+  // Findings only: the caption falls back to them.
+  r = ParseReport("Reason for examination: trauma\n\nFindings:\nNo fracture.\n");
+  EXPECT_EQ(r.indication, "trauma");
+  EXPECT_EQ(r.caption, "No fracture.");
+}
+
 TEST(ReportSections, ASectionMetTwiceIsJoined) {
   const auto r = ParseReport("Impression: one.\nFindings: a.\nImpression: two.\r\n");
   EXPECT_EQ(r.impression, "one.\ntwo.");

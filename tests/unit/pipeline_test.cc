@@ -563,10 +563,11 @@ struct OutageRig {
         },
         store, factories, observer);
   }
-  /// Stopped: the threshold plus what was already in flight (a few dozen), not every row.
+  /// Stopped: the threshold plus what was already in flight (a few dozen; more when a loaded
+  /// machine lets the download threads run ahead of the thread that counts outcomes), not every row.
   void ExpectStoppedEarly() const {
     EXPECT_GE(calls.load(), OutageDetector::kDefaultThreshold);
-    EXPECT_LT(calls.load(), rows.size() / 4);
+    EXPECT_LT(calls.load(), rows.size() / 2);
     EXPECT_FALSE(fs::exists(dir / "out" / options.layout.CsvKey()));  // No CSV for an unfinished run.
   }
   /// A rerun stored every row once.

@@ -83,6 +83,65 @@ TEST_F(LocalStore, LargeObjectsOfAnySizeRoundTripExactly) {
   EXPECT_EQ(listed->size(), 3 * sizes.size());
 }
 
+TEST_F(LocalStore, WritersShowNothingBeforeCommitAndExactBytesAfter) {
+  // The local writer (O_DIRECT through two staging buffers) and the default one (a spool file,
+  // then PutFile: what the GCS store uses), with pieces of every size across the 8 MiB stages.
+  class Spooling final : public ObjectStore {  // The local store with the base class's writer.
+   public:
+    explicit Spooling(LocalObjectStore& s) : s_(s) {}
+    Status Put(const std::string& k, std::span<const uint8_t> b, const std::string& t) override {
+      return s_.Put(k, b, t);
+    }
+    Result<std::optional<ObjectInfo>> Stat(const std::string& k) override { return s_.Stat(k); }
+    Result<std::vector<uint8_t>> Get(const std::string& k) override { return s_.Get(k); }
+    Status ForEach(const std::string& p, const Visitor& v) override { return s_.ForEach(p, v); }
+    std::string Uri(const std::string& k) const override { return s_.Uri(k); }
+    Status Delete(const std::string& k) override { return s_.Delete(k); }
+    Status CheckWritable() override { return s_.CheckWritable(); }
+
+   private:
+    LocalObjectStore& s_;
+  };
+  LocalObjectStore local(root_);
+  ASSERT_TRUE(local.CheckWritable());
+  Spooling spooling(local);
+  const std::filesystem::path spool = root_ / "spool.tmp";
+  for (ObjectStore* store : {static_cast<ObjectStore*>(&local), static_cast<ObjectStore*>(&spooling)}) {
+    std::vector<uint8_t> expected;
+    auto writer = store->OpenWriter("shards/train-000000.tar", "application/x-tar", spool);
+    ASSERT_TRUE(writer);
+    for (size_t piece : {size_t{1}, size_t{511}, size_t{5} << 20, size_t{9} << 20, size_t{4097}, size_t{3} << 20}) {
+      std::vector<uint8_t> bytes(piece);
+      for (size_t i = 0; i < piece; ++i) bytes[i] = static_cast<uint8_t>((expected.size() + i) * 31 >> 3);
+      ASSERT_TRUE((*writer)->Write(bytes));
+      expected.insert(expected.end(), bytes.begin(), bytes.end());
+    }
+    EXPECT_EQ((*writer)->bytes_written(), expected.size());
+    auto before = store->Stat("shards/train-000000.tar");
+    ASSERT_TRUE(before);
+    EXPECT_FALSE(before->has_value()) << "visible before Commit";
+    ASSERT_TRUE((*writer)->Commit());
+    writer->reset();
+    auto back = store->Get("shards/train-000000.tar");
+    ASSERT_TRUE(back);
+    EXPECT_TRUE(*back == expected);
+    EXPECT_FALSE(std::filesystem::exists(spool));
+    ASSERT_TRUE(store->Delete("shards/train-000000.tar"));
+    // Dropped without Commit: nothing under the key, no temporary left.
+    auto dropped = store->OpenWriter("shards/train-000001.tar", "application/x-tar", spool);
+    ASSERT_TRUE(dropped);
+    ASSERT_TRUE((*dropped)->Write(expected));
+    dropped->reset();
+    auto none = store->Stat("shards/train-000001.tar");
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+    EXPECT_FALSE(std::filesystem::exists(spool));
+    for (const auto& entry : std::filesystem::directory_iterator(root_ / "shards")) {
+      ADD_FAILURE() << "left behind: " << entry.path();
+    }
+  }
+}
+
 TEST_F(LocalStore, PutReplacesAtomicallyAndLeavesNoTemporaries) {
   LocalObjectStore store(root_);
   ASSERT_TRUE(store.Put("k", std::vector<uint8_t>(10, 1), "x").has_value());
