@@ -5,7 +5,10 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <dcmtk/config/osconfig.h>  // Must come first among DCMTK headers.
 #include <dcmtk/dcmdata/dcdict.h>
@@ -145,6 +148,22 @@ bool IsDcmtkJpeg(E_TransferSyntax xfer) {
 bool IsJpegLossless(E_TransferSyntax xfer) { return xfer == EXS_JPEGProcess14 || xfer == EXS_JPEGProcess14SV1; }
 
 /// Transfer syntaxes whose frames we decode ourselves from fragments in the input buffer.
+/// " (<name>)" for transfer syntaxes newer than this DCMTK ("" for others).
+std::string UnknownTransferSyntaxName(const std::string& uid) {
+  static const std::vector<std::pair<std::string, std::string>> kNames = {
+      {"1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Image Compression (Lossless Only)"},
+      {"1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)"},
+      {"1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000 Image Compression"},
+      {"1.2.840.10008.1.2.4.110", "JPEG XL Lossless"},
+      {"1.2.840.10008.1.2.4.111", "JPEG XL JPEG Recompression"},
+      {"1.2.840.10008.1.2.4.112", "JPEG XL"},
+  };
+  for (const auto& [known, name] : kNames) {
+    if (uid == known) return " (" + name + ")";
+  }
+  return "";
+}
+
 bool IsOwnCodec(const std::string& uid) {
   return uid == "1.2.840.10008.1.2.5" ||     // RLE Lossless
          uid == "1.2.840.10008.1.2.4.90" ||  // JPEG 2000 lossless
@@ -693,6 +712,15 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::OpenOwned(std::span<const uin
     return OpenOwned(
         *clean, clean,
         {fmt::format("{} command-group (0000,xxxx) element(s) in the data set were skipped", preflight->strip.size())});
+  }
+  // A transfer syntax this build does not know (High-Throughput JPEG 2000, added in 2023, among
+  // others): DCMTK would guess at the encoding and find no usable pixel data ("pixel data has 0
+  // bytes"); it is a format eden does not decode, said with its UID.
+  if (!preflight->transfer_syntax.empty() && preflight->pixel_data &&
+      DcmXfer(preflight->transfer_syntax.c_str()).getXfer() == EXS_Unknown) {
+    return Fail(ErrorCode::kUnsupported,
+                fmt::format("transfer syntax {}{} is not supported", preflight->transfer_syntax,
+                            UnknownTransferSyntaxName(preflight->transfer_syntax)));
   }
   // Uncompressed pixel data of defined length: DCMTK parses up to it, and frames are read from
   // `bytes` directly (no copy of a 15 MB radiograph into DCMTK and out again).

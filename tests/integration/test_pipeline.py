@@ -943,6 +943,27 @@ def test_render_mimic_matches_the_recipe_computed_independently(tmp):
     assert np.abs(a - b).mean() > 5, "--render mimic looks like the display rendering"
 
 
+def test_a_transfer_syntax_eden_does_not_know_is_unsupported_with_its_uid(tmp):
+    # High-Throughput JPEG 2000 (2023): the corpus's JPEG 2000 file relabelled, fragments kept.
+    # (pydicom does not know the UID either: the meta header is patched byte by byte.)
+    import struct
+    data = bytearray(open("/usr/lib/python3/dist-packages/pydicom/data/test_files/JPEG2000.dcm", "rb").read())
+    new = b"1.2.840.10008.1.2.4.201\0"
+    at = data.index(b"\x02\x00\x10\x00UI")  # (0002,0010) Transfer Syntax UID, explicit VR
+    length = struct.unpack_from("<H", data, at + 6)[0]
+    assert data[at + 8:at + 8 + length].startswith(b"1.2.840.10008.1.2.4.9"), data[at + 8:at + 8 + length]  # J2K
+    data[at + 6:at + 8 + length] = struct.pack("<H", len(new)) + new
+    assert data[132:140] == b"\x02\x00\x00\x00UL\x04\x00"  # (0002,0000) group length
+    struct.pack_into("<I", data, 140, struct.unpack_from("<I", data, 140)[0] + len(new) - length)
+    path = os.path.join(tmp, "htj2k.dcm")
+    open(path, "wb").write(data)
+    r = eden("convert", path, "-o", os.path.join(tmp, "out"), "--json")
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    result = json.loads(r.stdout.splitlines()[0])
+    assert result["error"]["code"] == "unsupported", result
+    assert "1.2.840.10008.1.2.4.201" in result["error"]["message"] and "High-Throughput" in result["error"]["message"], result
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
