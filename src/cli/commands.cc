@@ -19,6 +19,7 @@ void AddCommands(CLI::App& app, Commands& c) {
   AddVerifyCommand(app, c.verify);
   AddWorkerCommand(app, c.worker);
   AddDeidCommand(app, c.deid);
+  AddStatusCommand(app, c.status);
   app.set_config("--config", "",
                  "TOML file of option values, keys = long flag names (below flags and the environment)");
   app.config_formatter(std::make_shared<ConfigFile>(app));
@@ -34,6 +35,7 @@ int RunCommand(CLI::App& app, Commands& c) {
   if (app.got_subcommand("verify")) return RunVerify(c.verify);
   if (app.got_subcommand("worker")) return RunWorker(c.worker);
   if (app.got_subcommand("deid")) return RunDeid(*app.get_subcommand("deid"), c.deid);
+  if (app.got_subcommand("status")) return RunStatus(c.status);
   return 2;
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/convert_command.h"
 #include "cli/deid_command.h"
+#include "cli/status_command.h"
 #include "cli/worker_command.h"
 #include "config/settings.h"
 
@@ -19,6 +20,7 @@ struct Commands {
   config::RunSettings verify;
   WorkerArgs worker;
   DeidArgs deid;
+  StatusArgs status;
 };
 
 /// Adds every subcommand, its options and `--config` to `app`, bound to `commands`.

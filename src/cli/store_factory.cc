@@ -26,6 +26,22 @@ Result<fetch::FetchOptions> FetchOptionsFrom(const config::FetchSettings& f) {
   return o;
 }
 
+Result<std::filesystem::path> DefaultJournal(const config::RunSettings& s) {
+  const std::string destination = config::EffectiveDestination(s);
+  if (!config::IsGcs(destination)) return fs::path(destination) / ".eden" / "journal.sqlite";
+  auto url = gcs::ParseGcsUrl(destination);
+  if (!url) return Fail(url.error());
+  const std::string prefix = url->prefix.empty() ? s.output.prefix : url->prefix;
+  // Not beside the data (a bucket is no file system) and not in the working directory (a run
+  // started elsewhere would not find it): the user's state folder, as XDG says.
+  const char* state = std::getenv("XDG_STATE_HOME");
+  const char* home = std::getenv("HOME");
+  const fs::path state_dir = state && *state ? fs::path(state)
+                             : home && *home ? fs::path(home) / ".local" / "state"
+                                             : fs::path(".eden");
+  return state_dir / "eden" / "gs" / url->bucket / prefix / "journal.sqlite";
+}
+
 Result<OpenedStore> OpenStore(const config::RunSettings& s) {
   OpenedStore out;
   out.destination = config::EffectiveDestination(s);
@@ -42,7 +58,7 @@ Result<OpenedStore> OpenStore(const config::RunSettings& s) {
     }
     out.store = std::make_unique<storage::LocalObjectStore>(fs::path(out.destination), std::move(owned));
     out.describe = fmt::format("output {}, prefix {}", out.destination, out.prefix);
-    out.default_journal = fs::path(out.destination) / ".eden" / "journal.sqlite";
+    out.default_journal = *DefaultJournal(s);
     out.upload_concurrency = o.upload_concurrency > 0 ? o.upload_concurrency : 4;
     return out;
   }
@@ -77,14 +93,7 @@ Result<OpenedStore> OpenStore(const config::RunSettings& s) {
   out.destination = "gs://" + url->bucket;
   out.describe = fmt::format("output gs://{}, prefix {} (GCS at {}, credentials: {})", url->bucket, out.prefix,
                              fetch::RedactUrl(options.endpoint), credentials->Describe());
-  // Not beside the data (a bucket is no file system) and not in the working directory (a run
-  // started elsewhere would not find it): the user's state folder, as XDG says.
-  const char* state = std::getenv("XDG_STATE_HOME");
-  const char* home = std::getenv("HOME");
-  const fs::path state_dir = state && *state ? fs::path(state)
-                             : home && *home ? fs::path(home) / ".local" / "state"
-                                             : fs::path(".eden");
-  out.default_journal = state_dir / "eden" / "gs" / url->bucket / out.prefix / "journal.sqlite";
+  out.default_journal = *DefaultJournal(s);
   out.upload_concurrency = o.upload_concurrency > 0 ? o.upload_concurrency : 16;
   return out;
 }

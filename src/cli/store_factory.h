@@ -32,4 +32,8 @@ Result<fetch::FetchOptions> FetchOptionsFrom(const config::FetchSettings& f);
 /// configuration problems (kInvalidArgument): a bad URL or credentials file.
 Result<OpenedStore> OpenStore(const config::RunSettings& s);
 
+/// Where `eden run` keeps the journal for the settings' destination (beside a folder's data; in
+/// the user's state folder for gs://), without opening the destination or its credentials.
+Result<std::filesystem::path> DefaultJournal(const config::RunSettings& s);
+
 }  // namespace eden::cli

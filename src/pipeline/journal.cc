@@ -106,6 +106,56 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& path
   return j;
 }
 
+Result<std::unique_ptr<Journal>> Journal::OpenForReading(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return Fail(ErrorCode::kNotFound, fmt::format("no run journal at {}", path.string()));
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Fail(ErrorCode::kIo, fmt::format("cannot open journal {}: {}", path.string(), message));
+  }
+  std::unique_ptr<Journal> j(new Journal(db));
+  sqlite3_busy_timeout(db, 5000);
+  return j;
+}
+
+Result<Journal::Progress> Journal::ProgressNow(int window_s) {
+  Progress p;
+  auto by_state =
+      Prepare("SELECT state, coalesce(error_code, ''), count(*), max(updated_at) FROM instances GROUP BY 1, 2");
+  if (!by_state) return Fail(by_state.error());
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(by_state->get())) == SQLITE_ROW) {
+    sqlite3_stmt* q = by_state->get();
+    const State state = ParseState(ColText(q, 0).value_or("pending"));
+    const size_t n = static_cast<size_t>(sqlite3_column_int64(q, 2));
+    p.total += n;
+    if (state == State::kStored) p.stored += n;
+    if (state == State::kExcluded) p.excluded += n;
+    if (state == State::kPending) p.pending += n;
+    if (state == State::kFailed) {
+      p.failed += n;
+      p.failed_by_code[ColText(q, 1).value_or("")] += n;
+    }
+    if (auto t = ColText(q, 3); t && *t > p.last_update) p.last_update = *t;
+  }
+  if (rc != SQLITE_DONE) return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  auto recent = Prepare(
+      "SELECT count(*) FROM instances WHERE state != 'pending' AND updated_at >= "
+      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)");
+  if (!recent) return Fail(recent.error());
+  const std::string modifier = fmt::format("-{} seconds", window_s);
+  BindText(recent->get(), 1, modifier);
+  if (sqlite3_step(recent->get()) != SQLITE_ROW) {
+    return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  }
+  p.recent = static_cast<size_t>(sqlite3_column_int64(recent->get(), 0));
+  return p;
+}
+
 Journal::~Journal() { sqlite3_close(db_); }
 
 Status Journal::Exec(const char* sql) {

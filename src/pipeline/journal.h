@@ -24,6 +24,9 @@ namespace eden::pipeline {
 class Journal {
  public:
   static Result<std::unique_ptr<Journal>> Open(const std::filesystem::path& path);
+  /// Opens an existing journal read-only (`eden status`, beside a run that is writing it: WAL
+  /// lets both proceed). kNotFound when there is none; nothing is created or changed.
+  static Result<std::unique_ptr<Journal>> OpenForReading(const std::filesystem::path& path);
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -59,6 +62,16 @@ class Journal {
     size_t total = 0, stored = 0, excluded = 0;
   };
   Result<Counts> Count();
+
+  /// Where a run is, for `eden status`: every entry counted by state, failures by error code,
+  /// and how many outcomes were recorded in the last `window_s` seconds.
+  struct Progress {
+    size_t total = 0, stored = 0, failed = 0, excluded = 0, pending = 0;
+    std::map<std::string, size_t> failed_by_code;
+    size_t recent = 0;        ///< Outcomes recorded in the window.
+    std::string last_update;  ///< The newest outcome's time (UTC, ISO 8601); empty if none.
+  };
+  Result<Progress> ProgressNow(int window_s = 60);
   /// Marks stored entries pending again unless both their objects are among those `list`
   /// reports, with the recorded size (and CRC-32C where both sides have one). The listing goes
   /// through a temporary table, not memory. Returns how many entries stay stored.

@@ -964,6 +964,47 @@ def test_a_transfer_syntax_eden_does_not_know_is_unsupported_with_its_uid(tmp):
     assert "1.2.840.10008.1.2.4.201" in result["error"]["message"] and "High-Throughput" in result["error"]["message"], result
 
 
+def test_status_reads_the_journal_during_and_after_a_run(tmp):
+    r = eden("status", os.path.join(tmp, "nothing"))
+    assert r.returncode == 2 and "no run journal" in r.stderr, (r.returncode, r.stderr)
+    port = str(ARGS.proxy_port)
+    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
+                              ENV["EDEN_ORTHANC_URL"], "60"])
+    try:
+        harness.wait_listening(int(port), proxy)
+        query = url_rewriting_query(
+            tmp, "slow.sql", f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
+        out = os.path.join(tmp, "watched")
+        args = [ARGS.eden, "run", "--all-studies", "--query", query, "-o", out, "--progress", "none",
+                "--download-concurrency", "2", "--threads", "1", "--summary-json", os.path.join(tmp, "s.json")]
+        p = subprocess.Popen(args, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        during = None
+        deadline = time.time() + 120
+        while p.poll() is None and time.time() < deadline:
+            st = eden("status", out, "--json")
+            if st.returncode == 0:
+                j = json.loads(st.stdout)
+                if j["frozen"] and j["stored"] >= 3 and j["pending"] > 0:
+                    during = j
+                    break
+            time.sleep(0.1)
+        assert during, "no status caught the run midway"
+        assert during["total"] == LOADED["instances"] and during["rate_per_s"] > 0 and during["eta_s"] > 0, during
+        assert during["stored"] + during["failed"] + during["excluded"] + during["pending"] == during["total"], during
+        text = eden("status", out)
+        assert text.returncode == 0 and "pending" in text.stdout and "ETA" in text.stdout, text.stdout
+        p.wait(timeout=300)
+        assert p.returncode == 1, p.returncode
+        after = json.loads(eden("status", out, "--json").stdout)
+        summary = json.load(open(os.path.join(tmp, "s.json")))
+        assert after["pending"] == 0 and after["stored"] == summary["instances"]["stored"], (after, summary["instances"])
+        assert after["failed_by_code"] == summary["failures_by_code"], (after, summary["failures_by_code"])
+        assert "done: nothing pending" in eden("status", out).stdout
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()

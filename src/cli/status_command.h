@@ -1,0 +1,19 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "config/settings.h"
+
+namespace eden::cli {
+
+/// `eden status [DEST] [--json]`: where the run writing DEST is, from its journal (read-only,
+/// beside a run that is writing it): the frozen sample, stored, failed by code, excluded,
+/// pending, the rate over the last minute and an ETA. Exit 2 when DEST has no journal.
+struct StatusArgs {
+  config::RunSettings settings;  ///< Where the dataset is (folder or gs://, prefix, --journal).
+  bool json = false;
+};
+void AddStatusCommand(CLI::App& app, StatusArgs& args);
+int RunStatus(const StatusArgs& args);
+
+}  // namespace eden::cli
