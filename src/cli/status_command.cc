@@ -49,7 +49,8 @@ int RunStatus(const StatusArgs& args) {
     fmt::print(stderr, "eden status: {}\n", default_journal.error().message());
     return 2;
   }
-  const std::filesystem::path path = s.output.journal.empty() ? *default_journal : std::filesystem::path(s.output.journal);
+  const std::filesystem::path path =
+      s.output.journal.empty() ? *default_journal : std::filesystem::path(s.output.journal);
   auto journal = pipeline::Journal::OpenForReading(path);
   if (!journal) {
     fmt::print(stderr, "eden status: {}\n", journal.error().message());
