@@ -1,5 +1,6 @@
 #include "fuzz/targets.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -130,6 +131,13 @@ void Jpeg2000(std::span<const uint8_t> data) {
   if (!SplitCodecInput(data, in)) return;
   auto frame = dicom::DecodeJpeg2000(in.stream, in.format, 16u << 20);
   if (frame) Check(frame->bytes.size() >= frame->format.FrameBytes(), "JPEG 2000 frame shorter than its layout");
+  // At a reduced resolution (--max-size): a smaller frame, still whole.
+  auto reduced = dicom::DecodeJpeg2000(in.stream, in.format, 16u << 20, std::max<uint32_t>(1, in.format.rows / 3));
+  if (reduced) {
+    Check(reduced->bytes.size() >= reduced->format.FrameBytes(), "reduced JPEG 2000 frame shorter than its layout");
+    Check(reduced->format.rows <= in.format.rows && reduced->format.cols <= in.format.cols,
+          "a reduced JPEG 2000 frame larger than the image");
+  }
 }
 
 void CeleryMessage(std::span<const uint8_t> data) {

@@ -178,6 +178,9 @@ void AddConvertCommand(CLI::App& app, ConvertArgs& args) {
                   "histogram equalisation)")
       ->check(CLI::IsMember({"display", "mimic"}));
   cmd->add_option("--max-size", args.max_size, "Downscale so the longer side is at most PX pixels");
+  cmd->add_flag("--full-decode", args.full_decode,
+                "With --max-size: decode every stored pixel, not only the JPEG 2000 resolution levels needed "
+                "(for comparisons)");
   cmd->add_flag("--json", args.json, "Print one JSON object per file");
   cmd->add_option("-j,--threads", args.threads, "Conversion threads (default: one per core)");
   config::AddDeidOptions(*cmd, args.deid);
@@ -201,6 +204,7 @@ int RunConvert(const ConvertArgs& args) {
   if (mimic) options.render.mode = imaging::RenderMode::kMimic;
   options.quality = args.quality != 0 ? args.quality : mimic ? 95 : 100;
   options.max_size = args.max_size;
+  options.full_decode = args.full_decode;
 
   auto jobs = CollectJobs(args);
   if (!jobs) {

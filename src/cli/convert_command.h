@@ -20,6 +20,7 @@ struct ConvertArgs {
   bool all_frames = false;
   int quality = 0;                 ///< 0: 100 (display) or 95 (mimic).
   std::string render = "display";  ///< display | mimic
+  bool full_decode = false;
   uint32_t max_size = 0;
   bool json = false;
   unsigned threads = 0;  ///< 0: one per core.

@@ -39,6 +39,7 @@ Result<Conversion> Converter::Convert(std::span<const uint8_t> dicom_bytes, cons
                 fmt::format("frame {} requested, the image has {}", options.frame + 1, result.info.number_of_frames));
   }
 
+  if (options.max_size > 0 && !options.full_decode) (*object)->PreferReducedFrames(options.max_size);
   for (uint32_t index = first; index <= last; ++index) {
     t0 = Clock::now();
     auto frame = (*object)->DecodeFrame(index);

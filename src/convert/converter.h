@@ -21,6 +21,9 @@ struct ConvertOptions {
   bool all_frames = false;  ///< Convert every frame.
   int quality = 100;        ///< JPEG quality 1..100.
   uint32_t max_size = 0;    ///< Longest output side in pixels; 0 keeps the original size.
+  /// With max_size: decode every stored pixel even when the codec could decode fewer (JPEG
+  /// 2000's resolution levels). For comparisons and benchmarks.
+  bool full_decode = false;
 };
 
 /// One JPEG produced from one frame.

@@ -203,6 +203,7 @@ class DcmtkObject final : public DicomObject {
         input_(input) {}
 
   const DicomInfo& info() const override { return info_; }
+  void PreferReducedFrames(uint32_t longest_side) override { reduced_to_ = longest_side; }
 
   /// Every decoded frame, whatever produced it, is checked here against its declared geometry
   /// (rows x columns x samples x bytes per sample, or the 4:2:2 layout) before a renderer sees
@@ -317,7 +318,8 @@ class DcmtkObject final : public DicomObject {
       out.format.planar = false;
       return out;
     }
-    auto decoded = DecodeJpeg2000(codestream, info_.format, limits_.max_frame_bytes);
+    const bool large = uint64_t{info_.format.rows} * info_.format.cols >= limits_.reduce_from_pixels;
+    auto decoded = DecodeJpeg2000(codestream, info_.format, limits_.max_frame_bytes, large ? reduced_to_ : 0);
     if (!decoded) return Fail(decoded.error().WithContext(fmt::format("frame {}", index + 1)));
     out.Own(std::move(decoded->bytes));
     out.format = decoded->format;
@@ -545,6 +547,7 @@ class DcmtkObject final : public DicomObject {
 
   std::shared_ptr<const std::vector<uint8_t>> owned_;  ///< The bytes `input_` views, when they are ours.
   std::unique_ptr<DcmFileFormat> file_;
+  uint32_t reduced_to_ = 0;  ///< PreferReducedFrames.
   DicomInfo info_;
   E_TransferSyntax xfer_;
   DecodeLimits limits_;

@@ -71,6 +71,11 @@ class DicomObject {
   virtual const DicomInfo& info() const = 0;
   /// Decodes frame `index` (0-based).
   virtual Result<DecodedFrame> DecodeFrame(uint32_t index) = 0;
+  /// The caller will downscale frames so that their longer side is at most `longest_side`
+  /// (0: full size). A decoder that can decode at a reduced resolution cheaply (JPEG 2000's
+  /// resolution levels) may then return a smaller frame, its format's rows and columns say so,
+  /// whose longer side is still at least `longest_side`. The others ignore it.
+  virtual void PreferReducedFrames(uint32_t longest_side) { (void)longest_side; }
 };
 
 /// Limits that keep hostile input from exhausting memory.
@@ -78,6 +83,10 @@ struct DecodeLimits {
   uint64_t max_frame_bytes = uint64_t{256} << 20;  ///< One decoded frame: 256 MiB (a 16-bit
                                                    ///< 8192x8192 RGB frame is 384 MiB).
   uint32_t max_dimension = 65535;                  ///< Rows and columns.
+  /// PreferReducedFrames applies to frames of at least this many pixels: smaller ones decode
+  /// fast whole, and on small detailed images the wavelet's low band differs from an
+  /// antialiased resize by more than the 38 dB bar (25 dB from 64x64 to 32x32).
+  uint64_t reduce_from_pixels = uint64_t{1} << 20;
 };
 
 /// Parses DICOM bytes held in memory (Part 10 with or without preamble, or a bare data set).

@@ -92,7 +92,7 @@ Status CheckSiz(std::span<const uint8_t> codestream, const imaging::PixelFormat&
 }  // namespace
 
 Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const imaging::PixelFormat& expected,
-                                     uint64_t max_bytes) {
+                                     uint64_t max_bytes, uint32_t min_longest_side) {
   static constexpr uint8_t kJp2Signature[] = {0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20};
   OPJ_CODEC_FORMAT format;
   if (codestream.size() >= 4 && codestream[0] == 0xFF && codestream[1] == 0x4F && codestream[2] == 0xFF &&
@@ -141,13 +141,40 @@ Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const 
   if (uint64_t{width} * height * expected.samples_per_pixel * (expected.bits_allocated / 8) > max_bytes) {
     return Fail(ErrorCode::kTooLarge, "JPEG 2000 frame exceeds the decode limit");
   }
+  // Fewer pixels asked for: skip the resolution levels that would only be thrown away. Each level
+  // halves both sides (rounding up); the codestream says how many levels each component has.
+  uint32_t reduce = 0;
+  if (min_longest_side > 0) {
+    opj_codestream_info_v2_t* cinfo = opj_get_cstr_info(codec.get());
+    uint32_t levels = 1;
+    if (cinfo != nullptr && cinfo->m_default_tile_info.tccp_info != nullptr && cinfo->nbcomps > 0) {
+      levels = cinfo->m_default_tile_info.tccp_info[0].numresolutions;
+      for (uint32_t c = 1; c < cinfo->nbcomps; ++c) {
+        levels = std::min<uint32_t>(levels, cinfo->m_default_tile_info.tccp_info[c].numresolutions);
+      }
+    }
+    opj_destroy_cstr_info(&cinfo);
+    const uint32_t longest = std::max(width, height);
+    while (reduce + 1 < levels && reduce + 1 < 31 &&
+           ((longest + (1u << (reduce + 1)) - 1) >> (reduce + 1)) >= min_longest_side) {
+      ++reduce;
+    }
+    if (reduce > 0 && !opj_set_decoded_resolution_factor(codec.get(), reduce)) reduce = 0;
+  }
   if (!opj_decode(codec.get(), stream.get(), image.get()) || !opj_end_decompress(codec.get(), stream.get())) {
     return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 decoding failed");
+  }
+  // Reduced: each side halved `reduce` times, rounding up (give or take one with an image offset).
+  const uint32_t out_width = reduce > 0 ? image->comps[0].w : width;
+  const uint32_t out_height = reduce > 0 ? image->comps[0].h : height;
+  if (reduce > 0 && (out_width == 0 || out_height == 0 || out_width > ((width >> reduce) + 1) ||
+                     out_height > ((height >> reduce) + 1))) {
+    return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 reduced image has an impossible size");
   }
   const uint32_t precision = image->comps[0].prec;
   for (uint32_t c = 0; c < image->numcomps; ++c) {
     const opj_image_comp_t& comp = image->comps[c];
-    if (comp.data == nullptr || comp.w != width || comp.h != height || comp.dx != 1 || comp.dy != 1) {
+    if (comp.data == nullptr || comp.w != out_width || comp.h != out_height || comp.dx != 1 || comp.dy != 1) {
       return Fail(ErrorCode::kUnsupported, "JPEG 2000 with subsampled or missing components");
     }
     if (comp.prec != precision || comp.sgnd != image->comps[0].sgnd) {
@@ -167,7 +194,9 @@ Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const 
   // then trust Pixel Representation. Treat the samples as signed when either says so.
   out.format.is_signed = expected.is_signed || image->comps[0].sgnd != 0;
   out.format.planar = false;
-  const size_t pixels = size_t{width} * height;
+  out.format.cols = out_width;
+  out.format.rows = out_height;
+  const size_t pixels = size_t{out_width} * out_height;
   const size_t spp = image->numcomps;
   const unsigned bytes_per_sample = expected.bits_allocated / 8u;
   out.bytes.resize(pixels * spp * bytes_per_sample);

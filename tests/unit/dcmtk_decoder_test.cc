@@ -1,7 +1,10 @@
 // The decoder on real files of Debian's pydicom test set: attributes, frames, typed errors.
+#include <cmath>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +23,55 @@ std::vector<uint8_t> Bytes(const DecodedFrame& f) { return {f.bytes.begin(), f.b
 ErrorCode OpenError(const DcmtkDecoder& d, const std::vector<uint8_t>& bytes) {
   auto r = d.Open(bytes);
   return r ? ErrorCode::kInternal : r.error().code();
+}
+
+TEST(DcmtkDecoder, Jpeg2000DecodesOnlyTheResolutionLevelsAskedFor) {
+  // JPEG2000.dcm is 256 x 1024 (columns x rows). Asked for a longer side of at least 300, the
+  // decoder skips one level (128 x 512); of 128, three (32 x 128); of 1024 or 0, none. Each
+  // reduced frame equals the full frame averaged down closely (the wavelet's low band). (The
+  // file is small: the size from which reduced frames are made is lowered for it.)
+  DecodeLimits limits;
+  limits.reduce_from_pixels = 0;
+  const DcmtkDecoder decoder(limits);
+  const auto bytes = ReadCorpus("JPEG2000.dcm");
+  auto object = decoder.Open(bytes);
+  ASSERT_TRUE(object.has_value()) << object.error().ToString();
+  auto full = (*object)->DecodeFrame(0);
+  ASSERT_TRUE(full);
+  ASSERT_EQ(full->format.rows, 1024u);
+  ASSERT_EQ(full->format.cols, 256u);
+  for (const auto& [asked, rows, cols] : std::vector<std::tuple<uint32_t, uint32_t, uint32_t>>{
+           {300, 512, 128}, {128, 128, 32}, {1024, 1024, 256}, {0, 1024, 256}}) {
+    (*object)->PreferReducedFrames(asked);
+    auto frame = (*object)->DecodeFrame(0);
+    ASSERT_TRUE(frame) << frame.error().ToString();
+    EXPECT_EQ(frame->format.rows, rows) << asked;
+    EXPECT_EQ(frame->format.cols, cols) << asked;
+    ASSERT_EQ(frame->bytes.size(), size_t{rows} * cols * 2);
+    // Against the full frame averaged over each reduced pixel's block: within a few percent of
+    // the frame's range on average.
+    const uint32_t f = 1024 / rows;
+    auto at = [](const DecodedFrame& d, size_t i) {
+      uint16_t v;
+      std::memcpy(&v, d.bytes.data() + 2 * i, 2);
+      return d.format.is_signed ? static_cast<double>(static_cast<int16_t>(v)) : static_cast<double>(v);
+    };
+    double lo = 1e9, hi = -1e9, error = 0;
+    for (size_t i = 0; i < size_t{1024} * 256; ++i) {
+      lo = std::min(lo, at(*full, i));
+      hi = std::max(hi, at(*full, i));
+    }
+    for (uint32_t y = 0; y < rows; ++y) {
+      for (uint32_t x = 0; x < cols; ++x) {
+        double mean = 0;
+        for (uint32_t dy = 0; dy < f; ++dy) {
+          for (uint32_t dx = 0; dx < f; ++dx) mean += at(*full, size_t{y * f + dy} * 256 + x * f + dx);
+        }
+        error += std::abs(mean / (f * f) - at(*frame, size_t{y} * cols + x));
+      }
+    }
+    EXPECT_LT(error / (rows * cols), 0.05 * (hi - lo)) << asked;
+  }
 }
 
 TEST(DcmtkDecoder, ReadsAttributesOfARealCt) {
