@@ -29,14 +29,11 @@ struct Sample {
   }
 };
 
-Sample MakeSample(const DatasetRow& row, const dataset::ImageRecord& record) {
+/// `json` is the record's metadata line (MetadataJson), made once by the caller.
+Sample MakeSample(const DatasetRow& row, const dataset::ImageRecord& record, std::string json) {
   const std::string key = dataset::SampleKey(row.entry.row.instance_id);
-  return {key + ".jpg",
-          key + ".json",
-          key + ".txt",
-          dataset::MetadataJson(record),
-          record.sections.caption,
-          row.entry.outcome.jpg_bytes};
+  return {key + ".jpg",    key + ".json",           key + ".txt",
+          std::move(json), record.sections.caption, row.entry.outcome.jpg_bytes};
 }
 
 /// One planned shard: how many samples, how big, and a digest of exactly what it will hold (so an
@@ -78,7 +75,7 @@ Status WalkDataset(Journal& journal, const PackageOptions& options, bool deid,
         last_report = report;
         parsed = true;
       }
-      visit(DatasetRow{e, split, last_report, sections});
+      visit(DatasetRow{e, split, key, last_report, sections});
     }
     study.clear();
   };
@@ -199,10 +196,7 @@ void PackageWriter::Add(const DatasetRow& row) {
   s.metadata << line << '\n';
   s.split_files[row.split] << line << '\n';
   ++s.summary.split_images[row.split];
-  if (!record.patient.empty() || row.entry.row.patient_id || !row.entry.outcome.patient_hash.empty()) {
-    s.patients[row.split].insert(row.entry.row.patient_id ? "pacs|" + *row.entry.row.patient_id
-                                                          : row.entry.outcome.patient_hash);
-  }
+  s.patients[row.split].insert(row.patient);
   if (record.sections.caption.empty()) ++s.summary.no_caption;
   if (s.options.llava && !record.sections.caption.empty()) {
     const std::string conversation = dataset::LlavaJson(record, s.options.instruction);
@@ -211,7 +205,7 @@ void PackageWriter::Add(const DatasetRow& row) {
     s.first_llava = false;
     ++s.summary.llava_samples;
   }
-  if (s.options.webdataset) s.PlanSample(row.split, row.entry.outcome.jpg_sha256, MakeSample(row, record));
+  if (s.options.webdataset) s.PlanSample(row.split, row.entry.outcome.jpg_sha256, MakeSample(row, record, line));
 }
 
 namespace {
@@ -368,7 +362,8 @@ Result<PackageSummary> PackageWriter::Finish(Journal& journal, bool deid, storag
                                               row.entry.outcome.jpg_key, jpeg->size(), row.entry.outcome.jpg_bytes));
       return;
     }
-    jobs.Push(Job{&shard, first, last, MakeSample(row, MakeRecord(row, s.layout, s.options)), std::move(*jpeg)});
+    const dataset::ImageRecord record = MakeRecord(row, s.layout, s.options);
+    jobs.Push(Job{&shard, first, last, MakeSample(row, record, dataset::MetadataJson(record)), std::move(*jpeg)});
   });
   jobs.Close();
   writer.join();

@@ -33,7 +33,8 @@ struct PackageOptions {
 struct DatasetRow {
   const JournalEntry& entry;
   const std::string& split;
-  const std::string& report;  ///< What the dataset holds of the report (scrubbed under de-identification).
+  const std::string& patient;  ///< The key the split was assigned by ("pacs|...", "dicom|...", "study|...").
+  const std::string& report;   ///< What the dataset holds of the report (scrubbed under de-identification).
   const dataset::ReportSections& sections;
 };
 

@@ -74,17 +74,17 @@ std::vector<std::string> SettingsDifferences(const std::map<std::string, std::st
   const bool sampled = now.at("studies") != "all" || (frozen.count("studies") && frozen.at("studies") != "all");
   for (const auto& [key, flag] : kShown) {
     auto it = frozen.find(key);
-    // A journal from before de-identification existed stored the files as they came.
-    if (key == "deid" && it == frozen.end() && now.at(key) != "off") {
-      out.push_back(fmt::format("{}: frozen off, now {}", flag, now.at(key)));
+    // A journal from before a setting existed made the dataset as that setting's old behaviour
+    // did: compared against it.
+    if (it == frozen.end()) {
+      static const std::map<std::string, std::string> kBefore = {{"deid", "off"}, {"render", "display"}};
+      auto before = kBefore.find(key);
+      if (before != kBefore.end() && now.at(key) != before->second) {
+        out.push_back(fmt::format("{}: frozen {}, now {}", flag, before->second, now.at(key)));
+      }
       continue;
     }
-    // ... and rendered for display.
-    if (key == "render" && it == frozen.end() && now.at(key) != "display") {
-      out.push_back(fmt::format("{}: frozen display, now {}", flag, now.at(key)));
-      continue;
-    }
-    if (it == frozen.end() || it->second == now.at(key)) continue;
+    if (it->second == now.at(key)) continue;
     if (key == "seed" && !sampled) continue;  // Every study: the seed chooses nothing.
     if (key == "query_sha256" && frozen.at("query") != now.at("query")) continue;  // Said by --query.
     out.push_back(key == "query_sha256" ? fmt::format("{} changed since the sample was frozen", flag)

@@ -3,6 +3,7 @@
 started here by scripts/services.sh and loaded by scripts/load_demo_pacs.py.
 Prints one line per test and a closing 'N passed, N failed' line; exit 1 on any failure."""
 import argparse
+import contextlib
 import csv
 import hashlib
 import io
@@ -62,6 +63,22 @@ def url_rewriting_query(tmp, name, url_sql):
 
 SEED_COLUMNS = ["study_id", "series_number", "instance_id", "instance_number", "file_path", "file_url",
                 "report_value", "field_created_at", "downloaded", "local_file_path"]
+
+
+@contextlib.contextmanager
+def slow_pacs_query(tmp):
+    """A --query file whose URLs go through a proxy that answers each download in 60 ms: a run
+    long enough to be watched or interrupted midway. The proxy stops with the block."""
+    port = str(ARGS.proxy_port)
+    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
+                              ENV["EDEN_ORTHANC_URL"], "60"])
+    try:
+        harness.wait_listening(int(port), proxy)
+        yield url_rewriting_query(
+            tmp, "slow.sql", f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
+    finally:
+        proxy.kill()
+        proxy.wait()
 
 
 def interrupt_once_stored(args, journal, at_least=1, sig=signal.SIGKILL):
@@ -214,13 +231,7 @@ def test_a_sample_is_selected_whole_through_many_page_queries(tmp):
 
 
 def test_resume_after_kill_9_and_after_ctrl_c(tmp):
-    port = str(ARGS.proxy_port)
-    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
-                              ENV["EDEN_ORTHANC_URL"], "60"])
-    try:
-        harness.wait_listening(int(port), proxy)
-        query = url_rewriting_query(
-            tmp, "slow.sql", f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
+    with slow_pacs_query(tmp) as query:
         out = os.path.join(tmp, "killed")
         args = [ARGS.eden, "run", "--all-studies", "--query", query, "-o", out, "--progress", "none",
                 "--download-concurrency", "2", "--threads", "1"]
@@ -255,9 +266,6 @@ def test_resume_after_kill_9_and_after_ctrl_c(tmp):
         assert final.returncode == 1, final.stderr
         rows = read_csv(out)
         assert len(rows) == total and sum(r["status"] == "stored" for r in rows) == total - 4
-    finally:
-        proxy.kill()
-        proxy.wait()
 
 
 def test_unsafe_instance_id_is_rejected(tmp):
@@ -870,13 +878,7 @@ def test_dataset_packages_read_back_splits_by_patient_and_sections(tmp):
 
 
 def test_dataset_shards_after_kill_9_equal_an_uninterrupted_runs(tmp):
-    port = str(ARGS.proxy_port)
-    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
-                              ENV["EDEN_ORTHANC_URL"], "60"])
-    try:
-        harness.wait_listening(int(port), proxy)
-        query = url_rewriting_query(
-            tmp, "slow.sql", f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
+    with slow_pacs_query(tmp) as query:
         common = ["run", "--all-studies", "--query", query, "--progress", "none", "--package", "webdataset",
                   "--shard-samples", "5", "--download-concurrency", "2", "--threads", "1"]
         killed = os.path.join(tmp, "killed")
@@ -890,9 +892,6 @@ def test_dataset_shards_after_kill_9_equal_an_uninterrupted_runs(tmp):
         a = json.load(open(os.path.join(killed, "eden-dataset-vlms/sample-test/shards/index.json")))
         b = json.load(open(os.path.join(clean, "eden-dataset-vlms/sample-test/shards/index.json")))
         assert [(s["name"], s["sha256"]) for s in a["shards"]] == [(s["name"], s["sha256"]) for s in b["shards"]]
-    finally:
-        proxy.kill()
-        proxy.wait()
 
 
 def mimic_reference(ds):
@@ -967,13 +966,7 @@ def test_a_transfer_syntax_eden_does_not_know_is_unsupported_with_its_uid(tmp):
 def test_status_reads_the_journal_during_and_after_a_run(tmp):
     r = eden("status", os.path.join(tmp, "nothing"))
     assert r.returncode == 2 and "no run journal" in r.stderr, (r.returncode, r.stderr)
-    port = str(ARGS.proxy_port)
-    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"), port,
-                              ENV["EDEN_ORTHANC_URL"], "60"])
-    try:
-        harness.wait_listening(int(port), proxy)
-        query = url_rewriting_query(
-            tmp, "slow.sql", f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
+    with slow_pacs_query(tmp) as query:
         out = os.path.join(tmp, "watched")
         args = [ARGS.eden, "run", "--all-studies", "--query", query, "-o", out, "--progress", "none",
                 "--download-concurrency", "2", "--threads", "1", "--summary-json", os.path.join(tmp, "s.json")]
@@ -1000,9 +993,6 @@ def test_status_reads_the_journal_during_and_after_a_run(tmp):
         assert after["pending"] == 0 and after["stored"] == summary["instances"]["stored"], (after, summary["instances"])
         assert after["failed_by_code"] == summary["failures_by_code"], (after, summary["failures_by_code"])
         assert "done: nothing pending" in eden("status", out).stdout
-    finally:
-        proxy.kill()
-        proxy.wait()
 
 
 def test_max_size_decodes_jpeg2000_at_reduced_resolution_within_38_db(tmp):
