@@ -9,12 +9,15 @@ PACKAGES=(
   # Libraries (each confined to one adapter module)
   libdcmtk-dev dcmtk libopenjp2-7-dev libturbojpeg0-dev libfmt-dev libexpected-dev
   libcli11-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libhiredis-dev uuid-dev
+  libcpp-httplib-dev
   # Real services for the demo and the integration tests
   postgresql orthanc redis-server curl openssl
   # Tests and benchmarks
   libgtest-dev libgmock-dev googletest
   python3-pydicom python3-numpy python3-pil python3-gdcm libgdcm-tools python3-crc32c python3-celery python3-redis
   dicom3tools
+  # The dashboard's browser test: Debian's Chromium, driven by playwright-core from npm
+  chromium
 )
 
 SUDO=""

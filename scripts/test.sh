@@ -9,8 +9,9 @@ JOBS=${JOBS:-2}
 scripts/install-deps.sh
 echo "== format (clang-format, .clang-format)"
 scripts/check-format.sh
-echo "== npm packages for the tests (Google's official GCS client, pinned by package-lock.json)"
+echo "== npm packages for the tests (Google's official GCS client; playwright-core for the dashboard; pinned by package-lock.json)"
 (cd tests/gcs/client && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== build (ci preset: RelWithDebInfo, -Werror)"
 cmake --preset ci >/dev/null

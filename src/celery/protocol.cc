@@ -287,19 +287,32 @@ std::string EncodeEventEnvelope(std::string_view hostname, std::string_view rout
   return m.dump();
 }
 
-Result<PidboxRequest> DecodePidboxRequest(std::string_view envelope) {
-  const json m = json::parse(envelope, nullptr, false);
+namespace {
+
+/// A pidbox envelope (request or reply) and its body, base64-decoded when it says so.
+Result<std::pair<json, json>> OpenPidboxEnvelope(std::string_view envelope, std::string_view what) {
+  json m = json::parse(envelope, nullptr, false);
   if (!m.is_object() || !m.contains("body") || !m["body"].is_string()) {
-    return Fail(ErrorCode::kMalformed, "pidbox message is not an envelope");
+    return Fail(ErrorCode::kMalformed, fmt::format("{} is not an envelope", what));
   }
   std::string body = m["body"].get<std::string>();
   const json props = m.value("properties", json::object());
   if (props.is_object() && props.value("body_encoding", "") == "base64") {
     auto decoded = Base64Decode(body);
-    if (!decoded) return Fail(ErrorCode::kMalformed, "pidbox body is not base64");
+    if (!decoded) return Fail(ErrorCode::kMalformed, fmt::format("{} body is not base64", what));
     body = std::move(*decoded);
   }
-  const json b = json::parse(body, nullptr, false);
+  json b = json::parse(body, nullptr, false);
+  return std::pair<json, json>{std::move(m), std::move(b)};
+}
+
+}  // namespace
+
+Result<PidboxRequest> DecodePidboxRequest(std::string_view envelope) {
+  auto opened = OpenPidboxEnvelope(envelope, "pidbox message");
+  if (!opened) return Fail(opened.error());
+  const json& m = opened->first;
+  const json& b = opened->second;
   if (!b.is_object() || !b.contains("method") || !b["method"].is_string()) {
     return Fail(ErrorCode::kMalformed, "pidbox body has no method");
   }
@@ -331,6 +344,39 @@ std::string EncodePidboxReply(std::string_view node, std::string_view result_jso
   m["headers"] = {{"ticket", ticket}, {"clock", clock}};
   m["properties"] = Properties("reply.celery.pidbox", routing_key, 1);
   return m.dump();
+}
+
+std::string EncodePidboxRequest(std::string_view method, std::string_view ticket, std::string_view reply_routing_key,
+                                double expires_at, long long clock) {
+  ordered body;
+  body["method"] = method;
+  body["arguments"] = ordered::object();
+  body["destination"] = nullptr;
+  body["pattern"] = nullptr;
+  body["matcher"] = nullptr;
+  body["ticket"] = ticket;
+  body["reply_to"] = {{"exchange", "reply.celery.pidbox"}, {"routing_key", reply_routing_key}};
+  ordered m;
+  m["body"] = Base64Encode(body.dump());
+  m["content-encoding"] = "utf-8";
+  m["content-type"] = "application/json";
+  m["headers"] = {{"clock", clock}, {"expires", expires_at}};
+  m["properties"] = Properties("celery.pidbox", "", 2);
+  return m.dump();
+}
+
+Result<PidboxReply> DecodePidboxReply(std::string_view envelope) {
+  auto opened = OpenPidboxEnvelope(envelope, "pidbox reply");
+  if (!opened) return Fail(opened.error());
+  const json& m = opened->first;
+  const json& b = opened->second;
+  if (!b.is_object() || b.size() != 1) return Fail(ErrorCode::kMalformed, "pidbox reply body is not {node: result}");
+  PidboxReply r;
+  r.node = b.begin().key();
+  r.result_json = b.begin().value().dump();
+  const json h = m.value("headers", json::object());
+  if (h.is_object() && h.contains("ticket") && h["ticket"].is_string()) r.ticket = h["ticket"].get<std::string>();
+  return r;
 }
 
 std::string RetryMessage(std::string_view envelope, std::string_view eta_iso, std::string_view delivery_tag) {

@@ -97,6 +97,18 @@ Result<PidboxRequest> DecodePidboxRequest(std::string_view envelope);
 std::string EncodePidboxReply(std::string_view node, std::string_view result_json, std::string_view ticket,
                               std::string_view routing_key, long long clock);
 
+/// What `celery inspect <method>` publishes (docs/celery-protocol.md §6): the request envelope on
+/// the celery.pidbox fanout, replies wanted on `reply_routing_key` with `ticket`; `expires_at`
+/// in epoch seconds (headers.expires).
+std::string EncodePidboxRequest(std::string_view method, std::string_view ticket, std::string_view reply_routing_key,
+                                double expires_at, long long clock);
+
+/// One worker's answer to a pidbox request.
+struct PidboxReply {
+  std::string node, result_json, ticket;
+};
+Result<PidboxReply> DecodePidboxReply(std::string_view envelope);
+
 /// The message Celery's retry sends (docs/celery-protocol.md §4.4): same task id, headers.retries + 1,
 /// headers.eta = `eta_iso`, parent_id = the task's id, a new delivery tag (`delivery_tag`, or a
 /// random UUID when empty; the fuzz target passes a fixed one so that a run is repeatable).

@@ -139,6 +139,8 @@ struct Worker::Impl {
   std::atomic<long long> processed{0};
   std::atomic<long long> clock{0};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> consuming{false};
+  std::map<std::pair<std::string, std::string>, long long> finished;  // (task, state), under mu
 
   void Log(const char* level, const std::string& line) {
     if (log) log(level, line);
@@ -383,6 +385,7 @@ struct Worker::Impl {
       const auto t0 = Clock::now();
       TaskOutcome out = Execute(d);
       const double runtime = std::chrono::duration<double>(Clock::now() - t0).count();
+      const char* state = out.ok ? "succeeded" : out.retry_in_s && m.retries < opt.max_retries ? "retried" : "failed";
       if (out.ok) {
         StoreResult(**results, m.id,
                     EncodeResult("SUCCESS", out.result_json, std::nullopt, m.id,
@@ -424,6 +427,7 @@ struct Worker::Impl {
       active.erase(m.id);
       active_start.erase(m.id);
       ++total[m.task];
+      ++finished[{m.task, state}];
     }
   }
 
@@ -623,6 +627,18 @@ Worker::~Worker() { delete impl_; }
 
 const std::string& Worker::node() const { return impl_->node; }
 
+WorkerStats Worker::Stats() const {
+  const Impl& w = *impl_;
+  WorkerStats s;
+  s.consuming = w.consuming;
+  s.reserved = w.reserved;
+  s.processed = w.processed;
+  std::lock_guard lock(impl_->mu);
+  s.active = static_cast<int>(w.active.size());
+  s.finished = w.finished;
+  return s;
+}
+
 Status Worker::Run(const std::atomic<bool>& stop) {
   Impl& w = *impl_;
   auto b = ParseRedisUrl(w.opt.broker_url);
@@ -663,6 +679,7 @@ Status Worker::Run(const std::atomic<bool>& stop) {
   std::vector<std::string> brpop{"BRPOP"};
   brpop.insert(brpop.end(), keys.begin(), keys.end());
   brpop.push_back("1");
+  w.consuming = true;
   while (!stop) {
     w.ReleaseDue();
     if (w.reserved >= limit) {
@@ -674,6 +691,7 @@ Status Worker::Run(const std::atomic<bool>& stop) {
       std::rotate(brpop.begin() + 1, brpop.begin() + 2, brpop.end() - 1);
     }
     auto item = (*conn)->Command(brpop);
+    w.consuming = static_cast<bool>(item);
     if (!item) {
       w.Log("ERROR", "broker: " + item.error().message());
       std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -684,6 +702,7 @@ Status Worker::Run(const std::atomic<bool>& stop) {
   }
 
   // Warm shutdown: no new work; reserved but unstarted messages go back; running ones finish.
+  w.consuming = false;
   w.Log("INFO", "warm shutdown: finishing running tasks");
   std::vector<Delivery> put_back;
   {

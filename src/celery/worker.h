@@ -59,6 +59,16 @@ bool TaskAbandoned();
 /// Logging hook: level ("INFO", "WARNING", "ERROR") and a line without PHI.
 using WorkerLog = std::function<void(const char* level, const std::string& line)>;
 
+/// What a worker is doing, for /metrics and /healthz.
+struct WorkerStats {
+  bool consuming = false;  ///< Connected and polling its queues (false before start, on a broker error, at shutdown).
+  int active = 0;          ///< Tasks running.
+  int reserved = 0;        ///< Messages taken from the queues and not yet acknowledged.
+  long long processed = 0;
+  /// Finished tasks by (task name, "succeeded" | "failed" | "retried").
+  std::map<std::pair<std::string, std::string>, long long> finished;
+};
+
 /// A Celery worker on the wire (docs/worker.md; captures in tests/data/celery): BRPOPs the queues' priority
 /// bands, emulates kombu's acks (`unacked`, `unacked_index`, visibility-timeout restore under
 /// `unacked_mutex`), acknowledges late (after the result is stored), writes results to the
@@ -79,6 +89,9 @@ class Worker {
   Status Run(const std::atomic<bool>& stop);
 
   const std::string& node() const;
+  /// @par Thread-safety
+  /// May be called from any thread while Run runs.
+  WorkerStats Stats() const;
 
  private:
   struct Impl;

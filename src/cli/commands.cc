@@ -20,6 +20,7 @@ void AddCommands(CLI::App& app, Commands& c) {
   AddWorkerCommand(app, c.worker);
   AddDeidCommand(app, c.deid);
   AddStatusCommand(app, c.status);
+  AddDashboardCommand(app, c.dashboard);
   app.set_config("--config", "",
                  "TOML file of option values, keys = long flag names (below flags and the environment)");
   app.config_formatter(std::make_shared<ConfigFile>(app));
@@ -36,6 +37,7 @@ int RunCommand(CLI::App& app, Commands& c) {
   if (app.got_subcommand("worker")) return RunWorker(c.worker);
   if (app.got_subcommand("deid")) return RunDeid(*app.get_subcommand("deid"), c.deid);
   if (app.got_subcommand("status")) return RunStatus(c.status);
+  if (app.got_subcommand("dashboard")) return RunDashboard(c.dashboard);
   return 2;
 }
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/convert_command.h"
+#include "cli/dashboard_command.h"
 #include "cli/deid_command.h"
 #include "cli/status_command.h"
 #include "cli/worker_command.h"
@@ -21,6 +22,7 @@ struct Commands {
   WorkerArgs worker;
   DeidArgs deid;
   StatusArgs status;
+  DashboardArgs dashboard;
 };
 
 /// Adds every subcommand, its options and `--config` to `app`, bound to `commands`.

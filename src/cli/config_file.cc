@@ -57,9 +57,10 @@ std::string Closest(const CLI::App& command, const std::string& key) {
   return best_distance <= std::max<size_t>(2, key.size() / 3) ? best : std::string();
 }
 
-/// Secrets are never printed: the database password, and broker URLs that hold one.
+/// Secrets are never printed: the database password, the Sentry DSN (it holds a key), and broker
+/// URLs that hold one.
 bool IsSecret(const std::string& name, const std::vector<std::string>& values) {
-  if (name == "db-password") return true;
+  if (name == "db-password" || name == "sentry-dsn") return true;
   if (name != "broker" && name != "result-backend") return false;
   return std::any_of(values.begin(), values.end(), [](const std::string& v) { return v.find('@') != v.npos; });
 }

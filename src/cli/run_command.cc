@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include <filesystem>
@@ -13,9 +16,11 @@
 
 #include <fmt/format.h>
 
+#include "celery/inspect.h"
 #include "cli/console_observer.h"
 #include "cli/default_query.h"
 #include "cli/deid_command.h"
+#include "cli/observability.h"
 #include "cli/store_factory.h"
 #include "config/cli_options.h"
 #include "convert/converter.h"
@@ -74,6 +79,23 @@ extern "C" void OnRunInterrupted(int) {
       "\neden run: interrupted. What finished is journaled; rerun the same command to resume.\n";
   (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
   ::_exit(130);
+}
+
+std::atomic<bool> g_linger_done{false};
+extern "C" void OnLingerSignal(int) { g_linger_done = true; }
+
+/// Keeps /metrics up after the run (the final counts for the last scrape), until SIGINT/SIGTERM.
+void LingerForScrapes(double seconds) {
+  struct sigaction stop {};
+  stop.sa_handler = OnLingerSignal;
+  sigemptyset(&stop.sa_mask);
+  sigaction(SIGINT, &stop, nullptr);
+  sigaction(SIGTERM, &stop, nullptr);
+  std::fflush(stdout);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!g_linger_done && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace
@@ -182,7 +204,26 @@ int RunRun(const config::RunSettings& s) {
   // 4. Run.
   const bool tty = ::isatty(STDOUT_FILENO) != 0;
   const bool bar = s.report.progress == "bar" || (s.report.progress == "auto" && tty);
-  ConsoleObserver observer(stdout, bar, s.report.progress == "none", s.report.log_level);
+  ConsoleObserver console(stdout, bar, s.report.progress == "none", s.report.log_level);
+  auto observability = StartObservability(s.report, "eden.run");
+  if (!observability) {
+    fmt::print(stderr, "eden run: {}\n", observability.error().message());
+    return ExitCodeFor(observability.error());
+  }
+  Observability& observe = **observability;
+  ObservedRun observer(console, observe, observe.registry);
+  if (opened->gcs) {
+    observe.registry.DeclareCounter("eden_upload_requests_total", "Requests sent to Google Cloud Storage.");
+    observe.registry.DeclareCounter("eden_retries_total", "Requests retried after a transient failure, by what.");
+    observe.registry.AddCollector([gcs = opened->gcs](metrics::Registry& r) {
+      const auto& st = gcs->client().stats();
+      r.Set("eden_upload_requests_total", {}, static_cast<double>(st.requests.load()));
+      r.Set("eden_retries_total", {{"what", "upload"}}, static_cast<double>(st.retries.load()));
+    });
+  }
+  if (observe.server) {
+    fmt::print("eden run: metrics on http://{}:{}/metrics\n", s.report.metrics_address, observe.server->port());
+  }
   fmt::print("eden run: {}\n", opened->describe);
   if (*deid_config) {
     fmt::print("eden run: de-identification {}\n", options.deid);
@@ -196,6 +237,13 @@ int RunRun(const config::RunSettings& s) {
     fmt::print("eden run: instances go to eden workers through {} (queue {})\n", fetch::RedactUrl(s.broker),
                s.broker_queue);
     const std::string queue = s.broker_queue;
+    observe.registry.DeclareGauge("eden_queue_depth", "Messages waiting in the broker queue the run sends to.");
+    observe.registry.AddCollector([broker = s.broker, queue](metrics::Registry& r) {
+      if (auto depths = celery::ReadDepths(broker, {queue})) {
+        for (const auto& d : depths->queues)
+          r.Set("eden_queue_depth", {{"queue", d.queue}}, static_cast<double>(d.messages));
+      }
+    });
     dispatch = tasks::MakeBrokerDispatcher(
         {s.broker, s.result_backend, s.broker_queue, opened->destination, opened->prefix, options.convert.quality,
          s.convert.max_size, s.convert.window, options.deid, s.dataset.render, [queue](size_t sent, size_t done) {
@@ -208,8 +256,9 @@ int RunRun(const config::RunSettings& s) {
   auto summary = pipeline::Run(options, connect, *opened->store, factories, observer, dispatch);
   if (!summary) {
     const Error& e = summary.error();
-    observer.EndLine();
+    console.EndLine();
     fmt::print(stderr, "eden run: {}\n", e.message());
+    observe.ReportRunError(e);
     if (e.code() == ErrorCode::kEmptySelection) return 4;
     return ExitCodeFor(e);
   }
@@ -236,6 +285,8 @@ int RunRun(const config::RunSettings& s) {
       }
     }
   }
+  if (observe.sentry) observe.sentry->Flush(5);
+  if (observe.server && s.report.metrics_linger_s > 0) LingerForScrapes(s.report.metrics_linger_s);
   return summary->exit_code;
 }
 

@@ -2,13 +2,16 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/run_command.h"
+#include "cli/status_view.h"
 #include "cli/store_factory.h"
 #include "pipeline/journal.h"
+#include "web/dashboard.h"
 
 namespace eden::cli {
 namespace {
@@ -39,10 +42,41 @@ void AddStatusCommand(CLI::App& app, StatusArgs& args) {
   status->add_option("--gcs-bucket", o.gcs_bucket, "With no destination: gs://BUCKET/<prefix>")
       ->envname("GCS_BUCKET_NAME");
   status->add_flag("--json", args.json, "Print one JSON object (for scripts)");
+  status->add_option("--broker", args.broker, "Also list this broker's queue depths and the workers that answer ping");
+  status->add_option("-Q,--queues", args.queues, "Queues to count (default: celery and every queue bound to it)")
+      ->delimiter(',');
+  status->add_option("--timeout", args.timeout_s, "Seconds to wait for workers' answers")->capture_default_str();
 }
 
-int RunStatus(const StatusArgs& args) {
+namespace {
+
+void PrintBroker(const web::DashboardView& v) {
+  fmt::print("broker {}\n", v.broker);
+  if (!v.broker_error.empty()) {
+    fmt::print("  unreachable: {}\n", v.broker_error);
+    return;
+  }
+  for (const auto& [queue, n] : v.queues) fmt::print("  queue {}: {} waiting\n", queue, n);
+  fmt::print("  reserved by workers, not acknowledged: {}\n", v.unacked);
+  size_t answered = 0;
+  for (const auto& w : v.workers) answered += w.answered ? 1 : 0;
+  fmt::print("  workers answering ping: {}\n", answered);
+  for (const auto& w : v.workers) {
+    std::string running;
+    for (const auto& t : w.active_tasks) running += (running.empty() ? "" : ", ") + t;
+    fmt::print("  {} {}: {} active, {} processed{}\n", w.node, w.answered ? "online" : "no answer", w.active,
+               w.processed, running.empty() ? "" : " (" + running + ")");
+  }
+}
+
+nlohmann::json BrokerObject(const web::DashboardView& v) { return nlohmann::json::parse(web::BrokerJson(v)); }
+
+}  // namespace
+
+static int RunJournalStatus(const StatusArgs& args, const std::optional<web::DashboardView>& broker) {
   const config::RunSettings& s = args.settings;
+  // With --broker and no destination named, a missing journal only leaves its part out.
+  const bool journal_optional = broker && !s.output.destination_given && s.output.journal.empty();
   // The journal's path is all that is needed: the destination and its credentials are not opened.
   auto default_journal = DefaultJournal(s);
   if (!default_journal) {
@@ -52,6 +86,10 @@ int RunStatus(const StatusArgs& args) {
   const std::filesystem::path path =
       s.output.journal.empty() ? *default_journal : std::filesystem::path(s.output.journal);
   auto journal = pipeline::Journal::OpenForReading(path);
+  if (!journal && journal_optional && journal.error().code() == ErrorCode::kNotFound) {
+    if (args.json) fmt::print("{}\n", nlohmann::json({{"broker", BrokerObject(*broker)}}).dump(2));
+    return 0;
+  }
   if (!journal) {
     fmt::print(stderr, "eden status: {}\n", journal.error().message());
     return journal.error().code() == ErrorCode::kNotFound ? 2 : ExitCodeFor(journal.error());
@@ -83,6 +121,7 @@ int RunStatus(const StatusArgs& args) {
                         {"rate_per_s", rate},
                         {"eta_s", rate > 0 ? nlohmann::json(static_cast<double>(p.pending) / rate) : nlohmann::json()},
                         {"last_update", p.last_update}};
+    if (broker) j["broker"] = BrokerObject(*broker);
     fmt::print("{}\n", j.dump(2));
     return 0;
   }
@@ -107,6 +146,19 @@ int RunStatus(const StatusArgs& args) {
                p.last_update.empty() ? "-" : p.last_update);
   }
   return 0;
+}
+
+int RunStatus(const StatusArgs& args) {
+  std::optional<web::DashboardView> broker;
+  if (!args.broker.empty()) {
+    broker.emplace();
+    GatherBroker(args.broker, args.queues, args.timeout_s, *broker);
+  }
+  const int rc = RunJournalStatus(args, broker);
+  if (!broker) return rc;
+  if (!args.json) PrintBroker(*broker);
+  if (rc != 0) return rc;
+  return broker->broker_error.empty() ? 0 : 3;
 }
 
 }  // namespace eden::cli

@@ -1,6 +1,7 @@
 #include "cli/worker_command.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <ctime>
@@ -8,7 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "celery/inspect.h"
 #include "cli/deid_command.h"
+#include "cli/observability.h"
 #include "cli/store_factory.h"
 #include "config/cli_options.h"
 #include "convert/converter.h"
@@ -71,6 +74,7 @@ void AddWorkerCommand(CLI::App& app, WorkerArgs& a) {
   w->add_option("--ca-file", s.fetch.ca_file, "Extra CA bundle for https");
   config::AddAllowUrlOption(*w, s.fetch);
   config::AddLogLevelOption(*w, s.report);
+  config::AddObservabilityOptions(*w, s.report);
   config::AddDeidOptions(*w, s.deid);
 }
 
@@ -131,6 +135,25 @@ int RunWorker(WorkerArgs& a) {
     if (!opened) return Fail(opened.error());
     return std::move(opened->store);
   };
+  // /metrics, /healthz and Sentry; /healthz asks the worker, which exists only below.
+  std::atomic<celery::Worker*> running{nullptr};
+  auto observability = StartObservability(a.settings.report, "eden.worker", [&running] {
+    celery::Worker* w = running.load();
+    return w != nullptr && w->Stats().consuming;
+  });
+  if (!observability) {
+    fmt::print(stderr, "eden worker: {}\n", observability.error().message());
+    return observability.error().code() == ErrorCode::kInvalidArgument ? 2 : 3;
+  }
+  Observability& observe = **observability;
+  observe.registry.DeclareCounter("eden_retries_total", "Retries, by what (task: an instance sent back for later).");
+  adapters.on_outcome = [&observe](const pipeline::InstanceOutcome& outcome, bool retrying) {
+    if (retrying) {
+      observe.registry.Add("eden_retries_total", {{"what", "task"}});
+    } else {
+      observe.Record(outcome);
+    }
+  };
   auto tasks = tasks::MakeWorkerTasks({cpu_slots, a.settings.output.gcs_bucket, a.settings.broker_task_retries,
                                        a.settings.broker_retry_delay_s, deid_line},
                                       std::move(adapters));
@@ -141,6 +164,37 @@ int RunWorker(WorkerArgs& a) {
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::gmtime(&t));
     fmt::print(stderr, "[{} {}] {}\n", when, lvl, line);
   });
+  running = &worker;
+  // The collector below reads `worker`: the server stops before `worker` goes.
+  struct StopServerFirst {
+    Observability& o;
+    ~StopServerFirst() {
+      if (o.server) o.server->Stop();
+    }
+  } stop_server_first{observe};
+  observe.registry.DeclareGauge("eden_worker_consuming", "1 while the worker is connected and polling its queues.");
+  observe.registry.DeclareGauge("eden_in_flight_tasks", "Tasks running now.");
+  observe.registry.DeclareGauge("eden_reserved_messages", "Messages taken from the queues, not yet acknowledged.");
+  observe.registry.DeclareCounter("eden_tasks_total",
+                                  "Tasks finished, by task name and state (succeeded, failed, retried).");
+  observe.registry.DeclareGauge("eden_queue_depth", "Messages waiting in each queue this worker consumes.");
+  observe.registry.AddCollector([&worker, broker = o.broker_url, queues = o.queues](metrics::Registry& r) {
+    const celery::WorkerStats st = worker.Stats();
+    r.Set("eden_worker_consuming", {}, st.consuming ? 1 : 0);
+    r.Set("eden_in_flight_tasks", {}, st.active);
+    r.Set("eden_reserved_messages", {}, st.reserved);
+    for (const auto& [key, n] : st.finished) {
+      r.Set("eden_tasks_total", {{"task", key.first}, {"state", key.second}}, static_cast<double>(n));
+    }
+    if (auto depths = celery::ReadDepths(broker, queues)) {
+      for (const auto& d : depths->queues)
+        r.Set("eden_queue_depth", {{"queue", d.queue}}, static_cast<double>(d.messages));
+    }
+  });
+  if (observe.server) {
+    fmt::print(stderr, "eden worker: metrics on http://{}:{}/metrics\n", a.settings.report.metrics_address,
+               observe.server->port());
+  }
   // A broker not up yet (containers starting in any order): retry with backoff, as Celery does
   // (broker_connection_retry_on_startup, 100 tries), saying so each time.
   Status ok = worker.Run(g_stop);
@@ -154,8 +208,10 @@ int RunWorker(WorkerArgs& a) {
     if (g_stop) return 0;
     ok = worker.Run(g_stop);
   }
+  running = nullptr;
   if (!ok) {
     fmt::print(stderr, "eden worker: {}\n", ok.error().message());
+    observe.ReportRunError(ok.error());
     return ok.error().code() == ErrorCode::kInvalidArgument ? 2 : 3;
   }
   return 0;

@@ -205,6 +205,29 @@ void AddRunOptions(CLI::App& cmd, RunSettings& s) {
   cmd.add_option("--summary-json", s.report.summary_json, "Write the run summary as JSON to FILE")->group(rep);
   AddLogLevelOption(cmd, s.report)->group(rep);
   cmd.add_option("--progress", s.report.progress, "auto, bar, plain or none")->group(rep)->capture_default_str();
+  AddObservabilityOptions(cmd, s.report, rep);
+  cmd.add_option("--metrics-linger", s.report.metrics_linger_s,
+                 "Seconds /metrics stays up after the run ends (SIGTERM ends it sooner)")
+      ->envname("EDEN_METRICS_LINGER")
+      ->check(CLI::NonNegativeNumber)
+      ->group(rep);
+}
+
+void AddObservabilityOptions(CLI::App& cmd, ReportSettings& r, const std::string& group) {
+  cmd.add_option("--metrics-port", r.metrics_port, "Serve Prometheus /metrics and /healthz on this port (0: off)")
+      ->envname("EDEN_METRICS_PORT")
+      ->check(CLI::Range(0, 65535))
+      ->group(group);
+  cmd.add_option("--metrics-address", r.metrics_address, "Address /metrics and /healthz listen on")
+      ->envname("EDEN_METRICS_ADDRESS")
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--sentry-dsn", r.sentry_dsn, "Send errors to this Sentry DSN (secret: never printed)")
+      ->envname("SENTRY_DSN")
+      ->group(group);
+  cmd.add_option("--sentry-environment", r.sentry_environment, "The Sentry events' environment")
+      ->envname("SENTRY_ENVIRONMENT")
+      ->group(group);
 }
 
 }  // namespace eden::config

@@ -8,6 +8,8 @@ namespace eden::config {
 
 /// --log-level (LOGGING_LEVEL), in any case, for `eden run` and `eden worker`.
 CLI::Option* AddLogLevelOption(CLI::App& cmd, ReportSettings& r);
+/// --metrics-port, --metrics-address, --sentry-dsn, --sentry-environment (run and worker).
+void AddObservabilityOptions(CLI::App& cmd, ReportSettings& r, const std::string& group = "Options");
 
 /// --allow-url (repeatable; EDEN_ALLOW_URLS, comma-separated), for `eden run` and `eden worker`.
 CLI::Option* AddAllowUrlOption(CLI::App& cmd, FetchSettings& f);

@@ -169,6 +169,11 @@ std::string Show(const RunSettings& s) {
                      s.convert.quality, s.convert.max_size, val(s.convert.window), s.convert.threads);
   out += fmt::format("report.log_level = {}\nreport.progress = {}\nreport.summary_json = {}\n", s.report.log_level,
                      s.report.progress, val(s.report.summary_json));
+  out += fmt::format(
+      "report.metrics_port = {}\nreport.metrics_address = {}\nreport.metrics_linger_s = {:g}\nreport.sentry_dsn = {}\n"
+      "report.sentry_environment = {}\n",
+      s.report.metrics_port, s.report.metrics_address, s.report.metrics_linger_s, secret(s.report.sentry_dsn),
+      val(s.report.sentry_environment));
   {
     std::string options;
     for (const auto& o : s.deid.options) options += (options.empty() ? "" : ",") + o;

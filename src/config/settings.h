@@ -91,6 +91,16 @@ struct ReportSettings {
   std::string summary_json;
   std::string log_level = "INFO";  ///< LOGGING_LEVEL: DEBUG, INFO, WARNING, ERROR
   std::string progress = "auto";   ///< auto | bar | plain | none
+  /// --metrics-port / EDEN_METRICS_PORT: serve Prometheus /metrics and /healthz (0: off).
+  int metrics_port = 0;
+  std::string metrics_address = "127.0.0.1";  ///< --metrics-address: where /metrics listens.
+  /// --metrics-linger: `eden run` keeps /metrics up this long after it ends (until SIGTERM), so
+  /// the last scrape sees the final counts. Seconds.
+  double metrics_linger_s = 0;
+  /// SENTRY_DSN: run errors and a sample of instance failures go to Sentry (the seed's
+  /// misspelled SENTRY_DNS works too, with a warning). Empty: off.
+  std::string sentry_dsn;
+  std::string sentry_environment;  ///< SENTRY_ENVIRONMENT: the events' environment tag.
 };
 
 struct RunSettings {

@@ -1,5 +1,8 @@
 #include "pipeline/journal.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -154,6 +157,66 @@ Result<Journal::Progress> Journal::ProgressNow(int window_s) {
   }
   p.recent = static_cast<size_t>(sqlite3_column_int64(recent->get(), 0));
   return p;
+}
+
+Result<std::vector<Journal::FailureRow>> Journal::LatestFailures(int limit) {
+  auto q = Prepare(
+      "SELECT instance_id, coalesce(error_code, ''), coalesce(error_message, ''), coalesce(updated_at, '') "
+      "FROM instances WHERE state = 'failed' ORDER BY updated_at DESC, seq DESC LIMIT ?1");
+  if (!q) return Fail(q.error());
+  sqlite3_bind_int(q->get(), 1, limit);
+  std::vector<FailureRow> rows;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(q->get())) == SQLITE_ROW) {
+    rows.push_back({ColText(q->get(), 0).value_or(""), ColText(q->get(), 1).value_or(""),
+                    ColText(q->get(), 2).value_or(""), ColText(q->get(), 3).value_or("")});
+  }
+  if (rc != SQLITE_DONE) return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  return rows;
+}
+
+Result<Journal::Timeline> Journal::OutcomeTimeline(int buckets) {
+  Timeline t;
+  auto span = Prepare(
+      "SELECT min(updated_at), (julianday(max(updated_at)) - julianday(min(updated_at))) * 86400.0 "
+      "FROM instances WHERE state != 'pending' AND updated_at IS NOT NULL");
+  if (!span) return Fail(span.error());
+  if (sqlite3_step(span->get()) != SQLITE_ROW)
+    return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  auto start = ColText(span->get(), 0);
+  if (!start || buckets < 1) return t;
+  t.start = *start;
+  const double seconds = sqlite3_column_double(span->get(), 1);
+  t.width_s = std::max(1.0, std::ceil((seconds + 0.001) / buckets));
+  t.counts.assign(static_cast<size_t>(std::min<double>(buckets, std::floor(seconds / t.width_s) + 1)), 0);
+  auto q = Prepare(
+      "SELECT CAST((julianday(updated_at) - julianday(?1)) * 86400.0 / ?2 AS INTEGER), count(*) FROM instances "
+      "WHERE state != 'pending' AND updated_at IS NOT NULL GROUP BY 1");
+  if (!q) return Fail(q.error());
+  BindText(q->get(), 1, t.start);
+  sqlite3_bind_double(q->get(), 2, t.width_s);
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(q->get())) == SQLITE_ROW) {
+    const auto i = static_cast<size_t>(std::max<int64_t>(0, sqlite3_column_int64(q->get(), 0)));
+    t.counts[std::min(i, t.counts.size() - 1)] += static_cast<size_t>(sqlite3_column_int64(q->get(), 1));
+  }
+  if (rc != SQLITE_DONE) return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  return t;
+}
+
+Result<Journal::Stored> Journal::StoredCounts() {
+  auto q = Prepare(
+      "SELECT count(*), count(DISTINCT study_id), coalesce(sum(dicom_bytes), 0), coalesce(sum(jpg_bytes), 0) "
+      "FROM instances WHERE state = 'stored'");
+  if (!q) return Fail(q.error());
+  if (sqlite3_step(q->get()) != SQLITE_ROW)
+    return Fail(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_)));
+  Stored s;
+  s.images = static_cast<size_t>(sqlite3_column_int64(q->get(), 0));
+  s.studies = static_cast<size_t>(sqlite3_column_int64(q->get(), 1));
+  s.dicom_bytes = static_cast<uint64_t>(sqlite3_column_int64(q->get(), 2));
+  s.jpg_bytes = static_cast<uint64_t>(sqlite3_column_int64(q->get(), 3));
+  return s;
 }
 
 Journal::~Journal() { sqlite3_close(db_); }

@@ -72,6 +72,25 @@ class Journal {
     std::string last_update;  ///< The newest outcome's time (UTC, ISO 8601); empty if none.
   };
   Result<Progress> ProgressNow(int window_s = 60);
+  /// The newest failures, newest first, for the dashboard.
+  struct FailureRow {
+    std::string instance_id, error_code, error_message, updated_at;
+  };
+  Result<std::vector<FailureRow>> LatestFailures(int limit);
+  /// Outcomes per interval from the first recorded outcome to the last, in at most `buckets`
+  /// intervals of whole seconds (throughput over time).
+  struct Timeline {
+    std::string start;  ///< The first outcome's time; empty if there is none.
+    double width_s = 0;
+    std::vector<size_t> counts;
+  };
+  Result<Timeline> OutcomeTimeline(int buckets);
+  /// What the dataset holds so far: stored instances, their studies and bytes.
+  struct Stored {
+    size_t images = 0, studies = 0;
+    uint64_t dicom_bytes = 0, jpg_bytes = 0;
+  };
+  Result<Stored> StoredCounts();
   /// Marks stored entries pending again unless both their objects are among those `list`
   /// reports, with the recorded size (and CRC-32C where both sides have one). The listing goes
   /// through a temporary table, not memory. Returns how many entries stay stored.

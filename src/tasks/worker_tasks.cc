@@ -106,6 +106,9 @@ class TaskContext {
     return raw;
   }
   const WorkerTaskOptions& options() const { return options_; }
+  void Told(const pipeline::InstanceOutcome& outcome, bool retrying) const {
+    if (adapters_.on_outcome) adapters_.on_outcome(outcome, retrying);
+  }
 
  private:
   /// This thread's instance, made on first use. Kept by the context (not thread_local), so a
@@ -253,6 +256,7 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
                        fmt::format("the run de-identifies as '{}' but this worker as '{}' (same --deid, options "
                                    "and key on both)",
                                    run_deid, ctx.options().deid)));
+    ctx.Told(refused, false);
     return {true, OutcomeToJson(refused), "", "", std::nullopt, std::nullopt};
   }
   // The pipeline's three steps, with only the conversion inside a CPU slot.
@@ -273,6 +277,7 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
   // A transient failure (the PACS or the destination down after the client's own retries) is
   // worth another go later: ask the worker to retry; after the last retry it is a result.
   if (!outcome.stored && outcome.error && outcome.error->IsTransient() && m.retries < ctx.options().task_retries) {
+    ctx.Told(outcome, true);
     return {false,
             "null",
             "ConnectionError",
@@ -280,6 +285,7 @@ TaskOutcome ProcessInstanceTask(TaskContext& ctx, const celery::TaskMessage& m) 
             std::string("builtins"),
             ctx.options().retry_delay_s * (m.retries + 1)};
   }
+  ctx.Told(outcome, false);
   return {true, OutcomeToJson(outcome), "", "", std::nullopt, std::nullopt};
 }
 

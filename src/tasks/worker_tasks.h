@@ -9,6 +9,7 @@
 #include "core/result.h"
 #include "deid/deidentifier.h"
 #include "fetch/fetcher.h"
+#include "pipeline/outcome.h"
 #include "storage/object_store.h"
 
 namespace eden::tasks {
@@ -29,6 +30,9 @@ struct WorkerAdapters {
   std::function<std::unique_ptr<deid::Deidentifier>()> make_deidentifier;
   /// Opens a destination (a folder or gs://bucket[/prefix]); called once per destination.
   std::function<Result<std::unique_ptr<storage::ObjectStore>>(const std::string& destination)> open_store;
+  /// Optional: told of every eden.process_instance outcome, `retrying` true when the task asks
+  /// for another try rather than returning it (the worker's /metrics counts them). Any thread.
+  std::function<void(const pipeline::InstanceOutcome& outcome, bool retrying)> on_outcome;
 };
 
 struct WorkerTaskOptions {

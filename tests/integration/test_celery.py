@@ -19,6 +19,7 @@ import time
 import uuid
 
 import harness
+import prometheus_text
 from dataset_check import check_dataset_packages
 
 ARGS = None
@@ -516,6 +517,89 @@ def test_deid_instances_are_deidentified_only_by_workers_with_the_runs_key(tmp):
             not os.listdir(os.path.join(out, "eden-dataset-vlms/sample-test/dicom-files"))
     finally:
         assert other.stop() == 0
+
+
+def scrape_metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return prometheus_text.parse(r.read().decode())
+
+
+def test_worker_metrics_healthz_status_broker_and_dashboard(tmp):
+    ports = [harness.usable_port(ARGS.proxy_port + 10), harness.usable_port(ARGS.proxy_port + 11)]
+    workers = [Worker(tmp, f"wm{i}", "-c", "2", "--metrics-port", str(port)) for i, port in enumerate(ports)]
+    proxy, query = slow_query(tmp, 150)
+    dash_port = harness.usable_port(ARGS.proxy_port + 12)
+    dash = None
+    try:
+        for port in ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+                assert r.status == 200 and r.read() == b"ok\n"
+        # A queue no worker consumes, bound to the celery exchange as kombu binds one: 3 waiting.
+        redis_cli("SADD", "_kombu.binding.celery", "parked\x06\x16\x06\x16parked")
+        for i in range(3):
+            redis_cli("LPUSH", "parked", f"message {i}")
+        st = subprocess.run([ARGS.eden, "status", "--broker", broker(0), "--json"], env={**os.environ, **ENV},
+                            capture_output=True, text=True)
+        assert st.returncode == 0, st.stderr
+        j = json.loads(st.stdout)["broker"]
+        assert j["queues"]["parked"] == 3 and j["queues"]["celery"] == 0, j
+        assert sorted(w["node"] for w in j["workers"] if w["answered"]) == sorted(w.name for w in workers), j
+        # The same workers as Python Celery's own `celery inspect ping` sees.
+        ping = celery_cli("inspect", "ping").stdout
+        assert all(f"{w.name}: OK" in ping for w in workers), ping
+        text = subprocess.run([ARGS.eden, "status", "--broker", broker(0)], env={**os.environ, **ENV},
+                              capture_output=True, text=True).stdout
+        assert "queue parked: 3 waiting" in text and f"{workers[0].name} online" in text, text
+
+        out = os.path.join(tmp, "out")
+        summary_path = os.path.join(tmp, "s.json")
+        run = subprocess.Popen([ARGS.eden, "run", "--all-studies", "--query", query, "-o", out, "--broker", broker(0),
+                                "--result-backend", broker(1), "--progress", "none", "--summary-json", summary_path],
+                               env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # While it runs: active tasks on the workers, through eden status --broker.
+        busy = None
+        deadline = time.time() + 60
+        while busy is None and time.time() < deadline and run.poll() is None:
+            st = subprocess.run([ARGS.eden, "status", "--broker", broker(0), "--json", "--timeout", "0.5"],
+                                env={**os.environ, **ENV}, capture_output=True, text=True)
+            ws = json.loads(st.stdout)["broker"]["workers"]
+            if any("eden.process_instance" in t for w in ws for t in w["active_tasks"]):
+                busy = ws
+        assert busy, "no active task seen during the run"
+        in_flight = sum(prometheus_text.value(scrape_metrics(p), "eden_in_flight_tasks") for p in ports)
+        assert 0 <= in_flight <= 4, in_flight
+        # The dashboard shows the workers and the run.
+        dash = subprocess.Popen([ARGS.eden, "dashboard", out, "--port", str(dash_port), "--broker", broker(0)],
+                                env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        harness.wait_listening(dash_port, dash)
+        run.communicate(timeout=600)
+        assert run.returncode == 1, run.returncode  # The demo's four bad rows.
+        summary = json.load(open(summary_path))
+        with urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/status.json", timeout=30) as r:
+            view = json.load(r)
+        broker_view = view["broker"]
+        assert view["stored"] == summary["instances"]["stored"] and broker_view["queues"]["parked"] == 3, view
+        assert sorted(w["node"] for w in broker_view["workers"] if w["answered"]) == sorted(w.name for w in workers)
+        assert sum(w["processed"] for w in broker_view["workers"]) >= summary["instances"]["total"], broker_view
+        # The workers' counters add up to the run's summary.
+        fams = [scrape_metrics(p) for p in ports]
+        total = lambda name, **labels: sum(prometheus_text.value(f, name, **labels) for f in fams)
+        inst = summary["instances"]
+        assert total("eden_instances_total", outcome="stored") == inst["stored"], (inst, [f.get("eden_instances_total") for f in fams])
+        assert total("eden_instances_total", outcome="failed") == inst["failed"], inst
+        assert total("eden_stored_bytes_total", kind="jpeg") == summary["bytes"]["jpeg"], summary["bytes"]
+        assert total("eden_tasks_total", task="eden.process_instance", state="succeeded") == inst["total"], inst
+        assert all(prometheus_text.value(f, "eden_worker_consuming") == 1 for f in fams)
+        assert all(prometheus_text.value(f, "eden_queue_depth", queue="celery") == 0 for f in fams)
+        assert all(prometheus_text.value(f, "eden_instances_total") > 0 for f in fams), "one worker did everything"
+    finally:
+        if dash is not None:
+            dash.terminate()
+            dash.wait(timeout=20)
+        proxy.kill()
+        proxy.wait()
+        for w in workers:
+            w.stop()
 
 
 def main():

@@ -259,5 +259,38 @@ TEST(CeleryRedis, UrlsAsTheSeedWritesThem) {
   EXPECT_FALSE(ParseRedisUrl("redis://h:port/0"));
 }
 
+// `eden status --broker` asks as `celery inspect ping` does: the request Python Celery's workers
+// decode, and the reply a Python worker sent (captured, docs/celery-protocol.md §6).
+TEST(CeleryProtocol, PidboxRequestDecodesAndACapturedPythonReplyIsRead) {
+  const std::string request = EncodePidboxRequest("ping", "ticket-1", "reply-key", 1795557383.5, 1);
+  auto q = DecodePidboxRequest(request);
+  ASSERT_TRUE(q) << q.error().message();
+  EXPECT_EQ(q->method, "ping");
+  EXPECT_EQ(q->ticket, "ticket-1");
+  EXPECT_EQ(q->reply_routing_key, "reply-key");
+  EXPECT_TRUE(q->destination.empty());
+  ASSERT_TRUE(q->expires);
+  EXPECT_DOUBLE_EQ(*q->expires, 1795557383.5);
+
+  const std::string captured =
+      R"({"body": "eyJjZWxlcnlAdm0iOiB7Im9rIjogInBvbmcifX0=", "content-encoding": "utf-8", "content-type": )"
+      R"("application/json", "headers": {"ticket": "09fe275c-ccab-41e2-b228-798e1ea740a0", "clock": 3}, )"
+      R"("properties": {"delivery_mode": 1, "delivery_info": {"exchange": "reply.celery.pidbox", "routing_key": )"
+      R"("711bc97c-299f-3ede-946c-2126877c49fc"}, "priority": 0, "body_encoding": "base64", "delivery_tag": )"
+      R"("708fcfec-c334-400c-b187-c913591af9d0"}})";
+  auto reply = DecodePidboxReply(captured);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->node, "celery@vm");
+  EXPECT_EQ(reply->result_json, R"({"ok":"pong"})");
+  EXPECT_EQ(reply->ticket, "09fe275c-ccab-41e2-b228-798e1ea740a0");
+  // Our own worker's reply reads back the same way.
+  auto ours = DecodePidboxReply(EncodePidboxReply("eden@h", R"({"ok": "pong"})", "t", "k", 2));
+  ASSERT_TRUE(ours);
+  EXPECT_EQ(ours->node, "eden@h");
+  EXPECT_EQ(ours->ticket, "t");
+  EXPECT_FALSE(DecodePidboxReply("not json"));
+  EXPECT_FALSE(DecodePidboxReply(R"({"body": "e30=", "properties": {"body_encoding": "base64"}})"));  // {}
+}
+
 }  // namespace
 }  // namespace eden::celery

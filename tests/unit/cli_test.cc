@@ -79,6 +79,8 @@ std::pair<std::string, std::string> ValuesFor(const CLI::Option& opt) {
   if (name == "split") return {"train=0.5,test=0.5", "a=0.9,b=0.1"};
   if (name == "package") return {"webdataset", "llava"};
   if (name == "render") return {"mimic", "display"};
+  if (name == "metrics-port") return {"9101", "9102"};
+  if (name == "metrics-linger") return {"5", "30"};
   if (opt.get_type_name() == "INT" || opt.get_type_name() == "UINT") return {"7", "9"};
   return {"env-" + name, "flag-" + name};
 }
