@@ -18,6 +18,10 @@ PACKAGES=(
   dicom3tools
   # The dashboard's browser test: Debian's Chromium, driven by playwright-core from npm
   chromium
+  # compose.yaml checked by Docker Compose itself (docker-compose config)
+  docker-compose python3-yaml
+  # The container image: built with podman from a debootstrap base (scripts/build-image.sh)
+  podman debootstrap uidmap
 )
 
 SUDO=""

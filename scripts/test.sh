@@ -2,9 +2,14 @@
 # Installs dependencies, checks the C++ format, builds with -Werror, runs every test; then the unit tests under
 # ASan+UBSan and under ThreadSanitizer, and the fuzz step (every kept crash input replayed, each
 # fuzz target run for a fixed number of inputs with a fixed seed). What CI runs (.ci/run).
+# Last, the container image is built and smoke-tested inside its root (scripts/build-image.sh:
+# podman + a debootstrap base, ~11 minutes on 2 cores); --no-image skips it.
+#   scripts/test.sh [--no-image]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
+IMAGE=1
+if [ "${1:-}" = "--no-image" ]; then IMAGE=0; fi
 
 scripts/install-deps.sh
 echo "== format (clang-format, .clang-format)"
@@ -32,3 +37,8 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan -j"$J
 
 echo "== fuzz: kept crash inputs, then every target with a fixed seed (scripts/fuzz.sh)"
 scripts/fuzz.sh
+
+if [ "$IMAGE" -eq 1 ]; then
+  echo "== container image (scripts/build-image.sh)"
+  scripts/build-image.sh eden:test
+fi

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -81,16 +82,21 @@ extern "C" void OnRunInterrupted(int) {
   ::_exit(130);
 }
 
+/// SIGINT and SIGTERM call `handler` from now on.
+void OnStopSignals(void (*handler)(int)) {
+  struct sigaction stop {};
+  stop.sa_handler = handler;
+  sigemptyset(&stop.sa_mask);
+  sigaction(SIGINT, &stop, nullptr);
+  sigaction(SIGTERM, &stop, nullptr);
+}
+
 std::atomic<bool> g_linger_done{false};
 extern "C" void OnLingerSignal(int) { g_linger_done = true; }
 
 /// Keeps /metrics up after the run (the final counts for the last scrape), until SIGINT/SIGTERM.
 void LingerForScrapes(double seconds) {
-  struct sigaction stop {};
-  stop.sa_handler = OnLingerSignal;
-  sigemptyset(&stop.sa_mask);
-  sigaction(SIGINT, &stop, nullptr);
-  sigaction(SIGTERM, &stop, nullptr);
+  OnStopSignals(OnLingerSignal);
   std::fflush(stdout);
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (!g_linger_done && std::chrono::steady_clock::now() < until) {
@@ -100,7 +106,8 @@ void LingerForScrapes(double seconds) {
 
 }  // namespace
 
-int RunRun(const config::RunSettings& s) {
+/// One run (the whole of `eden run` without --every).
+int RunOnce(const config::RunSettings& s) {
   struct sigaction interrupted {};
   interrupted.sa_handler = OnRunInterrupted;
   sigemptyset(&interrupted.sa_mask);
@@ -137,10 +144,12 @@ int RunRun(const config::RunSettings& s) {
     options.selection.base_sql.assign(std::istreambuf_iterator<char>(in), {});
     options.query_name = s.selection.query_file;
   }
-  if (!s.selection.all_studies)
+  // --incremental walks every study of the selection: the new ones are those it does not hold.
+  if (!s.selection.all_studies && !s.output.incremental)
     options.selection.studies = s.selection.studies;
   else
     options.selection.studies.reset();
+  options.incremental = s.output.incremental;
   options.selection.seed = s.selection.seed;
   if (!s.selection.modality.empty()) options.selection.modality = s.selection.modality;
   if (!s.selection.body_part.empty()) options.selection.body_part = s.selection.body_part;
@@ -153,6 +162,9 @@ int RunRun(const config::RunSettings& s) {
     return 2;
   }
   options.journal_path = s.output.journal.empty() ? opened->default_journal : fs::path(s.output.journal);
+  // GCS: the journal lives on this machine; a copy in the bucket is the dataset's record, so a
+  // run elsewhere (--incremental, a resume) continues from it.
+  if (opened->gcs) options.record_key = (opened->prefix.empty() ? "" : opened->prefix + "/") + ".eden/journal.sqlite";
   if (opened->gcs) fmt::print("eden run: journal {} (--journal to choose another)\n", options.journal_path.string());
   options.executor.store_concurrency = static_cast<unsigned>(opened->upload_concurrency);
   options.executor.download_concurrency = static_cast<unsigned>(s.fetch.download_concurrency);
@@ -214,7 +226,6 @@ int RunRun(const config::RunSettings& s) {
   ObservedRun observer(console, observe, observe.registry);
   if (opened->gcs) {
     observe.registry.DeclareCounter("eden_upload_requests_total", "Requests sent to Google Cloud Storage.");
-    observe.registry.DeclareCounter("eden_retries_total", "Requests retried after a transient failure, by what.");
     observe.registry.AddCollector([gcs = opened->gcs](metrics::Registry& r) {
       const auto& st = gcs->client().stats();
       r.Set("eden_upload_requests_total", {}, static_cast<double>(st.requests.load()));
@@ -270,7 +281,17 @@ int RunRun(const config::RunSettings& s) {
                        {"already_present", opened->gcs->skipped()},
                        {"bytes_sent", st.bytes_sent.load()}};
   }
-  PrintSummary(stdout, *summary);
+  if (summary->nothing_new) {
+    fmt::print(
+        "eden run: nothing new: no study of the selection is missing from the dataset ({} instances, {} "
+        "stored); nothing was downloaded or written\n",
+        summary->total, summary->stored);
+  } else {
+    if (s.output.incremental) {
+      fmt::print("eden run: {} new studies, {} new instances\n", summary->added_studies, summary->added_instances);
+    }
+    PrintSummary(stdout, *summary);
+  }
   if (!s.report.summary_json.empty()) {
     if (s.report.summary_json == "-") {
       fmt::print("{}\n", SummaryJson(*summary));
@@ -288,6 +309,98 @@ int RunRun(const config::RunSettings& s) {
   if (observe.sentry) observe.sentry->Flush(5);
   if (observe.server && s.report.metrics_linger_s > 0) LingerForScrapes(s.report.metrics_linger_s);
   return summary->exit_code;
+}
+
+namespace {
+
+std::atomic<bool> g_schedule_stop{false};
+extern "C" void OnScheduleSignal(int) { g_schedule_stop = true; }
+
+std::string UtcStamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  return fmt::format("{}.{:03}Z", buf, ms);
+}
+
+/// Sleeps `seconds` or until SIGINT/SIGTERM; false when stopped.
+bool SleepUnlessStopped(double seconds) {
+  OnStopSignals(OnScheduleSignal);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!g_schedule_stop && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return !g_schedule_stop;
+}
+
+/// `eden run --every D`: an incremental run every D (+-10%), one at a time per destination
+/// across machines (ObjectStore::TryLock), until SIGINT/SIGTERM between runs (during a run they
+/// stop it as they stop any run: what finished is journaled).
+int RunEvery(config::RunSettings s) {
+  s.output.incremental = true;
+  const double interval_s = *config::ParseDuration(s.output.every);
+  auto opened = OpenStore(s);
+  if (!opened) {
+    fmt::print(stderr, "eden run: {}\n", opened.error().message());
+    return 2;
+  }
+  const std::string lock_key = (opened->prefix.empty() ? "" : opened->prefix + "/") + ".eden/schedule.lock";
+  char host[256] = {};
+  (void)::gethostname(host, sizeof host - 1);
+  std::mt19937_64 rng{std::random_device{}()};
+  fmt::print("eden run: every {} ({:g} s, +-10%), incremental, lock {}\n", s.output.every, interval_s,
+             opened->store->Uri(lock_key));
+  for (int n = 1;; ++n) {
+    const std::string holder = fmt::format("{} pid {} since {}", host, ::getpid(), UtcStamp());
+    auto lock = opened->store->TryLock(lock_key, holder, s.output.lease_s);
+    if (!lock) {
+      fmt::print(stderr, "eden run: the schedule lock: {}\n", lock.error().message());
+      return ExitCodeFor(lock.error());
+    }
+    if (!*lock) {
+      fmt::print("eden run: scheduled run {} skipped at {}: another scheduler holds {}\n", n, UtcStamp(),
+                 opened->store->Uri(lock_key));
+    } else {
+      // Renewed at a third of the lease, so a live holder never lets it lapse.
+      std::atomic<bool> done{false};
+      std::thread renew([&] {
+        const auto every = std::chrono::duration<double>(s.output.lease_s / 3);
+        auto next = std::chrono::steady_clock::now() + every;
+        while (!done) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          if (std::chrono::steady_clock::now() < next) continue;
+          if (auto ok = (*lock)->Renew(); !ok) fmt::print(stderr, "eden run: WARNING: {}\n", ok.error().message());
+          next = std::chrono::steady_clock::now() + every;
+        }
+      });
+      fmt::print("eden run: scheduled run {} started {}\n", n, UtcStamp());
+      std::fflush(stdout);
+      const int rc = RunOnce(s);
+      std::fflush(stdout);
+      fmt::print("eden run: scheduled run {} ended {} (exit {})\n", n, UtcStamp(), rc);
+      done = true;
+      renew.join();
+      (*lock)->Release();
+      if (rc == 2) return rc;  // A configuration problem will not fix itself.
+    }
+    std::uniform_real_distribution<double> jitter(0.9, 1.1);
+    const double wait_s = interval_s * jitter(rng);
+    fmt::print("eden run: next run in {:.0f} s\n", wait_s);
+    std::fflush(stdout);
+    if (!SleepUnlessStopped(wait_s)) return 0;
+  }
+}
+
+}  // namespace
+
+int RunRun(const config::RunSettings& s) {
+  if (s.output.every.empty()) return RunOnce(s);
+  if (auto problems = config::Validate(s); !problems.empty()) return RunOnce(s);  // Reports them.
+  return RunEvery(s);
 }
 
 }  // namespace eden::cli

@@ -146,7 +146,6 @@ int RunWorker(WorkerArgs& a) {
     return observability.error().code() == ErrorCode::kInvalidArgument ? 2 : 3;
   }
   Observability& observe = **observability;
-  observe.registry.DeclareCounter("eden_retries_total", "Retries, by what (task: an instance sent back for later).");
   adapters.on_outcome = [&observe](const pipeline::InstanceOutcome& outcome, bool retrying) {
     if (retrying) {
       observe.registry.Add("eden_retries_total", {{"what", "task"}});

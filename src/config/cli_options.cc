@@ -76,6 +76,22 @@ void AddOutputOptions(CLI::App& cmd, OutputSettings& o) {
   cmd.add_flag("--keep-old", o.keep_old,
                "With --fresh: move the old sample's objects to <prefix>/old-samples/<time>/ instead of removing them")
       ->group(out);
+  auto* sched = "Scheduling";
+  cmd.add_flag("--incremental", o.incremental,
+               "Add only the studies of the selection the dataset does not hold yet, then rewrite the CSV, metadata "
+               "and README for the whole dataset; nothing new: nothing written (implies --all-studies)")
+      ->envname("EDEN_INCREMENTAL")
+      ->group(sched);
+  cmd.add_option("--every", o.every,
+                 "Repeat the incremental run at this interval (30s, 15m, 1h, 1d; +-10% jitter) until stopped; one "
+                 "holder at a time per destination, even across machines")
+      ->envname("EDEN_EVERY")
+      ->group(sched);
+  cmd.add_option("--lease", o.lease_s, "Seconds the --every lock lasts unless its holder renews it (GCS)")
+      ->envname("EDEN_LEASE")
+      ->check(CLI::Range(5.0, 86400.0))
+      ->group(sched)
+      ->capture_default_str();
   auto* gcs = "Google Cloud Storage";
   cmd.add_option("--gcs-bucket", o.gcs_bucket, "With no --output: write to gs://BUCKET/<prefix>")
       ->envname("GCS_BUCKET_NAME")

@@ -32,7 +32,7 @@ std::vector<std::string> Validate(const RunSettings& s) {
   std::vector<std::string> p;
   if (s.database.port < 1 || s.database.port > 65535)
     p.push_back(fmt::format("--db-port {} is not a TCP port", s.database.port));
-  if (!s.selection.all_studies && s.selection.studies < 1)
+  if (!s.selection.all_studies && !s.output.incremental && s.output.every.empty() && s.selection.studies < 1)
     p.push_back("--studies must be at least 1 (or use --all-studies)");
   if (s.selection.page_size < 1 || s.selection.page_size > 10000)
     p.push_back("--page-size must be between 1 and 10000");
@@ -87,7 +87,34 @@ std::vector<std::string> Validate(const RunSettings& s) {
   const std::string pr = s.report.progress;
   if (pr != "auto" && pr != "bar" && pr != "plain" && pr != "none")
     p.push_back("--progress must be auto, bar, plain or none");
+  if (!s.output.every.empty() && !ParseDuration(s.output.every))
+    p.push_back(fmt::format("--every {}: not a duration (30s, 15m, 1h, 1d)", s.output.every));
+  if ((s.output.incremental || !s.output.every.empty()) && s.output.fresh)
+    p.push_back("--incremental / --every add to a dataset; --fresh starts one over: not both");
   return p;
+}
+
+std::optional<double> ParseDuration(std::string_view text) {
+  double total = 0;
+  size_t i = 0;
+  if (text.empty()) return std::nullopt;
+  while (i < text.size()) {
+    size_t digits = i;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    if (digits == i || digits - i > 9) return std::nullopt;
+    const double n = std::stod(std::string(text.substr(i, digits - i)));
+    if (digits == text.size()) {
+      if (i != 0) return std::nullopt;  // "1h30" is ambiguous.
+      total += n;
+      break;
+    }
+    const char unit = static_cast<char>(std::tolower(static_cast<unsigned char>(text[digits])));
+    const double factor = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+    if (factor == 0) return std::nullopt;
+    total += n * factor;
+    i = digits + 1;
+  }
+  return total > 0 ? std::optional<double>(total) : std::nullopt;
 }
 
 std::optional<uint64_t> ParseByteSize(std::string_view text) {
@@ -132,6 +159,8 @@ std::string Show(const RunSettings& s) {
                      s.output.destination, s.output.prefix, s.output.csv_name,
                      s.output.journal.empty() ? "(<destination>/.eden/journal.sqlite)" : s.output.journal);
   out += fmt::format("output.effective = {}\n", EffectiveDestination(s));
+  out += fmt::format("output.incremental = {}\noutput.every = {}\noutput.lease_s = {:g}\n", s.output.incremental,
+                     s.output.every.empty() ? "(once)" : s.output.every, s.output.lease_s);
   std::string packages;
   for (const auto& p : s.dataset.packages) packages += (packages.empty() ? "" : ",") + p;
   out += fmt::format(

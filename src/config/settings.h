@@ -38,7 +38,12 @@ struct OutputSettings {
   std::string csv_name = "dicom-reports-extracted-sample.csv";
   std::string journal;  ///< Empty: <destination>/.eden/journal.sqlite
   bool fresh = false;
-  bool keep_old = false;        ///< With fresh: move the old sample's objects aside.
+  bool keep_old = false;  ///< With fresh: move the old sample's objects aside.
+  /// --incremental: add the selection's studies the dataset does not hold yet (every study of
+  /// the selection: implies --all-studies); nothing new: nothing written.
+  bool incremental = false;
+  std::string every;            ///< --every 1h / EDEN_EVERY: repeat the incremental run (30s, 15m, 1h, 1d).
+  double lease_s = 600;         ///< --lease: how long the scheduler's lock lasts unless renewed (GCS).
   std::string gcs_bucket;       ///< GCS_BUCKET_NAME: with no --output, the dataset goes to gs://<bucket>/<prefix>.
   std::string gcs_credentials;  ///< GCS_CREDENTIALS_PATH (else GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC, metadata).
   std::string gcs_endpoint;     ///< EDEN_GCS_ENDPOINT: another JSON API endpoint (auth still applies).
@@ -86,6 +91,8 @@ struct DatasetSettings {
 
 /// "1GB", "512MiB", "1000000": bytes; nullopt for anything else (or 0).
 std::optional<uint64_t> ParseByteSize(std::string_view text);
+/// "30s", "15m", "1h", "1d", "90" (seconds), "1h30m": seconds; nullopt for anything else (or 0).
+std::optional<double> ParseDuration(std::string_view text);
 
 struct ReportSettings {
   std::string summary_json;

@@ -57,6 +57,8 @@ class CurlFetcher final : public Fetcher {
   CurlFetcher(const CurlFetcher&) = delete;
   CurlFetcher& operator=(const CurlFetcher&) = delete;
 
+  uint64_t retries() const override { return retries_; }
+
   Result<Bytes> Fetch(const std::string& url) override {
     if (!handle_) return Fail(ErrorCode::kInternal, "curl_easy_init failed");
     auto allowed = options_.policy.Check(url);
@@ -72,11 +74,13 @@ class CurlFetcher final : public Fetcher {
         return result;
       }
       std::uniform_real_distribution<double> unit(0.0, 1.0);
+      ++retries_;
       sleeper_(BackoffDelayMs(attempt, options_.backoff_initial_ms, options_.backoff_max_ms, unit(rng_)));
     }
   }
 
  private:
+  uint64_t retries_ = 0;
   /// Follows redirects itself, each checked against the policy before it is requested (libcurl
   /// following them would reach a host the policy refuses before anyone could look).
   Result<Bytes> FetchFollowing(const std::string& first, bool is_file) {

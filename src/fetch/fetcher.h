@@ -48,6 +48,8 @@ class Fetcher {
  public:
   virtual ~Fetcher() = default;
   virtual Result<Bytes> Fetch(const std::string& url) = 0;
+  /// Retries this fetcher made after transient failures, since it was made (for /metrics).
+  virtual uint64_t retries() const { return 0; }
 };
 
 }  // namespace eden::fetch

@@ -1,8 +1,10 @@
 #include "gcs/gcs_object_store.h"
 
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "digest/digest.h"
 
@@ -120,6 +122,87 @@ Status GcsObjectStore::CheckWritable() {
                 fmt::format("bucket gs://{} does not exist (or these credentials cannot see it)", bucket_));
   }
   return ok;
+}
+
+namespace {
+
+double EpochSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string LeaseBody(const std::string& holder, double lease_s) {
+  return nlohmann::json({{"holder", holder}, {"expires_at", EpochSeconds() + lease_s}, {"lease_s", lease_s}}).dump();
+}
+
+/// The lease: renewals and the release are conditional on the generation this holder wrote,
+/// so a holder that lost its lease (expired, taken over) can neither extend nor delete another's.
+class GcsLease final : public storage::DestinationLock {
+ public:
+  GcsLease(std::shared_ptr<GcsClient> client, std::string bucket, std::string key, std::string holder, double lease_s,
+           int64_t generation)
+      : client_(std::move(client)),
+        bucket_(std::move(bucket)),
+        key_(std::move(key)),
+        holder_(std::move(holder)),
+        lease_s_(lease_s),
+        generation_(generation) {}
+  ~GcsLease() override { Release(); }
+
+  Status Renew() override {
+    if (generation_ == 0) return Fail(ErrorCode::kFailedPrecondition, "the lease was released");
+    const std::string body = LeaseBody(holder_, lease_s_);
+    const auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+    auto written = client_->InsertObject(bucket_, key_, bytes, "application/json", HashObject(bytes), generation_);
+    if (!written) {
+      if (written.error().code() == ErrorCode::kFailedPrecondition) generation_ = 0;  // Lost to another holder.
+      return Fail(written.error().WithContext("renewing the lease"));
+    }
+    generation_ = written->generation;
+    return {};
+  }
+
+  void Release() override {
+    if (generation_ == 0) return;
+    auto now = client_->GetObjectMetadata(bucket_, key_);
+    if (now && *now && (*now)->generation == generation_) (void)client_->DeleteObject(bucket_, key_);
+    generation_ = 0;
+  }
+
+ private:
+  std::shared_ptr<GcsClient> client_;
+  std::string bucket_, key_, holder_;
+  double lease_s_;
+  int64_t generation_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<storage::DestinationLock>> GcsObjectStore::TryLock(const std::string& key,
+                                                                          const std::string& holder, double lease_s) {
+  auto existing = client_->GetObjectMetadata(bucket_, key);
+  if (!existing) return Fail(existing.error());
+  int64_t if_generation = 0;
+  if (*existing) {
+    auto body = client_->ReadObject(bucket_, key);
+    if (!body && body.error().code() != ErrorCode::kNotFound) return Fail(body.error());
+    if (body) {
+      const auto lease = nlohmann::json::parse(body->begin(), body->end(), nullptr, false);
+      const double expires = lease.is_object() ? lease.value("expires_at", 0.0) : 0.0;
+      if (EpochSeconds() < expires) return std::unique_ptr<storage::DestinationLock>();  // Held.
+    }
+    if_generation = (*existing)->generation;  // Expired (its holder died): take it over.
+  }
+  const std::string text = LeaseBody(holder, lease_s);
+  const auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  auto written = client_->InsertObject(bucket_, key, bytes, "application/json", HashObject(bytes), if_generation);
+  if (!written) {
+    if (written.error().code() == ErrorCode::kFailedPrecondition) {
+      return std::unique_ptr<storage::DestinationLock>();  // Another holder was quicker.
+    }
+    return Fail(written.error());
+  }
+  return std::unique_ptr<storage::DestinationLock>(
+      std::make_unique<GcsLease>(client_, bucket_, key, holder, lease_s, written->generation));
 }
 
 }  // namespace eden::gcs

@@ -39,6 +39,10 @@ class GcsObjectStore final : public storage::ObjectStore {
   std::string Uri(const std::string& key) const override;
   Status Delete(const std::string& key) override;
   Status CheckWritable() override;
+  /// A lease object: JSON {holder, expires_at}; taken if absent (ifGenerationMatch=0) or
+  /// expired (ifGenerationMatch=<its generation>), renewed the same way; a lost race is nullptr.
+  Result<std::unique_ptr<storage::DestinationLock>> TryLock(const std::string& key, const std::string& holder,
+                                                            double lease_s) override;
 
   /// Objects this store skipped because an identical one was already there.
   uint64_t skipped() const { return skipped_; }

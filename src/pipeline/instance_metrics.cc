@@ -9,6 +9,7 @@ InstanceMetrics::InstanceMetrics(metrics::Registry& registry) : r_(registry) {
   r_.DeclareCounter("eden_instance_failures_total", "Failed instances by error code and failed step.");
   r_.DeclareCounter("eden_downloaded_bytes_total", "DICOM bytes downloaded (as stored).");
   r_.DeclareCounter("eden_stored_bytes_total", "Bytes stored, by kind (dicom, jpeg).");
+  r_.DeclareCounter("eden_retries_total", "Retries after transient failures, by what (download, upload, task).");
   r_.DeclareHistogram("eden_download_seconds", "Time to download one DICOM file.", metrics::SecondsBuckets());
   r_.DeclareHistogram("eden_convert_seconds", "Time to convert one DICOM file to JPEG.", metrics::SecondsBuckets());
   r_.DeclareHistogram("eden_store_seconds", "Time to store one instance's objects.", metrics::SecondsBuckets());
@@ -18,6 +19,7 @@ void InstanceMetrics::Record(const InstanceOutcome& o) {
   // Times and bytes first, the outcome last: a scrape in between never counts an instance
   // whose times it does not have.
   if (o.fetch_ms > 0) r_.Observe("eden_download_seconds", {}, o.fetch_ms / 1000);
+  if (o.fetch_retries > 0) r_.Add("eden_retries_total", {{"what", "download"}}, o.fetch_retries);
   if (o.convert_ms > 0) r_.Observe("eden_convert_seconds", {}, o.convert_ms / 1000);
   if (o.store_ms > 0) r_.Observe("eden_store_seconds", {}, o.store_ms / 1000);
   if (o.downloaded) {

@@ -10,6 +10,7 @@ namespace eden::pipeline {
 ///   eden_instance_failures_total{code,step}         error code name, failed step ("" if none)
 ///   eden_downloaded_bytes_total                     DICOM bytes downloaded and stored
 ///   eden_stored_bytes_total{kind}                   dicom | jpeg
+///   eden_retries_total{what="download"}             downloads retried after transient failures
 ///   eden_{download,convert,store}_seconds           histograms of the step times
 /// Labels carry no id, path or patient data: only the names above.
 /// @par Thread-safety

@@ -100,8 +100,10 @@ Fetched FetchUnguarded(const source::InstanceRow& row, fetch::Fetcher& fetcher) 
     return f;
   }
   const auto t0 = Clock::now();
+  const uint64_t retries_before = fetcher.retries();
   auto bytes = fetcher.Fetch(*row.file_url);
   f.fetch_ms = MsSince(t0);
+  f.fetch_retries = static_cast<uint32_t>(fetcher.retries() - retries_before);
   if (!bytes) {
     f.failed_step = Step::kDownload;
     f.error = bytes.error();
@@ -124,11 +126,13 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, deid:
   if (fetched.error) {
     c.outcome = Failed(id, fetched.failed_step, *fetched.error);
     c.outcome.fetch_ms = fetched.fetch_ms;
+    c.outcome.fetch_retries = fetched.fetch_retries;
     return c;
   }
   InstanceOutcome& o = c.outcome;
   o.instance_id = id;
   o.fetch_ms = fetched.fetch_ms;
+  o.fetch_retries = fetched.fetch_retries;
   if (deidentifier != nullptr) {
     // Nothing of the original leaves this block: the bytes are replaced, or the row ends here.
     const auto t0 = Clock::now();

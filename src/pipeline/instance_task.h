@@ -21,6 +21,7 @@ struct Fetched {
   Step failed_step = Step::kNone;  ///< kDownload, or kNone for a row refused before downloading.
   std::optional<Error> error;
   double fetch_ms = 0;
+  uint32_t fetch_retries = 0;  ///< Downloads retried after transient failures.
 };
 
 /// The per-instance job is three steps, so each executor can place them: the in-process run

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -51,6 +52,28 @@ std::optional<std::string> ColText(sqlite3_stmt* s, int i) {
 std::optional<int64_t> ColInt(sqlite3_stmt* s, int i) {
   if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
   return sqlite3_column_int64(s, i);
+}
+
+/// A sample row into the journal (BindRow's parameters); a repeated instance id is not inserted.
+constexpr const char* kInsertRow =
+    "INSERT INTO instances (instance_id, seq, study_id, series_number, instance_number, "
+    "file_path, file_url, report_value, field_created_at, src_modality, body_part, src_patient_id) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance_id) DO NOTHING";
+
+void BindRow(sqlite3_stmt* q, const source::InstanceRow& r, int64_t seq) {
+  sqlite3_reset(q);
+  BindText(q, 1, r.instance_id);
+  sqlite3_bind_int64(q, 2, seq);
+  BindText(q, 3, r.study_id);
+  BindInt(q, 4, r.series_number);
+  BindInt(q, 5, r.instance_number);
+  BindText(q, 6, r.file_path);
+  BindText(q, 7, r.file_url);
+  BindText(q, 8, r.report_value);
+  BindText(q, 9, r.field_created_at);
+  BindText(q, 10, r.modality);
+  BindText(q, 11, r.body_part);
+  BindText(q, 12, r.patient_id);
 }
 
 }  // namespace
@@ -246,10 +269,7 @@ Result<Journal::FreezeReport> Journal::Freeze(const PageSource& next_page,
     (void)Exec("ROLLBACK");
     return Fail(std::move(e));
   };
-  auto insert = Prepare(
-      "INSERT INTO instances (instance_id, seq, study_id, series_number, instance_number, "
-      "file_path, file_url, report_value, field_created_at, src_modality, body_part, src_patient_id) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (instance_id) DO NOTHING");
+  auto insert = Prepare(kInsertRow);
   if (!insert) return fail(insert.error());
   sqlite3_stmt* q = insert->get();
   FreezeReport report;
@@ -259,19 +279,7 @@ Result<Journal::FreezeReport> Journal::Freeze(const PageSource& next_page,
     if (!page) return fail(page.error());
     if (page->empty()) break;
     for (const auto& r : *page) {
-      sqlite3_reset(q);
-      BindText(q, 1, r.instance_id);
-      sqlite3_bind_int64(q, 2, seq++);
-      BindText(q, 3, r.study_id);
-      BindInt(q, 4, r.series_number);
-      BindInt(q, 5, r.instance_number);
-      BindText(q, 6, r.file_path);
-      BindText(q, 7, r.file_url);
-      BindText(q, 8, r.report_value);
-      BindText(q, 9, r.field_created_at);
-      BindText(q, 10, r.modality);
-      BindText(q, 11, r.body_part);
-      BindText(q, 12, r.patient_id);
+      BindRow(q, r, seq++);
       if (sqlite3_step(q) != SQLITE_DONE) {
         return fail(Error(ErrorCode::kIo, fmt::format("journal insert: {}", sqlite3_errmsg(db_))));
       }
@@ -300,6 +308,74 @@ Result<Journal::FreezeReport> Journal::Freeze(const PageSource& next_page,
   }
   if (auto ok = Exec("COMMIT"); !ok) return fail(ok.error());
   return report;
+}
+
+Result<Journal::FreezeReport> Journal::Append(const PageSource& next_page) {
+  if (auto ok = Exec("BEGIN IMMEDIATE; DROP TABLE IF EXISTS temp.known_studies; "
+                     "CREATE TEMP TABLE known_studies AS SELECT DISTINCT study_id FROM instances; "
+                     "CREATE UNIQUE INDEX temp.known_studies_id ON known_studies(study_id);");
+      !ok) {
+    return Fail(ok.error());
+  }
+  auto fail = [&](Error e) -> Result<FreezeReport> {
+    (void)Exec("ROLLBACK");
+    return Fail(std::move(e));
+  };
+  auto last = Prepare("SELECT coalesce(max(seq), -1) FROM instances");
+  if (!last) return fail(last.error());
+  if (sqlite3_step(last->get()) != SQLITE_ROW) return fail(Error(ErrorCode::kIo, sqlite3_errmsg(db_)));
+  int64_t seq = sqlite3_column_int64(last->get(), 0) + 1;
+  auto known = Prepare("SELECT 1 FROM known_studies WHERE study_id = ?");
+  auto insert = Prepare(kInsertRow);
+  if (!known || !insert) return fail(!known ? known.error() : insert.error());
+  FreezeReport report;
+  std::set<std::string> added_studies;
+  for (;;) {
+    auto page = next_page();
+    if (!page) return fail(page.error());
+    if (page->empty()) break;
+    for (const auto& r : *page) {
+      sqlite3_reset(known->get());
+      BindText(known->get(), 1, r.study_id);
+      const int rc = sqlite3_step(known->get());
+      if (rc == SQLITE_ROW) continue;  // In the dataset already.
+      if (rc != SQLITE_DONE) return fail(Error(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_))));
+      sqlite3_stmt* q = insert->get();
+      BindRow(q, r, seq);
+      if (sqlite3_step(q) != SQLITE_DONE) {
+        return fail(Error(ErrorCode::kIo, fmt::format("journal insert: {}", sqlite3_errmsg(db_))));
+      }
+      if (sqlite3_changes(db_) == 0) {
+        ++report.duplicates;
+        if (report.duplicate_examples.size() < kDuplicateExamples) report.duplicate_examples.push_back(r.instance_id);
+      } else {
+        ++seq;
+        ++report.rows;
+        added_studies.insert(r.study_id);
+      }
+    }
+  }
+  report.studies = added_studies.size();
+  if (auto ok = Exec("COMMIT"); !ok) return fail(ok.error());
+  (void)Exec("DROP TABLE IF EXISTS temp.known_studies");
+  return report;
+}
+
+Status Journal::BackupTo(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  sqlite3* out = nullptr;
+  if (sqlite3_open(path.c_str(), &out) != SQLITE_OK) {
+    sqlite3_close(out);
+    return Fail(ErrorCode::kIo, fmt::format("cannot write {}", path.string()));
+  }
+  sqlite3_backup* b = sqlite3_backup_init(out, "main", db_, "main");
+  int rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+  if (b) sqlite3_backup_finish(b);
+  const std::string why = sqlite3_errmsg(out);
+  sqlite3_close(out);
+  if (rc != SQLITE_DONE) return Fail(ErrorCode::kIo, fmt::format("journal backup to {}: {}", path.string(), why));
+  return {};
 }
 
 Result<Journal::FreezeReport> Journal::Freeze(const std::vector<source::InstanceRow>& rows,

@@ -38,6 +38,7 @@ class Journal {
   /// What Freeze kept: rows, and rows dropped because their instance id came earlier in the
   /// selection (the first is kept; the count is also in Meta() as "duplicate_rows").
   struct FreezeReport {
+    size_t studies = 0;  ///< Append: studies added.
     size_t rows = 0;
     size_t duplicates = 0;
     std::vector<std::string> duplicate_examples;  ///< The first kDuplicateExamples ids.
@@ -49,6 +50,12 @@ class Journal {
   using PageSource = std::function<Result<std::vector<source::InstanceRow>>()>;
   Result<FreezeReport> Freeze(const PageSource& next_page, const std::map<std::string, std::string>& meta);
   /// The same for a sample already in memory.
+  /// `eden run --incremental`: adds to the frozen sample, after its last entry, the rows of
+  /// every study the journal does not hold yet (rows of a study it holds are skipped, whatever
+  /// their instance); the meta stays. `report.rows` = rows added, `report.studies` = their studies.
+  Result<FreezeReport> Append(const PageSource& next_page);
+  /// A consistent copy of the journal at `path` (SQLite's online backup: safe while it is written).
+  Status BackupTo(const std::filesystem::path& path);
   Result<FreezeReport> Freeze(const std::vector<source::InstanceRow>& rows,
                               const std::map<std::string, std::string>& meta);
   /// The key/value pairs stored by Freeze. A table that cannot be read is an error (kIo).

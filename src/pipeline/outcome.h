@@ -52,6 +52,7 @@ struct InstanceOutcome {
   /// file names no patient.
   std::string patient_hash;
   double fetch_ms = 0, convert_ms = 0, store_ms = 0;
+  uint32_t fetch_retries = 0;  ///< Download attempts after transient failures (/metrics).
   /// With de-identification: the keyed patient pseudonym, the study's report scrubbed with this
   /// instance's header, and how many replacements that took.
   std::string patient;

@@ -96,7 +96,7 @@ std::vector<std::string> SettingsDifferences(const std::map<std::string, std::st
 /// Freezes the sample: study selection, statistics, then every page of rows, each page
 /// streamed into the journal.
 Status Select(const RunOptions& options, source::PacsSource& source, Journal& journal, RunSummary& summary,
-              RunObserver& observer) {
+              RunObserver& observer, bool append = false) {
   // Every study: no sampling query, and no study ids held (the pages walk the whole selection).
   Result<std::vector<std::string>> studies = std::vector<std::string>{};
   if (options.selection.studies) studies = source.SelectStudies(options.selection);
@@ -125,11 +125,23 @@ Status Select(const RunOptions& options, source::PacsSource& source, Journal& jo
     }
     return batch;
   };
+  if (append) {
+    // --incremental: the studies of the selection the dataset does not hold yet.
+    auto added = journal.Append(next_page);
+    if (!added) return Fail(added.error());
+    summary.added_instances = added->rows;
+    summary.added_studies = added->studies;
+    observer.OnSelected(added->rows);
+    return journal.SetMeta("finalized", added->rows > 0 ? "0" : "1");
+  }
   auto settings = SampleSettings(options);
   settings["prune"] = options.fresh ? "1" : "0";  // Until done: a killed run prunes on its rerun.
+  settings["finalized"] = "0";
   auto frozen = journal.Freeze(next_page, settings);
   if (!frozen) return Fail(frozen.error());
   summary.duplicate_rows = frozen->duplicates;
+  summary.added_instances = frozen->rows;
+  summary.added_studies = stats->studies;
   observer.OnSelected(rows_so_far - frozen->duplicates);
   summary.duplicate_examples = std::move(frozen->duplicate_examples);
   return {};
@@ -209,6 +221,45 @@ Status PruneOlderSample(const RunOptions& options, Journal& journal, storage::Ob
   return journal.SetMeta("prune", "0");
 }
 
+/// The finished-run time a journal records ("" if none or unreadable).
+std::string FinalizedAt(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return {};
+  auto journal = Journal::OpenForReading(path);
+  if (!journal) return {};
+  auto meta = (*journal)->Meta();
+  if (!meta || !meta->count("frozen") || !meta->count("finalized_at")) return {};
+  return meta->at("finalized_at");
+}
+
+/// Takes the dataset's record (the journal copy in the destination) in place of the local
+/// journal when the local one is missing or older: another machine ran last.
+Status AdoptRecord(const RunOptions& options, storage::ObjectStore& store) {
+  auto info = store.Stat(options.record_key);
+  if (!info) return Fail(info.error());
+  if (!*info) return {};
+  auto bytes = store.Get(options.record_key);
+  if (!bytes) return Fail(bytes.error());
+  const std::filesystem::path fetched = options.journal_path.string() + ".record.tmp";
+  std::error_code ec;
+  std::filesystem::create_directories(options.journal_path.parent_path(), ec);
+  {
+    std::ofstream out(fetched, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+    if (!out) return Fail(ErrorCode::kIo, fmt::format("cannot write {}", fetched.string()));
+  }
+  const std::string theirs = FinalizedAt(fetched), ours = FinalizedAt(options.journal_path);
+  if (!theirs.empty() && theirs > ours) {
+    for (const char* side : {"-wal", "-shm"}) std::filesystem::remove(options.journal_path.string() + side, ec);
+    std::filesystem::rename(fetched, options.journal_path, ec);
+    if (ec)
+      return Fail(ErrorCode::kIo, fmt::format("cannot replace {}: {}", options.journal_path.string(), ec.message()));
+  } else {
+    std::filesystem::remove(fetched, ec);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<RunSummary> Run(const RunOptions& options,
@@ -221,6 +272,12 @@ Result<RunSummary> Run(const RunOptions& options,
   // The destination first: an output folder that cannot be written is named as such (exit 3),
   // not reported as a journal that SQLite cannot open inside it.
   if (auto ok = store.CheckWritable(); !ok) return Fail(ok.error());
+  // The record is read when this machine has no finished journal of its own, or when an
+  // incremental run must see what another machine added since.
+  if (!options.record_key.empty() && !options.fresh &&
+      (options.incremental || FinalizedAt(options.journal_path).empty())) {
+    if (auto ok = AdoptRecord(options, store); !ok) return Fail(ok.error());
+  }
   auto journal = Journal::Open(options.journal_path);
   if (!journal) return Fail(journal.error());
   if (options.fresh) {
@@ -249,6 +306,26 @@ Result<RunSummary> Run(const RunOptions& options,
     }
     if (auto it = meta->find("duplicate_rows"); it != meta->end()) {
       summary.duplicate_rows = std::strtoull(it->second.c_str(), nullptr, 10);
+    }
+    if (options.incremental) {
+      const bool finalized = meta->count("finalized") && meta->at("finalized") == "1";
+      auto source = connect();
+      if (!source) return Fail(source.error());
+      if (auto ok = Select(options, **source, **journal, summary, observer, /*append=*/true); !ok) {
+        return Fail(ok.error());
+      }
+      if (summary.added_instances == 0 && finalized) {
+        // Nothing new since a run that finished: nothing is downloaded, retried or rewritten.
+        summary.nothing_new = true;
+        auto counts = (*journal)->Count();
+        if (!counts) return Fail(counts.error());
+        summary.total = counts->total;
+        summary.stored = counts->stored;
+        summary.excluded = counts->excluded;
+        summary.select_s = SecondsSince(t);
+        summary.total_s = SecondsSince(start);
+        return summary;
+      }
     }
   }
   summary.select_s = SecondsSince(t);
@@ -369,6 +446,30 @@ Result<RunSummary> Run(const RunOptions& options,
   if (auto ok = store.Put(options.layout.ReadmeKey(), as_bytes(readme), "text/markdown"); !ok) return Fail(ok.error());
   if (auto ok = store.Flush(); !ok) return Fail(ok.error());
   if (auto ok = PruneOlderSample(options, **journal, store, *meta, summary); !ok) return Fail(ok.error());
+  // A run that changed the dataset (instances added or newly stored, objects pruned) updates
+  // the record; one that only retried failures that failed again leaves it: a rerun with
+  // nothing to do writes nothing.
+  bool changed = summary.added_instances > 0 || summary.stored != summary.already_stored || summary.pruned > 0;
+  if (!changed && !options.record_key.empty()) {
+    auto record = store.Stat(options.record_key);
+    if (!record) return Fail(record.error());
+    changed = !record->has_value();  // A dataset from before records were kept.
+  }
+  if (auto ok = (*journal)->SetMeta("finalized", "1"); !ok) return Fail(ok.error());
+  if (changed) {
+    if (auto ok = (*journal)->SetMeta("finalized_at", NowIso()); !ok) return Fail(ok.error());
+  }
+  if (!options.record_key.empty() && changed) {
+    // The dataset's own record (a copy of the journal in the destination): a run on another
+    // machine, --incremental or a resume, continues from it.
+    const std::filesystem::path copy = options.journal_path.string() + ".record.tmp";
+    Status kept = (*journal)->BackupTo(copy);
+    if (kept) kept = store.PutFile(options.record_key, copy, "application/vnd.sqlite3");
+    if (kept) kept = store.Flush();
+    std::error_code ignored_error;
+    std::filesystem::remove(copy, ignored_error);
+    if (!kept) return Fail(kept.error());
+  }
   summary.csv_uri = store.Uri(options.layout.CsvKey());
   summary.readme_uri = store.Uri(options.layout.ReadmeKey());
   summary.metadata_uri = store.Uri(options.layout.MetadataKey());

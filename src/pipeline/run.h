@@ -31,6 +31,12 @@ struct RunOptions {
   std::string deid = "off";
   /// Splits, report sections, metadata.jsonl, LLaVA, WebDataset (pipeline/packages.h).
   PackageOptions packages;
+  /// --incremental: a frozen sample grows by the selection's studies it does not hold yet; with
+  /// none and the last run finished, nothing is done or written (RunSummary::nothing_new).
+  bool incremental = false;
+  /// Where the journal's copy goes after each finished run, in the destination (GCS:
+  /// <prefix>/.eden/journal.sqlite); empty when the journal is in the destination already.
+  std::string record_key;
 };
 
 /// The summary lists at most this many failures, the first in CSV order: memory stays flat
@@ -53,6 +59,9 @@ struct RunSummary {
   size_t stored = 0;          ///< Stored after this run (all runs).
   size_t failed = 0;
   size_t excluded = 0;             ///< Left out on purpose (burned-in text): not failures.
+  size_t added_instances = 0;      ///< Put in the sample by this run (all of it the first time).
+  size_t added_studies = 0;        ///< --incremental: studies new to the dataset.
+  bool nothing_new = false;        ///< --incremental found nothing new: nothing was written.
   std::string deid = "off";        ///< deid::Describe of the run's de-identification.
   uint64_t deid_replacements = 0;  ///< Identifiers replaced in report text.
   /// Selected rows whose instance id an earlier row of the selection already had: the first

@@ -33,6 +33,8 @@ class LocalObjectStore final : public ObjectStore {
   Status Flush() override;
 
   std::filesystem::path PathOf(const std::string& key) const;
+  Result<std::unique_ptr<DestinationLock>> TryLock(const std::string& key, const std::string& holder,
+                                                   double lease_s) override;
 
   /// True for a name Put gives its temporary files (`*.eden-tmp-<pid>-<n>`); `pid` is set.
   static bool IsTempName(const std::string& filename, long* pid = nullptr);

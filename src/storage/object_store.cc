@@ -84,4 +84,8 @@ Result<std::map<std::string, ObjectInfo>> ObjectStore::List(const std::string& p
   return out;
 }
 
+Result<std::unique_ptr<DestinationLock>> ObjectStore::TryLock(const std::string& key, const std::string&, double) {
+  return Fail(ErrorCode::kUnsupported, fmt::format("this destination cannot hold a lock ({})", Uri(key)));
+}
+
 }  // namespace eden::storage

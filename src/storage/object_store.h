@@ -32,6 +32,16 @@ class ObjectWriter {
 };
 
 /// Where a dataset's objects go: a local folder, or a GCS bucket (gcs/gcs_object_store.h). Keys are relative
+/// A lock in a destination (ObjectStore::TryLock), held until Release or destruction.
+class DestinationLock {
+ public:
+  virtual ~DestinationLock() = default;
+  /// Extends a lease by its length from now; kFailedPrecondition if it was lost (expired and
+  /// taken by another holder): the holder must stop.
+  virtual Status Renew() = 0;
+  virtual void Release() = 0;
+};
+
 /// ("<prefix>/images-jpg/<id>.jpg"); a store never shows a half-written object.
 /// @par Thread-safety Implementations are safe to call from many threads.
 /// @par Idempotency Put of the same key and bytes twice leaves one object.
@@ -67,6 +77,13 @@ class ObjectStore {
   /// Makes every object Put so far durable (survives a machine crash). A run calls it before
   /// its journal records objects as stored: one flush per batch instead of one per object.
   virtual Status Flush() { return {}; }
+  /// A lock named `key` for schedulers (`eden run --every`): one holder at a time, across
+  /// machines, let go when its holder dies — a local folder: flock(2) on the file, which the
+  /// kernel drops with the process; GCS: a lease object that expires `lease_s` after its last
+  /// renewal. `holder` is written into it (who holds it, for people). nullptr when another
+  /// holder has it. The default: kUnsupported.
+  virtual Result<std::unique_ptr<DestinationLock>> TryLock(const std::string& key, const std::string& holder,
+                                                           double lease_s);
 };
 
 /// A writer appending to the local file `path` (created or truncated); Commit closes it and calls

@@ -80,6 +80,7 @@ std::string OutcomeToJson(const pipeline::InstanceOutcome& o) {
               {"fetch_ms", o.fetch_ms},
               {"convert_ms", o.convert_ms},
               {"store_ms", o.store_ms},
+              {"fetch_retries", o.fetch_retries},
               {"excluded", o.excluded},
               {"patient", o.patient},
               {"deid_report", o.deid_report ? json(*o.deid_report) : json(nullptr)},
@@ -123,6 +124,7 @@ Result<pipeline::InstanceOutcome> OutcomeFromJson(const std::string& text) {
     o.fetch_ms = j.value("fetch_ms", 0.0);
     o.convert_ms = j.value("convert_ms", 0.0);
     o.store_ms = j.value("store_ms", 0.0);
+    o.fetch_retries = j.value("fetch_retries", 0u);
     o.excluded = j.value("excluded", false);
     o.patient = j.value("patient", "");
     if (j.contains("deid_report") && j["deid_report"].is_string()) o.deid_report = j["deid_report"].get<std::string>();

@@ -10,10 +10,12 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -151,6 +153,10 @@ def check_dataset_with_official_client(server, prefix=PREFIX):
                 or n.startswith((f"{prefix}/metadata/", f"{prefix}/shards/"))}
     assert f"{prefix}/metadata.jsonl" in packages and f"{prefix}/metadata/train.jsonl" in packages, sorted(packages)
     expected |= packages
+    # The dataset's record: a copy of the run's journal, from which a run on another machine goes on.
+    record = f"{prefix}/.eden/journal.sqlite"
+    assert record in objects and objects[record]["contentType"] == "application/vnd.sqlite3", sorted(objects)[:3]
+    expected.add(record)
     assert set(objects) == expected, f"unexpected objects: {sorted(set(objects) - expected)[:5]}"
     return rows, objects
 
@@ -382,8 +388,9 @@ def test_service_account_jwt_verified_and_token_refreshed(tmp):
                 time.sleep(0.05)
             raise AssertionError(f"the run ended (exit {p.poll()}) or 120 s passed before {what}")
 
-        # ... + metadata.jsonl and metadata/<split>.jsonl for the 3 default splits.
-        expected_objects = 2 * (LOADED["instances"] - 4) + 1 + 2 + 1 + 3
+        # ... + metadata.jsonl and metadata/<split>.jsonl for the 3 default splits, + the dataset's
+        # record (.eden/journal.sqlite).
+        expected_objects = 2 * (LOADED["instances"] - 4) + 1 + 2 + 1 + 3 + 1
         # Phase 1: 4 s tokens. eden must fetch a new one before the old one expires, so no
         # request is ever refused.
         refreshed = wait_for("a second token was fetched", lambda st: st["tokens"].get("jwt", 0) >= 2)
@@ -509,6 +516,116 @@ def test_deid_check_reads_a_dataset_in_the_bucket(tmp):
         c = eden(tmp, "deid", "check", "gs://eden-it/plain-set", env=env)
         assert c.returncode == 1 and "Patient Identity Removed is not YES" in c.stdout, c.stdout[-800:] + c.stderr
     finally:
+        server.stop()
+
+
+
+def psql(sql):
+    return subprocess.run(["psql", "-h", ENV["EDEN_PG_SOCKET"], "-p", ENV["SOURCE_DATABASE_PORT"], "-U", "eden", "-d",
+                           "pacs", "-qAt", "-c", sql], check=True, text=True, capture_output=True).stdout.split()
+
+
+def visible_query(tmp, proxy_port):
+    """The built-in selection limited to the studies in table eden_visible, downloads through a
+    proxy on proxy_port."""
+    psql("CREATE TABLE IF NOT EXISTS eden_visible (study_id text PRIMARY KEY); TRUNCATE eden_visible")
+    base_sql = open(os.path.join(ARGS.repo, "queries/dicom_reports.sql"), encoding="utf-8").read()
+    query = os.path.join(tmp, "visible.sql")
+    with open(query, "w", encoding="utf-8") as f:
+        f.write("SELECT study_id, series_number, instance_id, instance_number, file_path, "
+                f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{proxy_port}') AS file_url, "
+                f"report_value, field_created_at, modality, body_part FROM ({base_sql}) base "
+                "WHERE study_id::text IN (SELECT study_id FROM eden_visible)")
+    return query
+
+
+def machine(tmp, name):
+    """Another machine's home: its own state folder, so no journal of another run."""
+    home = os.path.join(tmp, name)
+    os.makedirs(home, exist_ok=True)
+    return {"HOME": home, "XDG_STATE_HOME": os.path.join(home, "state")}
+
+
+def test_incremental_from_another_machine_continues_from_the_buckets_record(tmp):
+    server = gcs_server(tmp)
+    port = harness.usable_port(ARGS.orthanc_port + 40)
+    log = os.path.join(tmp, "requests.log")
+    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"),
+                              str(port), ENV["EDEN_ORTHANC_URL"], "0", log])
+    try:
+        harness.wait_listening(port, proxy)
+        query = visible_query(tmp, port)
+        good = [i for i in psql("SELECT id FROM pacs_studies WHERE NOT deleted ORDER BY id") if i != LOADED["bad_study"]]
+        psql("INSERT INTO eden_visible VALUES " + ",".join(f"('{i}')" for i in good[:10]))
+        args = ["run", "--incremental", "--query", query, "-o", "gs://eden-it", "--progress", "none"]
+        r = eden(tmp, *args, env={"STORAGE_EMULATOR_HOST": server.url, **machine(tmp, "a")})
+        assert r.returncode == 0, r.stdout + r.stderr
+        first, _ = check_dataset_with_official_client(server)
+        assert {row["study_id"] for row in first} == set(good[:10])
+        assert ".eden/journal.sqlite" in " ".join(listed_by_official_client(server, PREFIX + "/.eden/"))
+
+        # Five more studies; machine B has never run eden: it continues from the bucket's record.
+        open(log, "w").close()
+        psql("INSERT INTO eden_visible VALUES " + ",".join(f"('{i}')" for i in good[10:15]))
+        r = eden(tmp, *args, env={"STORAGE_EMULATOR_HOST": server.url, **machine(tmp, "b")})
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "5 new studies" in r.stdout, r.stdout
+        rows, _ = check_dataset_with_official_client(server)
+        assert {row["study_id"] for row in rows} == set(good[:15]), "the CSV in the bucket covers all 15 studies"
+        new_rows = [row for row in rows if row["study_id"] in set(good[10:15])]
+        assert len(open(log).read().splitlines()) == len(new_rows), "only the new studies' files were downloaded"
+        assert len(rows) == len(first) + len(new_rows)
+
+        # Machine A again: its own journal is older than the record; it takes the record, finds nothing new.
+        open(log, "w").close()
+        r = eden(tmp, *args, env={"STORAGE_EMULATOR_HOST": server.url, **machine(tmp, "a")})
+        assert r.returncode == 0 and "nothing new" in r.stdout, r.stdout + r.stderr
+        assert open(log).read() == ""
+    finally:
+        proxy.kill()
+        proxy.wait()
+        server.stop()
+
+
+def test_every_lease_in_the_bucket_expires_when_its_holder_is_killed(tmp):
+    server = gcs_server(tmp)
+    port = harness.usable_port(ARGS.orthanc_port + 41)
+    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"),
+                              str(port), ENV["EDEN_ORTHANC_URL"], "200"])
+    try:
+        harness.wait_listening(port, proxy)
+        query = visible_query(tmp, port)
+        good = [i for i in psql("SELECT id FROM pacs_studies WHERE NOT deleted ORDER BY id") if i != LOADED["bad_study"]]
+        psql("INSERT INTO eden_visible VALUES " + ",".join(f"('{i}')" for i in good[:10]))
+        args = [ARGS.eden, "run", "--every", "1s", "--lease", "6", "--query", query, "-o", "gs://eden-it",
+                "--progress", "none", "--download-concurrency", "1"]
+        base = {k: v for k, v in os.environ.items() if k not in ("STORAGE_EMULATOR_HOST", "GCS_CREDENTIALS_PATH")}
+        env_a = {**base, **ENV, "STORAGE_EMULATOR_HOST": server.url, **machine(tmp, "a")}
+        env_b = {**base, **ENV, "STORAGE_EMULATOR_HOST": server.url, **machine(tmp, "b")}
+        holder = subprocess.Popen(args, env=env_a, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        seen, deadline = "", time.time() + 60
+        while "scheduled run 1 started" not in seen and time.time() < deadline:
+            seen += holder.stdout.readline()
+        lease = server.get_json(f"/storage/v1/b/eden-it/o/{urllib.parse.quote(PREFIX + '/.eden/schedule.lock', safe='')}?alt=media")
+        assert lease["lease_s"] == 6 and "pid" in lease["holder"], lease
+        time.sleep(0.5)
+        holder.kill()  # Mid-run: the lease stays in the bucket until it expires.
+        holder.wait()
+        killed_at = time.time()
+        other = subprocess.Popen(args, env=env_b, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        text, deadline = "", time.time() + 60
+        while "started" not in text and time.time() < deadline:
+            text += other.stdout.readline()
+        started_after = time.time() - killed_at
+        while "scheduled run" not in text.split("started")[-1] and "ended" not in text and time.time() < deadline:
+            text += other.stdout.readline()
+        other.send_signal(signal.SIGTERM)
+        rest, _ = other.communicate(timeout=120)
+        assert "another scheduler holds" in text, text  # Refused while the lease was live...
+        assert "started" in text and 3 <= started_after <= 15, (started_after, text)  # ...taken once it expired.
+    finally:
+        proxy.kill()
+        proxy.wait()
         server.stop()
 
 

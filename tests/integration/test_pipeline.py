@@ -963,6 +963,174 @@ def test_a_transfer_syntax_eden_does_not_know_is_unsupported_with_its_uid(tmp):
     assert "1.2.840.10008.1.2.4.201" in result["error"]["message"] and "High-Throughput" in result["error"]["message"], result
 
 
+@contextlib.contextmanager
+def visible_studies_query(tmp, log):
+    """A --query showing only the studies listed in the table eden_visible (a PACS that grows as
+    rows are added there), its downloads through a proxy that logs every request to `log`."""
+    port = harness.usable_port(ARGS.proxy_port)
+    proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"),
+                              str(port), ENV["EDEN_ORTHANC_URL"], "0", log])
+    try:
+        harness.wait_listening(port, proxy)
+        psql_csv("SELECT 1")  # connection check
+        sh(["psql", "-h", ENV["EDEN_PG_SOCKET"], "-p", ENV["SOURCE_DATABASE_PORT"], "-U", "eden", "-d", "pacs", "-q",
+            "-c", "CREATE TABLE IF NOT EXISTS eden_visible (study_id text PRIMARY KEY); TRUNCATE eden_visible"])
+        query = url_rewriting_query(tmp, "visible.sql",
+                                    f"replace(file_url, '{ENV['EDEN_ORTHANC_URL']}', 'http://127.0.0.1:{port}')")
+        with open(query, encoding="utf-8") as f:
+            sql = f.read()
+        with open(query, "w", encoding="utf-8") as f:
+            f.write(f"SELECT * FROM ({sql}) v WHERE study_id::text IN (SELECT study_id FROM eden_visible)")
+        yield query, port
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+def show_studies(ids):
+    values = ",".join(f"('{i}')" for i in ids)
+    sh(["psql", "-h", ENV["EDEN_PG_SOCKET"], "-p", ENV["SOURCE_DATABASE_PORT"], "-U", "eden", "-d", "pacs", "-q",
+        "-c", f"INSERT INTO eden_visible VALUES {values}"])
+
+
+def test_incremental_downloads_only_new_studies_and_the_csv_covers_all(tmp):
+    log = os.path.join(tmp, "requests.log")
+    good = [r["id"] for r in psql_csv("SELECT id FROM pacs_studies WHERE NOT deleted ORDER BY id")
+            if r["id"] != LOADED.get("bad_study")]
+    assert len(good) >= 15, len(good)
+    with visible_studies_query(tmp, log) as (query, _):
+        out = os.path.join(tmp, "out")
+        args = ["run", "--incremental", "--query", query, "-o", out, "--progress", "none"]
+        show_studies(good[:10])
+        r = eden(*args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        first = read_csv(out)
+        assert {row["study_id"] for row in first} == set(good[:10])
+        assert len(open(log).read().splitlines()) == len(first), "first run: one download per instance"
+
+        open(log, "w").close()
+        show_studies(good[10:15])
+        r = eden(*args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "5 new studies" in r.stdout, r.stdout
+        rows = read_csv(out)
+        new_rows = [row for row in rows if row["study_id"] in set(good[10:15])]
+        assert {row["study_id"] for row in rows} == set(good[:15]), "the CSV covers the whole dataset"
+        assert len(rows) == len(first) + len(new_rows) and new_rows
+        downloaded = open(log).read().splitlines()
+        # Only the 5 new studies' files were asked of the DICOM server, each once.
+        assert len(downloaded) == len(new_rows), (len(downloaded), len(new_rows))
+        new_ids = {row["instance_id"] for row in new_rows}
+        assert all(row["status"] == "stored" for row in rows), [r["error"] for r in rows if r["status"] != "stored"]
+        metadata = read_jsonl(os.path.join(out, "eden-dataset-vlms/sample-test/metadata.jsonl"))
+        assert len(metadata) == len(rows) and new_ids <= {m["instance_id"] for m in metadata}
+        readme = open(os.path.join(out, "eden-dataset-vlms/sample-test/README-dataset.md"), encoding="utf-8").read()
+        assert f"{len(rows)}" in readme
+
+        # Nothing new: nothing downloaded, nothing written.
+        open(log, "w").close()
+        dataset = os.path.join(out, "eden-dataset-vlms/sample-test")
+        before = {p: os.stat(os.path.join(dataset, p)).st_mtime_ns for p in os.listdir(dataset)
+                  if os.path.isfile(os.path.join(dataset, p))}
+        r = eden(*args)
+        assert r.returncode == 0 and "nothing new" in r.stdout, r.stdout + r.stderr
+        assert open(log).read() == "", "a run with nothing new downloaded something"
+        after = {p: os.stat(os.path.join(dataset, p)).st_mtime_ns for p in os.listdir(dataset)
+                 if os.path.isfile(os.path.join(dataset, p))}
+        assert before == after, "a run with nothing new rewrote files"
+
+
+
+def scheduled_intervals(text):
+    """(start, end) of each scheduled run an `eden run --every` log reports, as datetimes."""
+    import datetime
+    starts, spans = {}, []
+    for line in text.splitlines():
+        m = re.search(r"scheduled run (\d+) (started|ended) (\S+)", line)
+        if not m:
+            continue
+        when = datetime.datetime.strptime(m.group(3), "%Y-%m-%dT%H:%M:%S.%fZ")
+        if m.group(2) == "started":
+            starts[m.group(1)] = when
+        else:
+            spans.append((starts.pop(m.group(1)), when))
+    # A run stopped by the end of the test has no end: it lasts for ever as far as overlaps go.
+    return spans + [(start, datetime.datetime.max) for start in starts.values()]
+
+
+def test_every_loops_on_one_destination_never_overlap_and_a_killed_holder_lets_go(tmp):
+    log = os.path.join(tmp, "requests.log")
+    good = [r["id"] for r in psql_csv("SELECT id FROM pacs_studies WHERE NOT deleted ORDER BY id")
+            if r["id"] != LOADED.get("bad_study")]
+    with visible_studies_query(tmp, log) as (query, port):
+        out = os.path.join(tmp, "out")
+        show_studies(good[:12])
+        # Slow downloads (one at a time, 100 ms each): the first run lasts seconds; the loops tick every 1 s.
+        slow = subprocess.Popen(["/usr/bin/python3", os.path.join(ARGS.repo, "tests/integration/slow_proxy.py"),
+                                 str(port + 1), ENV["EDEN_ORTHANC_URL"], "100"])
+        harness.wait_listening(port + 1, slow)
+        try:
+            with open(query, encoding="utf-8") as f:
+                sql = f.read().replace(f"127.0.0.1:{port}", f"127.0.0.1:{port + 1}")
+            with open(query, "w", encoding="utf-8") as f:
+                f.write(sql)
+            args = [ARGS.eden, "run", "--every", "1s", "--query", query, "-o", out, "--progress", "none",
+                    "--download-concurrency", "1"]
+            logs = [open(os.path.join(tmp, f"loop{i}.log"), "w+") for i in range(2)]
+            loops = [subprocess.Popen(args, env={**os.environ, **ENV}, stdout=f, stderr=subprocess.STDOUT) for f in logs]
+            try:
+                time.sleep(1.0)
+                show_studies(good[12:16])  # More work arrives while the loops run.
+                time.sleep(11)
+            finally:
+                for p in loops:
+                    p.send_signal(signal.SIGTERM)
+                for p in loops:
+                    p.wait(timeout=60)
+            texts = [open(f.name).read() for f in logs]
+            spans = [scheduled_intervals(t) for t in texts]
+            assert any(spans), texts
+            assert sum(len(sp) for sp in spans) >= 2, texts
+            everything = sorted(span for sp in spans for span in sp)
+            for (a_start, a_end), (b_start, b_end) in zip(everything, everything[1:]):
+                assert a_end <= b_start, f"two scheduled runs overlapped: {a_start}-{a_end} and {b_start}-{b_end}"
+            assert any("another scheduler holds" in t for t in texts), texts
+            rows = read_csv(out)
+            assert {row["study_id"] for row in rows} == set(good[:16]), "every study shown was added once"
+            assert len({row["instance_id"] for row in rows}) == len(rows)
+
+            # A holder killed in the middle of a run: the lock goes with it (flock), the next loop runs at once.
+            show_studies(good[16:20])
+            first = subprocess.Popen(args, env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+            deadline = time.time() + 60
+            seen = ""
+            while "started" not in seen and time.time() < deadline:
+                seen += first.stdout.readline()
+            time.sleep(0.3)  # In its run now (4 new studies at 100 ms a file).
+            first.kill()
+            first.wait()
+            with sqlite3.connect(os.path.join(out, ".eden/journal.sqlite"), timeout=5) as db:
+                pending = db.execute("SELECT count(*) FROM instances WHERE state = 'pending'").fetchone()[0]
+            assert pending > 0, "the holder was not killed in the middle of a run"
+            second = subprocess.Popen(args, env={**os.environ, **ENV}, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True)
+            text = ""
+            deadline = time.time() + 120
+            while "scheduled run 1 ended" not in text and time.time() < deadline and second.poll() is None:
+                text += second.stdout.readline()
+            second.send_signal(signal.SIGTERM)
+            rest, _ = second.communicate(timeout=60)
+            assert "scheduled run 1 started" in text and "scheduled run 1 ended" in text, text + rest
+            assert "another scheduler holds" not in text, text
+            rows = read_csv(out)
+            assert {row["study_id"] for row in rows} == set(good[:20])
+        finally:
+            slow.kill()
+            slow.wait()
+
+
+
 def test_status_reads_the_journal_during_and_after_a_run(tmp):
     r = eden("status", os.path.join(tmp, "nothing"))
     assert r.returncode == 2 and "no run journal" in r.stderr, (r.returncode, r.stderr)

@@ -81,6 +81,8 @@ std::pair<std::string, std::string> ValuesFor(const CLI::Option& opt) {
   if (name == "render") return {"mimic", "display"};
   if (name == "metrics-port") return {"9101", "9102"};
   if (name == "metrics-linger") return {"5", "30"};
+  if (name == "every") return {"1h", "30m"};
+  if (name == "lease") return {"60", "120"};
   if (opt.get_type_name() == "INT" || opt.get_type_name() == "UINT") return {"7", "9"};
   return {"env-" + name, "flag-" + name};
 }
@@ -96,13 +98,17 @@ TEST_F(CleanEnvironment, FlagsBeatTheEnvironmentForEveryOptionOfRun) {
 
     Parsed none;
     none.Parse({"run"});
+    // A flag (--incremental) takes no value: the environment says "true".
+    const bool is_flag = opt->get_items_expected_max() == 0;
+    const std::vector<std::string> with_flag =
+        is_flag ? std::vector<std::string>{"run", flag} : std::vector<std::string>{"run", flag, flag_value};
     Parsed flag_only;
-    flag_only.Parse({"run", flag, flag_value});
-    ::setenv(opt->get_envname().c_str(), env_value.c_str(), 1);
+    flag_only.Parse(with_flag);
+    ::setenv(opt->get_envname().c_str(), is_flag ? "true" : env_value.c_str(), 1);
     Parsed env_only;
     env_only.Parse({"run"});
     Parsed both;
-    both.Parse({"run", flag, flag_value});
+    both.Parse(with_flag);
     ::unsetenv(opt->get_envname().c_str());
 
     // The bound settings, not just CLI11's record of the option: that is where a subcommand

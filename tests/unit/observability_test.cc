@@ -15,6 +15,7 @@
 #include "core/base64.h"
 #include "metrics/registry.h"
 #include "pipeline/instance_metrics.h"
+#include "pipeline/instance_task.h"
 #include "sentry/envelope.h"
 #include "sentry/reporter.h"
 #include "web/access.h"
@@ -113,6 +114,35 @@ TEST(Metrics, InstanceOutcomesAreCountedByOutcomeCodeAndStep) {
   EXPECT_EQ(r.Value("eden_stored_bytes_total", {{"kind", "jpeg"}}), 40);
   EXPECT_EQ(r.Value("eden_download_seconds"), 1);
   EXPECT_EQ(r.Render().find("1.2.3.4"), std::string::npos);  // No id in any label.
+}
+
+/// Answers after `retries` transient failures (as CurlFetcher counts them).
+class RetryingFetcher final : public fetch::Fetcher {
+ public:
+  Result<Bytes> Fetch(const std::string&) override {
+    retries_ += 2;
+    return Bytes();  // Empty: not DICOM, but downloaded.
+  }
+  uint64_t retries() const override { return retries_; }
+
+ private:
+  uint64_t retries_ = 5;  // From earlier downloads: not this instance's.
+};
+
+TEST(Metrics, DownloadRetriesOfEachInstanceAreCounted) {
+  RetryingFetcher fetcher;
+  source::InstanceRow row;
+  row.instance_id = "i1";
+  row.file_url = "http://pacs/i1";
+  const pipeline::Fetched f = pipeline::FetchInstance(row, fetcher);
+  EXPECT_EQ(f.fetch_retries, 2u);
+  metrics::Registry r;
+  pipeline::InstanceMetrics m(r);
+  pipeline::InstanceOutcome o;
+  o.fetch_retries = 3;
+  o.Fail(pipeline::Step::kDownload, Error(ErrorCode::kUnavailable, "HTTP 503 after 4 attempts"));
+  m.Record(o);
+  EXPECT_EQ(r.Value("eden_retries_total", {{"what", "download"}}), 3);
 }
 
 // ---- web: access and the server ----------------------------------------------------------------
