@@ -5,7 +5,10 @@ set -euo pipefail
 dir=${1:-build/bench-data}
 n=${N:-16}
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -f "$dir/.done-$n" ]; then exit 0; fi
+if [ -f "$dir/.done-$n" ]; then
+  [ -d "$dir/jpeg-baseline" ] || "$here/make_baseline.sh" "$dir"
+  exit 0
+fi
 rm -rf "$dir"
 mkdir -p "$dir/uncompressed" "$dir/jpeg-lossless" "$dir/j2k"
 /usr/bin/python3 "$here/make_radiographs.py" "$dir/uncompressed" "$n"
@@ -14,5 +17,6 @@ for f in "$dir"/uncompressed/*.dcm; do
   dcmcjpeg +e1 "$f" "$dir/jpeg-lossless/$b"
   gdcmconv --j2k "$f" "$dir/j2k/$b"
 done
+"$here/make_baseline.sh" "$dir"
 touch "$dir/.done-$n"
 du -sh "$dir"/*

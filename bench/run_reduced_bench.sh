@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Decode at the resolution needed (issue 17): `eden convert -j2` of the benchmark radiographs
 # (16 a transfer syntax, 3000x2500, bench/make_data.sh) at full size, and with --max-size 1024 and
-# 512 both as eden does it (JPEG 2000: only the resolution levels needed) and with --full-decode
+# 512 both as eden does it (JPEG 2000: only the resolution levels needed; JPEG baseline: scaled in
+# the IDCT by libjpeg-turbo) and with --full-decode
 # (every pixel decoded, then the same resize: what eden did before). Best of REPS (default 3),
 # alternated; prints seconds and the speed-ups, and the PSNR of each reduced output against
 # the full-decode output of the same size.
@@ -24,7 +25,7 @@ cases = [("full size", []), ("--max-size 1024", ["--max-size", "1024"]),
          ("--max-size 512", ["--max-size", "512"]), ("--max-size 512 --full-decode", ["--max-size", "512", "--full-decode"])]
 print("| syntax | path | seconds (best) | vs full size | vs --full-decode |")
 print("|---|---|---|---|---|")
-for syntax in ("j2k", "jpeg-lossless", "uncompressed"):
+for syntax in os.environ.get("SYNTAXES", "j2k jpeg-baseline jpeg-lossless uncompressed").split():
     src = os.path.join("build/bench-data", syntax)
     best = {}
     for _ in range(reps):

@@ -16,6 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest
   python3-pydicom python3-numpy python3-pil python3-gdcm libgdcm-tools python3-crc32c python3-celery python3-redis
   dicom3tools
+  # HTJ2K test files: OpenJPH's ojph_compress
+  openjph-tools
   # The dashboard's browser test: Debian's Chromium, driven by playwright-core from npm
   chromium
   # compose.yaml checked by Docker Compose itself (docker-compose config)

@@ -28,6 +28,7 @@
 #include "dicom/openjpeg_codec.h"
 #include "dicom/preflight.h"
 #include "dicom/rle_codec.h"
+#include "dicom/turbojpeg_codec.h"
 #include "imaging/render.h"
 
 namespace eden::dicom {
@@ -164,12 +165,18 @@ std::string UnknownTransferSyntaxName(const std::string& uid) {
   return "";
 }
 
+/// High-Throughput JPEG 2000 (PS3.5 A.4.11, 2023): newer than this DCMTK, whose data sets it
+/// parses up to the pixel data; the codestreams are JPEG 2000 Part 15, which OpenJPEG 2.5 decodes.
+bool IsHtj2k(const std::string& uid) {
+  return uid == "1.2.840.10008.1.2.4.201" || uid == "1.2.840.10008.1.2.4.202" || uid == "1.2.840.10008.1.2.4.203";
+}
+
 bool IsOwnCodec(const std::string& uid) {
-  return uid == "1.2.840.10008.1.2.5" ||     // RLE Lossless
-         uid == "1.2.840.10008.1.2.4.90" ||  // JPEG 2000 lossless
-         uid == "1.2.840.10008.1.2.4.91" ||  // JPEG 2000
-         uid == "1.2.840.10008.1.2.4.57" ||  // JPEG lossless, process 14
-         uid == "1.2.840.10008.1.2.4.70";    // JPEG lossless, SV1
+  return IsHtj2k(uid) || uid == "1.2.840.10008.1.2.5" ||  // RLE Lossless
+         uid == "1.2.840.10008.1.2.4.90" ||               // JPEG 2000 lossless
+         uid == "1.2.840.10008.1.2.4.91" ||               // JPEG 2000
+         uid == "1.2.840.10008.1.2.4.57" ||               // JPEG lossless, process 14
+         uid == "1.2.840.10008.1.2.4.70";                 // JPEG lossless, SV1
 }
 
 bool IsJpeg2000(E_TransferSyntax xfer) {
@@ -259,7 +266,7 @@ class DcmtkObject final : public DicomObject {
     auto* pixel = dynamic_cast<DcmPixelData*>(element);
     if (pixel == nullptr) return Fail(ErrorCode::kMalformed, "Pixel Data has an impossible VR");
     if (info_.format.bits_allocated == 1) return DecodeBitFrame(*pixel, index);
-    if (IsJpeg2000(xfer_) || xfer_ == EXS_RLELossless) return DecodeFragmentsFrame(*pixel, index);
+    if (IsJpeg2000(xfer_) || xfer_ == EXS_RLELossless || ScaledJpeg()) return DecodeFragmentsFrame(*pixel, index);
     return DecodeWithDcmtk(ds, *pixel, index);
   }
 
@@ -294,11 +301,27 @@ class DcmtkObject final : public DicomObject {
     return DecodeCodestream(codestream, index);
   }
 
+  /// JPEG baseline greyscale frames asked for at half their size or less: libjpeg-turbo decodes
+  /// them scaled in the IDCT (DecodeJpegScaled) instead of DCMTK decoding every pixel.
+  bool ScaledJpeg() const {
+    const imaging::PixelFormat& f = info_.format;
+    return xfer_ == EXS_JPEGProcess1 && reduced_to_ > 0 && f.samples_per_pixel == 1 && f.bits_allocated == 8 &&
+           uint64_t{f.rows} * f.cols >= limits_.reduce_from_pixels && std::max(f.rows, f.cols) / 2 >= reduced_to_;
+  }
+
   /// Decodes one frame's codestream with the codec that is ours for this transfer syntax.
   Result<DecodedFrame> DecodeCodestream(std::span<const uint8_t> codestream, uint32_t index) const {
     DecodedFrame out;
     out.format = info_.format;
     out.photometric = info_.display.photometric;
+    if (xfer_ == EXS_JPEGProcess1) {
+      auto scaled = DecodeJpegScaled(codestream, info_.format.rows, info_.format.cols, reduced_to_);
+      if (!scaled) return Fail(scaled.error().WithContext(fmt::format("frame {}", index + 1)));
+      out.format.rows = scaled->rows;
+      out.format.cols = scaled->cols;
+      out.Own(std::move(scaled->bytes));
+      return out;
+    }
     if (xfer_ == EXS_RLELossless) {
       auto samples = DecodeRleFrame(codestream, info_.format);
       if (!samples) return Fail(samples.error().WithContext(fmt::format("frame {}", index + 1)));
@@ -719,7 +742,7 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::OpenOwned(std::span<const uin
   // A transfer syntax this build does not know (High-Throughput JPEG 2000, added in 2023, among
   // others): DCMTK would guess at the encoding and find no usable pixel data ("pixel data has 0
   // bytes"); it is a format eden does not decode, said with its UID.
-  if (!preflight->transfer_syntax.empty() && preflight->pixel_data &&
+  if (!preflight->transfer_syntax.empty() && preflight->pixel_data && !IsHtj2k(preflight->transfer_syntax) &&
       DcmXfer(preflight->transfer_syntax.c_str()).getXfer() == EXS_Unknown) {
     return Fail(ErrorCode::kUnsupported,
                 fmt::format("transfer syntax {}{} is not supported", preflight->transfer_syntax,
@@ -755,7 +778,10 @@ Result<std::unique_ptr<DicomObject>> DcmtkDecoder::OpenOwned(std::span<const uin
   auto file = std::move(read.file);
 
   DcmDataset& ds = *file->getDataset();
-  const E_TransferSyntax xfer = ds.getOriginalXfer();
+  // HTJ2K: DCMTK read the attributes as the explicit little endian they are; the frames are
+  // JPEG 2000 codestreams (HT block coding) for our JPEG 2000 path, reduced resolution included.
+  const bool htj2k = IsHtj2k(preflight->transfer_syntax) && native && native->encapsulated;
+  const E_TransferSyntax xfer = htj2k ? EXS_JPEG2000 : ds.getOriginalXfer();
   if (!native && !ds.tagExists(DCM_PixelData)) {
     if (!part10 && !ds.tagExists(DCM_SOPClassUID)) return Fail(ErrorCode::kNotDicom, "not a DICOM file");
     if (ds.tagExists(DCM_FloatPixelData) || ds.tagExists(DCM_DoubleFloatPixelData)) {

@@ -942,25 +942,78 @@ def test_render_mimic_matches_the_recipe_computed_independently(tmp):
     assert np.abs(a - b).mean() > 5, "--render mimic looks like the display rendering"
 
 
-def test_a_transfer_syntax_eden_does_not_know_is_unsupported_with_its_uid(tmp):
-    # High-Throughput JPEG 2000 (2023): the corpus's JPEG 2000 file relabelled, fragments kept.
-    # (pydicom does not know the UID either: the meta header is patched byte by byte.)
+def relabel_transfer_syntax(src, dst, uid):
+    """`src` with another Transfer Syntax UID in its meta header, patched byte by byte (pydicom
+    does not know the 2023+ UIDs), fragments kept."""
     import struct
-    data = bytearray(open("/usr/lib/python3/dist-packages/pydicom/data/test_files/JPEG2000.dcm", "rb").read())
-    new = b"1.2.840.10008.1.2.4.201\0"
+    data = bytearray(open(src, "rb").read())
+    new = uid.encode() + (b"\0" if len(uid) % 2 else b"")
     at = data.index(b"\x02\x00\x10\x00UI")  # (0002,0010) Transfer Syntax UID, explicit VR
     length = struct.unpack_from("<H", data, at + 6)[0]
     assert data[at + 8:at + 8 + length].startswith(b"1.2.840.10008.1.2.4.9"), data[at + 8:at + 8 + length]  # J2K
     data[at + 6:at + 8 + length] = struct.pack("<H", len(new)) + new
     assert data[132:140] == b"\x02\x00\x00\x00UL\x04\x00"  # (0002,0000) group length
     struct.pack_into("<I", data, 140, struct.unpack_from("<I", data, 140)[0] + len(new) - length)
-    path = os.path.join(tmp, "htj2k.dcm")
-    open(path, "wb").write(data)
+    open(dst, "wb").write(data)
+
+
+def test_a_transfer_syntax_eden_does_not_know_is_unsupported_with_its_uid(tmp):
+    # JPEG XL (2024): the corpus's JPEG 2000 file relabelled.
+    path = os.path.join(tmp, "jpegxl.dcm")
+    relabel_transfer_syntax("/usr/lib/python3/dist-packages/pydicom/data/test_files/JPEG2000.dcm", path,
+                            "1.2.840.10008.1.2.4.110")
     r = eden("convert", path, "-o", os.path.join(tmp, "out"), "--json")
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     result = json.loads(r.stdout.splitlines()[0])
     assert result["error"]["code"] == "unsupported", result
-    assert "1.2.840.10008.1.2.4.201" in result["error"]["message"] and "High-Throughput" in result["error"]["message"], result
+    assert "1.2.840.10008.1.2.4.110" in result["error"]["message"] and "JPEG XL" in result["error"]["message"], result
+
+
+def test_htj2k_from_openjph_decodes_to_the_same_pixels_and_at_reduced_resolution(tmp):
+    # High-Throughput JPEG 2000 (2023): the corpus's CT enlarged to 2600 x 2200 (12 bits),
+    # compressed losslessly by OpenJPH's ojph_compress (Debian openjph-tools), wrapped in DICOM
+    # as 1.2.840.10008.1.2.4.201. eden's output equals that of the same pixels uncompressed; with
+    # --max-size it decodes fewer resolution levels (within 38 dB of full decode + resize).
+    import numpy as np
+    import pydicom
+    from PIL import Image
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import UID, ExplicitVRLittleEndian
+    ds = pydicom.dcmread("/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm")
+    a = ds.pixel_array.astype(np.float64)
+    big = np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize((2200, 2600), Image.BICUBIC))
+    big = np.clip(np.round(big), 0, 4095).astype(np.uint16)
+    pgm, j2c = os.path.join(tmp, "in.pgm"), os.path.join(tmp, "out.j2c")
+    with open(pgm, "wb") as f:
+        f.write(f"P5\n{big.shape[1]} {big.shape[0]}\n4095\n".encode() + big.astype(">u2").tobytes())
+    sh(["ojph_compress", "-i", pgm, "-o", j2c, "-reversible", "true"])
+    ds.Rows, ds.Columns = big.shape
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = big.tobytes()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    plain = os.path.join(tmp, "plain.dcm")
+    ds.save_as(plain, write_like_original=False)
+    ds.PixelData = encapsulate([open(j2c, "rb").read()])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.4.90")
+    labelled = os.path.join(tmp, "labelled.dcm")
+    ds.save_as(labelled, write_like_original=False)
+    htj2k = os.path.join(tmp, "htj2k.dcm")
+    relabel_transfer_syntax(labelled, htj2k, "1.2.840.10008.1.2.4.201")
+
+    def converted(path, out, *extra):
+        r = eden("convert", path, "-o", os.path.join(tmp, out), *extra)
+        assert r.returncode == 0, r.stdout + r.stderr
+        name = os.path.basename(path)[:-4] + ".jpg"
+        return np.asarray(Image.open(os.path.join(tmp, out, name))).astype(np.float64)
+
+    assert np.array_equal(converted(htj2k, "full"), converted(plain, "plain")), "HTJ2K decoded to other pixels"
+    for size in (1024, 512):
+        x = converted(htj2k, f"r{size}", "--max-size", str(size))
+        y = converted(htj2k, f"f{size}", "--max-size", str(size), "--full-decode")
+        assert x.shape == y.shape and max(x.shape) == size, (size, x.shape, y.shape)
+        mse = ((x - y) ** 2).mean()
+        assert 0 < mse and 10 * np.log10(255 ** 2 / mse) >= 38, (size, mse)
 
 
 @contextlib.contextmanager
@@ -1197,6 +1250,49 @@ def test_max_size_decodes_jpeg2000_at_reduced_resolution_within_38_db(tmp):
         assert psnr >= 38, (name, size, psnr)
         if path != j2k:
             assert mse == 0, (name, "a small frame must decode whole")
+
+
+def test_max_size_decodes_jpeg_baseline_scaled_in_the_dct_within_38_db(tmp):
+    # An 8-bit greyscale JPEG baseline radiograph (the corpus's CT scaled to 8 bits, enlarged to
+    # 2400 x 2000, compressed by DCMTK's dcmcjpeg +eb): with --max-size eden has libjpeg-turbo
+    # decode it scaled in the IDCT (1/2 for both 1024 and 512). Against every pixel decoded
+    # (--full-decode) and the same resize: same size, PSNR >= 38 dB, and not identical (the scaled
+    # path ran). A colour JPEG decodes whole as before: identical.
+    import numpy as np
+    import pydicom
+    from PIL import Image
+    corpus = "/usr/lib/python3/dist-packages/pydicom/data/test_files"
+    ds = pydicom.dcmread(os.path.join(corpus, "CT_small.dcm"))
+    small = ds.pixel_array.astype(np.float64)
+    small = (small - small.min()) * 255.0 / (small.max() - small.min())
+    big = np.asarray(Image.fromarray(small.astype(np.float32), mode="F").resize((2000, 2400), Image.BICUBIC))
+    ds.Rows, ds.Columns = big.shape
+    ds.PixelData = np.clip(np.round(big), 0, 255).astype(np.uint8).tobytes()
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    for tag in ("WindowCenter", "WindowWidth", "RescaleIntercept", "RescaleSlope"):
+        if tag in ds:
+            delattr(ds, tag)
+    plain = os.path.join(tmp, "big8.dcm")
+    ds.save_as(plain, write_like_original=False)
+    baseline = os.path.join(tmp, "big-baseline.dcm")
+    sh(["dcmcjpeg", "+eb", "+q", "90", plain, baseline])
+    for path, size in [(baseline, 1024), (baseline, 512), (os.path.join(corpus, "SC_rgb_jpeg_dcmtk.dcm"), 64)]:
+        name = os.path.basename(path)[:-4]
+        a, b = os.path.join(tmp, f"r{size}"), os.path.join(tmp, f"f{size}")
+        for out, extra in ((a, []), (b, ["--full-decode"])):
+            r = eden("convert", path, "-o", out, "--max-size", str(size), *extra)
+            assert r.returncode == 0, r.stderr
+        x = np.asarray(Image.open(os.path.join(a, name + ".jpg"))).astype(np.float64)
+        y = np.asarray(Image.open(os.path.join(b, name + ".jpg"))).astype(np.float64)
+        assert x.shape == y.shape and max(x.shape[:2]) == size, (name, size, x.shape, y.shape)
+        mse = ((x - y) ** 2).mean()
+        psnr = 10 * np.log10(255 ** 2 / mse) if mse else 99
+        assert psnr >= 38, (name, size, psnr)
+        if path == baseline:
+            assert mse > 0, (name, size, "the scaled decode did not run")
+        else:
+            assert mse == 0, (name, "a colour frame must decode whole")
+
 
 
 def main():
