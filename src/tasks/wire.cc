@@ -1,5 +1,9 @@
 #include "tasks/wire.h"
 
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -13,11 +17,41 @@ json Opt(const std::optional<T>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
+/// True if `v` is an integer that T holds.
+template <typename T>
+bool InRange(const json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+  if (v.is_number_integer()) {
+    const int64_t n = v.get<int64_t>();
+    if constexpr (std::is_signed_v<T>) {
+      return n >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+             n <= static_cast<int64_t>(std::numeric_limits<T>::max());
+    } else {
+      return n >= 0 && static_cast<uint64_t>(n) <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+    }
+  }
+  return false;
+}
+
 template <typename T>
 std::optional<T> GetOpt(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
+  if constexpr (std::is_integral_v<T>) {
+    // JSON numbers have no range: converting one beyond T, or a float, is undefined behaviour
+    // (found by the pacs_row fuzzer), so such a field is of the wrong type.
+    if (!InRange<T>(*it)) {
+      throw json::type_error::create(302, fmt::format("{} is not a {}-bit integer", key, 8 * sizeof(T)), nullptr);
+    }
+  }
   return it->get<T>();
+}
+
+/// A numeric field of an outcome: `fallback` when absent, null, or not an integer T holds.
+template <typename T>
+T Count(const json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  return it != j.end() && InRange<T>(*it) ? it->get<T>() : fallback;
 }
 
 }  // namespace
@@ -113,10 +147,10 @@ Result<pipeline::InstanceOutcome> OutcomeFromJson(const std::string& text) {
     o.jpg_sha256 = j.value("jpg_sha256", "");
     o.dicom_crc32c = j.value("dicom_crc32c", "");
     o.jpg_crc32c = j.value("jpg_crc32c", "");
-    o.dicom_bytes = j.value("dicom_bytes", uint64_t{0});
-    o.jpg_bytes = j.value("jpg_bytes", uint64_t{0});
-    o.rows = j.value("rows", uint32_t{0});
-    o.columns = j.value("columns", uint32_t{0});
+    o.dicom_bytes = Count(j, "dicom_bytes", uint64_t{0});
+    o.jpg_bytes = Count(j, "jpg_bytes", uint64_t{0});
+    o.rows = Count(j, "rows", uint32_t{0});
+    o.columns = Count(j, "columns", uint32_t{0});
     o.modality = j.value("modality", "");
     o.photometric = j.value("photometric", "");
     o.transfer_syntax = j.value("transfer_syntax", "");
@@ -124,11 +158,11 @@ Result<pipeline::InstanceOutcome> OutcomeFromJson(const std::string& text) {
     o.fetch_ms = j.value("fetch_ms", 0.0);
     o.convert_ms = j.value("convert_ms", 0.0);
     o.store_ms = j.value("store_ms", 0.0);
-    o.fetch_retries = j.value("fetch_retries", 0u);
+    o.fetch_retries = Count(j, "fetch_retries", 0u);
     o.excluded = j.value("excluded", false);
     o.patient = j.value("patient", "");
     if (j.contains("deid_report") && j["deid_report"].is_string()) o.deid_report = j["deid_report"].get<std::string>();
-    o.deid_replacements = j.value("deid_replacements", uint64_t{0});
+    o.deid_replacements = Count(j, "deid_replacements", uint64_t{0});
     o.view_position = j.value("view_position", "");
     o.body_part = j.value("body_part", "");
     o.laterality = j.value("laterality", "");
