@@ -164,9 +164,9 @@ void GcsJson(std::span<const uint8_t> data) {
   (void)gcs::ParseObjectMetadata(text);
   (void)gcs::ParseListPage(text);
   (void)gcs::CommittedBytes(text);
-  gcs::HttpResponse response;
+  http::HttpResponse response;
   response.status = data.empty() ? 500 : 100 + data[0] * 2;
-  response.body = text;
+  AppendTo(response.body, data);
   const Error e = gcs::ErrorFromResponse(response, "fuzz");
   Check(!e.message().empty(), "an HTTP error without a message");
 }

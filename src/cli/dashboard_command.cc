@@ -11,7 +11,7 @@
 #include "cli/run_command.h"
 #include "cli/status_view.h"
 #include "cli/store_factory.h"
-#include "fetch/fetcher.h"
+#include "http/url.h"
 #include "web/http_server.h"
 
 namespace eden::cli {
@@ -101,7 +101,7 @@ int RunDashboard(DashboardArgs& args) {
   sigaction(SIGINT, &stop, nullptr);
   sigaction(SIGTERM, &stop, nullptr);
   fmt::print("eden dashboard: http://{}:{}/ (journal {}{}{})\n", args.address, (*server)->port(), journal.string(),
-             args.broker.empty() ? "" : ", broker " + fetch::RedactUrl(args.broker),
+             args.broker.empty() ? "" : ", broker " + http::RedactUrl(args.broker),
              credentials.empty() ? "" : ", basic auth");
   std::fflush(stdout);
   while (!g_dashboard_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));

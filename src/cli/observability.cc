@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/version.h"
-#include "gcs/http.h"
+#include "http/curl_transport.h"
 
 namespace eden::cli {
 namespace {
@@ -22,10 +22,15 @@ std::string HostName() {
 /// Sentry's envelopes over the libcurl client (certificates verified; no retries: events are
 /// best effort, and the reporter backs off on 429).
 sentry::Transport CurlTransport() {
-  auto client = std::make_shared<gcs::HttpClient>(gcs::HttpOptions{5'000, 10, 15'000, {}});
+  http::TransportOptions options;
+  options.connect_timeout_ms = 5'000;
+  options.low_speed_timeout_s = 10;
+  options.total_timeout_ms = 15'000;
+  options.user_agent = "eden-etl/0.1 sentry";
+  auto client = http::MakeCurlTransport(options);
   return [client](const std::string& url, const std::string& auth,
                   const std::string& body) -> Result<sentry::TransportReply> {
-    gcs::HttpRequest request;
+    http::HttpRequest request;
     request.method = "POST";
     request.url = url;
     request.headers = {"Content-Type: application/x-sentry-envelope", "X-Sentry-Auth: " + auth};

@@ -28,7 +28,9 @@
 #include "dataset/split.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
-#include "fetch/curl_fetcher.h"
+#include "fetch/http_fetcher.h"
+#include "http/curl_transport.h"
+#include "http/url.h"
 #include "jpeg/turbojpeg_encoder.h"
 #include "pipeline/run.h"
 #include "source/pg_pacs_source.h"
@@ -65,7 +67,7 @@ int ExitCodeFor(const Error& e) {
 }
 
 int RunConfigShow(const config::RunSettings& settings) {
-  fmt::print("# effective destination: {}\n", fetch::RedactUrl(config::EffectiveDestination(settings)));
+  fmt::print("# effective destination: {}\n", http::RedactUrl(config::EffectiveDestination(settings)));
   const auto problems = config::Validate(settings);
   for (const auto& p : problems) fmt::print(stderr, "problem: {}\n", p);
   return problems.empty() ? 0 : 2;
@@ -193,7 +195,7 @@ int RunOnce(const config::RunSettings& s) {
   options.packages.render = s.dataset.render;
 
   // 3. The adapters.
-  fetch::InitialiseCurlOnce();
+  http::InitialiseCurlOnce();
   const dicom::DcmtkDecoder decoder;
   pipeline::StageFactories factories;
   factories.make_fetcher = [&] { return fetch::MakeCurlFetcher(*fetch_options); };
@@ -245,7 +247,7 @@ int RunOnce(const config::RunSettings& s) {
   }
   pipeline::Dispatcher dispatch;
   if (!s.broker.empty()) {
-    fmt::print("eden run: instances go to eden workers through {} (queue {})\n", fetch::RedactUrl(s.broker),
+    fmt::print("eden run: instances go to eden workers through {} (queue {})\n", http::RedactUrl(s.broker),
                s.broker_queue);
     const std::string queue = s.broker_queue;
     observe.registry.DeclareGauge("eden_queue_depth", "Messages waiting in the broker queue the run sends to.");

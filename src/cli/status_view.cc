@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "celery/inspect.h"
-#include "fetch/fetcher.h"
+#include "http/url.h"
 #include "pipeline/journal.h"
 
 namespace eden::cli {
@@ -104,7 +104,7 @@ void GatherJournal(const std::filesystem::path& path, web::DashboardView& v) {
 void GatherBroker(const std::string& broker_url, const std::vector<std::string>& queues, double timeout_s,
                   web::DashboardView& v) {
   using json = nlohmann::json;
-  v.broker = fetch::RedactUrl(broker_url);
+  v.broker = http::RedactUrl(broker_url);
   auto depths = celery::ReadDepths(broker_url, queues);
   if (!depths) {
     v.broker_error = depths.error().message();

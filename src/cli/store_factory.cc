@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "fetch/fetcher.h"
+#include "fetch/http_fetcher.h"
+#include "http/curl_transport.h"
+#include "http/url.h"
 #include "gcs/client.h"
 #include "gcs/credentials.h"
 #include "pipeline/layout.h"
@@ -73,6 +75,8 @@ Result<OpenedStore> OpenStore(const config::RunSettings& s) {
   options.http.connect_timeout_ms = s.fetch.connect_timeout_s * 1000L;
   options.http.total_timeout_ms = s.fetch.timeout_s * 1000L;
   options.http.ca_file = s.fetch.ca_file;
+  options.http.user_agent = "eden-etl/0.1 gcs-json-api";
+  auto transport = http::MakeCurlTransport(options.http);  // One connection pool for tokens and objects.
   std::shared_ptr<gcs::Credentials> credentials;
   const char* emulator = std::getenv("STORAGE_EMULATOR_HOST");
   if (emulator && *emulator) {
@@ -82,17 +86,17 @@ Result<OpenedStore> OpenStore(const config::RunSettings& s) {
     credentials = gcs::MakeAnonymousCredentials();
   } else {
     if (!o.gcs_endpoint.empty()) options.endpoint = o.gcs_endpoint;
-    auto creds = gcs::DefaultCredentials(o.gcs_credentials, std::make_shared<gcs::HttpClient>(options.http));
+    auto creds = gcs::DefaultCredentials(o.gcs_credentials, transport);
     if (!creds) return Fail(creds.error());
     credentials = *creds;
   }
-  auto client = std::make_shared<gcs::GcsClient>(options, credentials);
+  auto client = std::make_shared<gcs::GcsClient>(options, credentials, http::Sleeper{}, transport);
   auto store = std::make_unique<gcs::GcsObjectStore>(client, url->bucket);
   out.gcs = store.get();
   out.store = std::move(store);
   out.destination = "gs://" + url->bucket;
   out.describe = fmt::format("output gs://{}, prefix {} (GCS at {}, credentials: {})", url->bucket, out.prefix,
-                             fetch::RedactUrl(options.endpoint), credentials->Describe());
+                             http::RedactUrl(options.endpoint), credentials->Describe());
   out.default_journal = *DefaultJournal(s);
   out.upload_concurrency = o.upload_concurrency > 0 ? o.upload_concurrency : 16;
   return out;

@@ -6,7 +6,7 @@
 
 #include "config/settings.h"
 #include "core/result.h"
-#include "fetch/fetcher.h"
+#include "fetch/http_fetcher.h"
 #include "gcs/gcs_object_store.h"
 #include "storage/object_store.h"
 

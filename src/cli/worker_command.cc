@@ -17,7 +17,9 @@
 #include "convert/converter.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
-#include "fetch/curl_fetcher.h"
+#include "fetch/http_fetcher.h"
+#include "http/curl_transport.h"
+#include "http/url.h"
 #include "jpeg/turbojpeg_encoder.h"
 #include "tasks/worker_tasks.h"
 
@@ -94,7 +96,7 @@ int RunWorker(WorkerArgs& a) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (o.concurrency <= 0) o.concurrency = 2 * cores;
   const int cpu_slots = a.cpu_slots > 0 ? a.cpu_slots : cores;
-  fetch::InitialiseCurlOnce();
+  http::InitialiseCurlOnce();
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);

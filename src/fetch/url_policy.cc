@@ -1,6 +1,5 @@
 #include "fetch/url_policy.h"
 
-#include <curl/curl.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -10,33 +9,10 @@
 
 #include <fmt/format.h>
 
-#include "fetch/fetcher.h"
+#include "http/url.h"
 
 namespace eden::fetch {
 namespace {
-
-struct UrlDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-using Url = std::unique_ptr<CURLU, UrlDeleter>;
-
-struct CurlString {
-  char* p = nullptr;
-  ~CurlString() { curl_free(p); }
-};
-
-std::optional<std::string> Part(CURLU* u, CURLUPart part, unsigned flags = 0) {
-  CurlString s;
-  if (curl_url_get(u, part, &s.p, flags) != CURLUE_OK || s.p == nullptr) return std::nullopt;
-  return std::string(s.p);
-}
-
-/// Parses an absolute URL of any scheme; nullptr if it is not one.
-Url Parse(const std::string& text, unsigned flags = CURLU_NON_SUPPORT_SCHEME) {
-  Url u(curl_url());
-  if (!u || curl_url_set(u.get(), CURLUPART_URL, text.c_str(), flags) != CURLUE_OK) return nullptr;
-  return u;
-}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -52,28 +28,19 @@ std::optional<std::string> RealPath(const std::string& path) {
 
 /// The decoded local path of a file:// URL (file://localhost/x and file:///x alike).
 std::optional<std::string> FilePath(const std::string& url) {
-  Url u = Parse(url, 0);
-  if (!u) return std::nullopt;
-  auto scheme = Part(u.get(), CURLUPART_SCHEME);
-  if (!scheme || Lower(*scheme) != "file") return std::nullopt;
-  auto path = Part(u.get(), CURLUPART_PATH, CURLU_URLDECODE);
-  if (!path || path->empty() || path->find('\0') != std::string::npos) return std::nullopt;
-  return path;
+  auto u = http::ParseUrl(url, false, true);
+  if (!u || Lower(u->scheme) != "file" || u->path.empty()) return std::nullopt;
+  return u->path;
 }
 
 /// scheme://host[:port]/path, lower-case scheme and host, no user info, query or fragment.
 std::optional<std::string> NormaliseWeb(const std::string& url) {
-  Url u = Parse(url, 0);
+  auto u = http::ParseUrl(url);
   if (!u) return std::nullopt;
-  auto scheme = Part(u.get(), CURLUPART_SCHEME);
-  if (!scheme) return std::nullopt;
-  const std::string s = Lower(*scheme);
+  const std::string s = Lower(u->scheme);
   if (s != "http" && s != "https") return std::nullopt;
-  auto host = Part(u.get(), CURLUPART_HOST);
-  if (!host || host->empty()) return std::nullopt;
-  auto port = Part(u.get(), CURLUPART_PORT);
-  auto path = Part(u.get(), CURLUPART_PATH);
-  return fmt::format("{}://{}{}{}", s, Lower(*host), port ? ":" + *port : "", path ? *path : "/");
+  if (u->host.empty()) return std::nullopt;
+  return fmt::format("{}://{}{}{}", s, Lower(u->host), u->port.empty() ? "" : ":" + u->port, u->path);
 }
 
 }  // namespace
@@ -102,7 +69,7 @@ Result<UrlPolicy> UrlPolicy::Make(const std::vector<std::string>& allowed) {
       auto real = path ? RealPath(*path) : std::nullopt;
       if (!real) {
         return Fail(ErrorCode::kInvalidArgument,
-                    fmt::format("--allow-url {}: not an existing folder", RedactUrl(prefix)));
+                    fmt::format("--allow-url {}: not an existing folder", http::RedactUrl(prefix)));
       }
       policy.folders_.push_back(*real == "/" ? "/" : *real + "/");
       continue;
@@ -110,7 +77,7 @@ Result<UrlPolicy> UrlPolicy::Make(const std::vector<std::string>& allowed) {
     auto web = NormaliseWeb(prefix);
     if (!web) {
       return Fail(ErrorCode::kInvalidArgument,
-                  fmt::format("--allow-url {}: not an http://, https:// or file:// URL", RedactUrl(prefix)));
+                  fmt::format("--allow-url {}: not an http://, https:// or file:// URL", http::RedactUrl(prefix)));
     }
     policy.web_.push_back(*web);
   }
@@ -138,26 +105,22 @@ Result<std::string> UrlPolicy::Check(const std::string& url) const {
     for (const std::string& folder : folders_) {
       if (real->rfind(folder, 0) == 0) {
         // Fetch what was checked: the resolved path, escaped back into a URL.
-        Url u(curl_url());
-        if (u && curl_url_set(u.get(), CURLUPART_SCHEME, "file", 0) == CURLUE_OK &&
-            curl_url_set(u.get(), CURLUPART_PATH, real->c_str(), CURLU_URLENCODE) == CURLUE_OK) {
-          if (auto resolved = Part(u.get(), CURLUPART_URL)) return *resolved;
-        }
+        if (auto resolved = http::FileUrl(*real)) return *resolved;
         return Fail(ErrorCode::kForbiddenUrl, "not a usable file:// URL");
       }
     }
     return Fail(ErrorCode::kForbiddenUrl, "file outside the folders --allow-url allows");
   }
   if (head.rfind("http://", 0) != 0 && head.rfind("https://", 0) != 0) {
-    return Fail(ErrorCode::kForbiddenUrl, fmt::format("unsupported URL scheme: {}", RedactUrl(url)));
+    return Fail(ErrorCode::kForbiddenUrl, fmt::format("unsupported URL scheme: {}", http::RedactUrl(url)));
   }
   if (web_.empty()) return url;
   auto normal = NormaliseWeb(url);
-  if (!normal) return Fail(ErrorCode::kForbiddenUrl, fmt::format("not a usable URL: {}", RedactUrl(url)));
+  if (!normal) return Fail(ErrorCode::kForbiddenUrl, fmt::format("not a usable URL: {}", http::RedactUrl(url)));
   for (const std::string& prefix : web_) {
     if (normal->rfind(prefix, 0) == 0) return url;
   }
-  return Fail(ErrorCode::kForbiddenUrl, fmt::format("{} is outside the URLs --allow-url allows", RedactUrl(url)));
+  return Fail(ErrorCode::kForbiddenUrl, fmt::format("{} is outside the URLs --allow-url allows", http::RedactUrl(url)));
 }
 
 std::string UrlPolicy::Describe() const {

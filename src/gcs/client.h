@@ -13,17 +13,12 @@
 #include "core/result.h"
 #include "gcs/credentials.h"
 #include "gcs/hashes.h"
-#include "gcs/http.h"
+#include "gcs/json_api.h"
+#include "http/curl_transport.h"
+#include "http/retry.h"
+#include "http/transport.h"
 
 namespace eden::gcs {
-
-/// The object resource fields eden uses.
-struct ObjectMetadata {
-  std::string bucket, name, content_type;
-  uint64_t size = 0;
-  int64_t generation = 0;
-  std::string crc32c, md5;  ///< base64, as GCS reports them
-};
 
 struct ClientOptions {
   std::string endpoint = "https://storage.googleapis.com";  ///< Or STORAGE_EMULATOR_HOST / a test server.
@@ -32,7 +27,7 @@ struct ClientOptions {
   long backoff_max_ms = 32'000;                  ///< ...up to this (Google's guidance: 32 s).
   size_t resumable_threshold = size_t{8} << 20;  ///< Objects at least this large use a resumable upload.
   size_t chunk_size = size_t{8} << 20;           ///< Resumable chunk; a multiple of 256 KiB.
-  HttpOptions http;
+  http::TransportOptions http;
 };
 
 /// Counters for the summary and the benchmark.
@@ -40,17 +35,19 @@ struct ClientStats {
   std::atomic<uint64_t> requests{0}, retries{0}, resumed{0}, bytes_sent{0};
 };
 
-/// Waits `ms` milliseconds; injected so retry tests do not sleep.
-using Sleeper = std::function<void(long ms)>;
+using Sleeper = http::Sleeper;
 
-/// A Google Cloud Storage JSON API v1 client over libcurl, layered like google-cloud-cpp:
-/// these calls -> a retry loop (408, 429, 5xx, dropped connections; backoff with jitter; a 401
-/// refreshes the token once) -> one HTTP request per attempt. Only idempotent requests are
-/// retried: every upload carries an ifGenerationMatch precondition.
+/// A Google Cloud Storage JSON API v1 client, layered like google-cloud-cpp: these calls -> a
+/// retry loop (http::RetryLoop: 408, 429, 5xx, dropped connections; backoff with jitter; a 401
+/// refreshes the token once) -> one request per attempt over an http::Transport (libcurl's by
+/// default; a scripted one in tests). Only idempotent requests are retried: every upload carries
+/// an ifGenerationMatch precondition. Resumable uploads are driven by ResumableUpload.
 /// @par Thread-safety Safe to call from many threads.
 class GcsClient {
  public:
-  GcsClient(ClientOptions options, std::shared_ptr<Credentials> credentials, Sleeper sleeper = {});
+  /// `transport` null: a libcurl transport made from options.http.
+  GcsClient(ClientOptions options, std::shared_ptr<Credentials> credentials, Sleeper sleeper = {},
+            std::shared_ptr<http::Transport> transport = nullptr);
 
   /// Ok if the bucket exists and the credentials can see it.
   Status GetBucket(const std::string& bucket);
@@ -60,10 +57,7 @@ class GcsClient {
   /// Deletes bucket/name; an object already gone is not an error.
   Status DeleteObject(const std::string& bucket, const std::string& name);
 
-  struct ListPage {
-    std::vector<ObjectMetadata> items;
-    std::string next_page_token;  ///< Empty on the last page.
-  };
+  using ListPage = gcs::ListPage;
   Result<ListPage> ListObjects(const std::string& bucket, const std::string& prefix, const std::string& page_token);
 
   /// Creates bucket/name from `bytes`, sending both hashes so the server rejects a corrupted
@@ -85,9 +79,8 @@ class GcsClient {
   const ClientOptions& options() const { return options_; }
 
  private:
-  Result<HttpResponse> Once(HttpRequest request);
-  Result<HttpResponse> WithRetries(const std::function<HttpRequest()>& make, const std::string& what);
-  void Backoff(int attempt);
+  Result<http::HttpResponse> Once(http::HttpRequest request);
+  Result<http::HttpResponse> WithRetries(const std::function<http::HttpRequest()>& make, const std::string& what);
   Result<ObjectMetadata> Multipart(const std::string& bucket, const std::string& name, std::span<const uint8_t> bytes,
                                    const std::string& content_type, const ObjectHashes& hashes, int64_t generation);
   /// Bytes [offset, offset + n) of the object being uploaded; the view lives until the next call.
@@ -99,23 +92,10 @@ class GcsClient {
   ClientOptions options_;
   std::shared_ptr<Credentials> credentials_;
   Sleeper sleeper_;
-  std::shared_ptr<HttpClient> http_;
+  http::RetryPolicy retry_;
+  http::BackoffPolicy backoff_;
+  std::shared_ptr<http::Transport> http_;
   ClientStats stats_;
 };
-
-/// Parses an object resource (JSON). Pure; exposed for tests.
-Result<ObjectMetadata> ParseObjectMetadata(const std::string& json_text);
-
-/// Parses one page of an objects.list answer (items and nextPageToken). Pure.
-Result<GcsClient::ListPage> ParseListPage(const std::string& json_text);
-
-/// The end of the committed range from a 308's Range header ("bytes=0-262143" -> 262144; no
-/// header -> 0). Pure.
-Result<uint64_t> CommittedBytes(const std::string& range_header);
-
-/// The error a non-2xx answer means: 401 kUnauthenticated, 403 kPermissionDenied, 404
-/// kNotFound, 412 kFailedPrecondition, 408/429/5xx kUnavailable (retryable), other 4xx
-/// kInvalidArgument. The message carries GCS's own error message. Pure.
-Error ErrorFromResponse(const HttpResponse& response, const std::string& what);
 
 }  // namespace eden::gcs

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base64.h"
+#include "http/url.h"
 
 namespace eden::gcs {
 namespace {
@@ -61,15 +62,15 @@ std::string FormEncode(std::initializer_list<std::pair<std::string, std::string>
   std::string out;
   for (const auto& [k, v] : fields) {
     if (!out.empty()) out += '&';
-    out += UrlEncode(k) + "=" + UrlEncode(v);
+    out += http::UrlEncode(k) + "=" + http::UrlEncode(v);
   }
   return out;
 }
 
 /// Parses a token endpoint's answer; errors name the endpoint's `error` field, never the token.
-Result<AccessToken> ParseTokenResponse(const Result<HttpResponse>& response, const std::string& what) {
+Result<AccessToken> ParseTokenResponse(const Result<http::HttpResponse>& response, const std::string& what) {
   if (!response) return Fail(response.error().WithContext(what));
-  json body = json::parse(response->body, nullptr, false);
+  json body = json::parse(response->Text(), nullptr, false);
   if (response->status != 200) {
     std::string reason = body.is_object() ? body.value("error", "") : "";
     std::string detail = body.is_object() ? body.value("error_description", "") : "";
@@ -90,9 +91,9 @@ Result<AccessToken> ParseTokenResponse(const Result<HttpResponse>& response, con
   return t;
 }
 
-Result<AccessToken> PostForm(HttpClient& http, const std::string& url, const std::string& form,
+Result<AccessToken> PostForm(http::Transport& http, const std::string& url, const std::string& form,
                              const std::string& what) {
-  HttpRequest r;
+  http::HttpRequest r;
   r.method = "POST";
   r.url = url;
   r.headers = {"Content-Type: application/x-www-form-urlencoded"};
@@ -105,13 +106,13 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
-std::shared_ptr<Credentials> MetadataServerCredentials(std::shared_ptr<HttpClient> http) {
+std::shared_ptr<Credentials> MetadataServerCredentials(std::shared_ptr<http::Transport> http) {
   std::string host = Env("GCE_METADATA_HOST");
   if (host.empty()) host = "metadata.google.internal";
   const std::string url = "http://" + host + "/computeMetadata/v1/instance/service-accounts/default/token";
   return MakeOAuthCredentials(
       [http, url]() -> Result<AccessToken> {
-        HttpRequest r;
+        http::HttpRequest r;
         r.url = url;
         r.headers = {"Metadata-Flavor: Google"};
         auto response = http->Send(r);
@@ -164,7 +165,7 @@ Result<std::string> MakeJwtAssertion(const std::string& client_email, const std:
   return signing_input + "." + Base64UrlEncode(signature);
 }
 
-Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path, std::shared_ptr<HttpClient> http) {
+Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path, std::shared_ptr<http::Transport> http) {
   std::ifstream in(path);
   if (!in) return Fail(ErrorCode::kInvalidArgument, fmt::format("cannot read the credentials file {}", path));
   json j = json::parse(std::string(std::istreambuf_iterator<char>(in), {}), nullptr, false);
@@ -221,7 +222,7 @@ Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path
 }
 
 Result<std::shared_ptr<Credentials>> DefaultCredentials(const std::string& explicit_path,
-                                                        std::shared_ptr<HttpClient> http) {
+                                                        std::shared_ptr<http::Transport> http) {
   if (!explicit_path.empty()) return LoadCredentialsFile(explicit_path, http);
   if (auto p = Env("GOOGLE_APPLICATION_CREDENTIALS"); !p.empty()) return LoadCredentialsFile(p, http);
   std::filesystem::path well_known;

@@ -13,10 +13,17 @@
 
 #include <gtest/gtest.h>
 
-#include "fetch/curl_fetcher.h"
+#include "fetch/http_fetcher.h"
+#include "http/retry.h"
+#include "http/status.h"
+#include "http/url.h"
 
 namespace eden::fetch {
 namespace {
+
+using http::BackoffDelayMs;
+using http::IsRetryableHttpStatus;
+using http::RedactUrl;
 
 TEST(Backoff, GrowsExponentiallyWithinTheCap) {
   EXPECT_EQ(BackoffDelayMs(1, 200, 10000, 0.999999), 199);

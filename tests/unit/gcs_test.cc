@@ -10,12 +10,12 @@
 
 #include "core/base64.h"
 #include "core/crc32c.h"
-#include "fetch/fetcher.h"
 #include "gcs/client.h"
 #include "gcs/credentials.h"
 #include "gcs/gcs_object_store.h"
 #include "gcs/hashes.h"
-#include "gcs/http.h"
+#include "http/curl_transport.h"
+#include "http/url.h"
 
 namespace eden::gcs {
 namespace {
@@ -158,7 +158,7 @@ TEST(Credentials, CachesUntilCloseToExpiryAndRefetchesAfterInvalidate) {
 }
 
 TEST(Credentials, FileErrorsAreClear) {
-  auto http = std::make_shared<HttpClient>(HttpOptions{});
+  auto http = http::MakeCurlTransport({});
   auto missing = LoadCredentialsFile("/nonexistent/key.json", http);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message().find("cannot read"), std::string::npos);
@@ -173,9 +173,9 @@ TEST(GcsClient, CommittedBytesFromRangeHeader) {
 
 TEST(GcsClient, ErrorsFromResponses) {
   auto code = [](long status) {
-    HttpResponse r;
+    http::HttpResponse r;
     r.status = status;
-    r.body = R"({"error":{"code":1,"message":"why"}})";
+    AppendTo(r.body, Bytes(R"({"error":{"code":1,"message":"why"}})"));
     return ErrorFromResponse(r, "op").code();
   };
   EXPECT_EQ(code(401), ErrorCode::kUnauthenticated);
@@ -186,9 +186,9 @@ TEST(GcsClient, ErrorsFromResponses) {
   EXPECT_EQ(code(429), ErrorCode::kUnavailable);
   EXPECT_EQ(code(503), ErrorCode::kUnavailable);
   EXPECT_EQ(code(400), ErrorCode::kInvalidArgument);
-  HttpResponse r;
+  http::HttpResponse r;
   r.status = 400;
-  r.body = R"({"error":{"code":400,"message":"Provided MD5 hash doesn't match"}})";
+  AppendTo(r.body, Bytes(R"({"error":{"code":400,"message":"Provided MD5 hash doesn't match"}})"));
   EXPECT_NE(ErrorFromResponse(r, "op").message().find("Provided MD5 hash"), std::string::npos);
 }
 
@@ -218,9 +218,9 @@ TEST(GcsUrl, ParsesBucketAndPrefix) {
 }
 
 TEST(Http, UrlEncodeKeepsOnlyUnreserved) {
-  EXPECT_EQ(UrlEncode("a/b c.dcm"), "a%2Fb%20c.dcm");
-  EXPECT_EQ(UrlEncode("x~_-."), "x~_-.");
-  EXPECT_EQ(fetch::RedactUrl("https://u:p@host/path?upload_id=secret"), "https://u@host/path");
+  EXPECT_EQ(http::UrlEncode("a/b c.dcm"), "a%2Fb%20c.dcm");
+  EXPECT_EQ(http::UrlEncode("x~_-."), "x~_-.");
+  EXPECT_EQ(http::RedactUrl("https://u:p@host/path?upload_id=secret"), "https://u@host/path");
 }
 
 }  // namespace
