@@ -5,10 +5,10 @@
 #include <fmt/format.h>
 
 #include "fetch/http_fetcher.h"
-#include "http/curl_transport.h"
-#include "http/url.h"
 #include "gcs/client.h"
 #include "gcs/credentials.h"
+#include "http/curl_transport.h"
+#include "http/url.h"
 #include "pipeline/layout.h"
 #include "storage/local_object_store.h"
 

@@ -79,7 +79,8 @@ Result<HttpResponse> GcsClient::WithRetries(const std::function<HttpRequest()>& 
   auto r = http::RetryLoop<HttpResponse>(
       retry_, backoff_, sleeper_, [&] { return Once(make()); }, &attempts, hooks);
   if (r) return r;
-  if (r.error().IsTransient()) return Fail(r.error().WithContext(fmt::format("{} (after {} attempts)", what, attempts)));
+  if (r.error().IsTransient())
+    return Fail(r.error().WithContext(fmt::format("{} (after {} attempts)", what, attempts)));
   return Fail(r.error().WithContext(what));
 }
 

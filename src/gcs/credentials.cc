@@ -165,7 +165,8 @@ Result<std::string> MakeJwtAssertion(const std::string& client_email, const std:
   return signing_input + "." + Base64UrlEncode(signature);
 }
 
-Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path, std::shared_ptr<http::Transport> http) {
+Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path,
+                                                         std::shared_ptr<http::Transport> http) {
   std::ifstream in(path);
   if (!in) return Fail(ErrorCode::kInvalidArgument, fmt::format("cannot read the credentials file {}", path));
   json j = json::parse(std::string(std::istreambuf_iterator<char>(in), {}), nullptr, false);

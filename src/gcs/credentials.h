@@ -51,7 +51,8 @@ Result<std::string> MakeJwtAssertion(const std::string& client_email, const std:
 /// Credentials from a JSON key file: "service_account" (JWT exchanged at its token_uri) or
 /// "authorized_user" (refresh token exchanged at token_uri, default Google's), what
 /// `gcloud auth application-default login` writes.
-Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path, std::shared_ptr<http::Transport> http);
+Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path,
+                                                         std::shared_ptr<http::Transport> http);
 
 /// Application Default Credentials, in Google's order: `explicit_path` (GCS_CREDENTIALS_PATH),
 /// GOOGLE_APPLICATION_CREDENTIALS, gcloud's well-known file

@@ -69,8 +69,8 @@ void ResumableUpload::OnSessionStarted(const Result<http::HttpResponse>& respons
 void ResumableUpload::OnCommitted(uint64_t server_committed) {
   const bool was_asking = ask_status_;
   if (server_committed > total_) {
-    return FailWith(Error(ErrorCode::kUnavailable, fmt::format("{}: the server reports {} bytes committed of {}",
-                                                               what_, server_committed, total_)));
+    return FailWith(Error(ErrorCode::kUnavailable, fmt::format("{}: the server reports {} bytes committed of {}", what_,
+                                                               server_committed, total_)));
   }
   if (was_asking && server_committed < total_) ++resumed_;
   if (server_committed > committed_) {
@@ -120,7 +120,8 @@ void ResumableUpload::OnResponse(const Result<http::HttpResponse>& response) {
     return;
   }
   if (e.code() == ErrorCode::kNotFound) {  // The session expired: start a new one.
-    if (++failures_ >= max_attempts_) return FailWith(Error(ErrorCode::kUnavailable, what_ + ": upload sessions keep expiring"));
+    if (++failures_ >= max_attempts_)
+      return FailWith(Error(ErrorCode::kUnavailable, what_ + ": upload sessions keep expiring"));
     phase_ = Phase::kNeedSession;
     session_.clear();
     committed_ = 0;

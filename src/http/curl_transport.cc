@@ -157,8 +157,8 @@ class CurlTransport final : public Transport {
     }
     if (rc != CURLE_OK) {
       curl_easy_cleanup(h);  // A broken connection is not worth keeping.
-      return Fail(MapCurlError(rc, request.file ? RedactUrl(request.url)
-                                                : fmt::format("{} {}", request.method, RedactUrl(request.url))));
+      return Fail(MapCurlError(
+          rc, request.file ? RedactUrl(request.url) : fmt::format("{} {}", request.method, RedactUrl(request.url))));
     }
     if (!request.file && response.status >= 300 && response.status <= 399) {
       char* next = nullptr;

@@ -59,8 +59,7 @@ struct RetryHooks {
 /// last result as it is; `*attempts` (if given) is the number of counted attempts made.
 template <class T>
 Result<T> RetryLoop(const RetryPolicy& policy, const BackoffPolicy& backoff, const Sleeper& sleep,
-                    const std::function<Result<T>()>& attempt, int* attempts = nullptr,
-                    const RetryHooks& hooks = {}) {
+                    const std::function<Result<T>()>& attempt, int* attempts = nullptr, const RetryHooks& hooks = {}) {
   bool refreshed = false;
   for (int n = 1;; ++n) {
     if (attempts) *attempts = n;
