@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "celery/redis.h"
+#include "core/thread_group.h"
 
 namespace eden::celery {
 namespace {
@@ -670,10 +671,10 @@ Status Worker::Run(const std::atomic<bool>& stop) {
                             fmt::join(w.opt.queues, ","), w.opt.concurrency,
                             w.opt.concurrency * w.opt.prefetch_multiplier, w.opt.events ? "on" : "off", names));
 
-  std::vector<std::thread> threads;
-  for (int i = 0; i < w.opt.concurrency; ++i) threads.emplace_back([&w] { w.ExecutorLoop(); });
-  std::thread pidbox([&w] { w.PidboxLoop(); });
-  std::thread timer([&w] { w.TimerLoop(); });
+  ThreadGroup executors, services;
+  executors.Spawn(static_cast<unsigned>(w.opt.concurrency), [&w](unsigned) { w.ExecutorLoop(); });
+  services.Spawn(1, [&w](unsigned) { w.PidboxLoop(); });
+  services.Spawn(1, [&w](unsigned) { w.TimerLoop(); });
 
   const int limit = w.opt.concurrency * w.opt.prefetch_multiplier;
   std::vector<std::string> brpop{"BRPOP"};
@@ -725,10 +726,9 @@ Status Worker::Run(const std::atomic<bool>& stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   w.cv.notify_all();
-  for (auto& t : threads) t.join();
-  w.stopping = true;
-  pidbox.join();
-  timer.join();
+  executors.Join();
+  w.stopping = true;  // Then the remote-control and timer threads.
+  services.Join();
   w.WorkerEvent(**conn, "worker-offline");
   (void)(*conn)->Command({"SREM", "_kombu.binding.celery.pidbox", pidbox_member});
   w.Log("INFO", fmt::format("{} stopped after {} task(s)", w.node, w.processed.load()));

@@ -13,6 +13,7 @@
 #include "cli/deid_command.h"
 #include "config/cli_options.h"
 #include "convert/converter.h"
+#include "core/thread_group.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
 #include "jpeg/turbojpeg_encoder.h"
@@ -261,10 +262,10 @@ int RunConvert(const ConvertArgs& args) {
       fmt::print((!c || write_error) && !args.json ? stderr : stdout, "{}\n", line);
     }
   };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  ThreadGroup pool;
+  pool.Spawn(threads - 1, [&](unsigned) { worker(); });
   worker();
-  for (auto& t : pool) t.join();
+  pool.Join();
 
   if (!args.json) {
     fmt::print("{} converted, {} failed\n", jobs->size() - failed, failed.load());

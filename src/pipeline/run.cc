@@ -346,8 +346,7 @@ Result<RunSummary> Run(const RunOptions& options,
   const size_t pending = summary.total - summary.already_stored - counts->excluded;
   if (summary.resumed) observer.OnResume(summary.total, summary.already_stored);
 
-  // 3. Fetch, convert, store, a chunk of the journal at a time (memory does not grow with the
-  // sample); outcomes go to the journal in small transactions.
+  // 3. Fetch, convert, store every pending row; outcomes go to the journal in small transactions.
   t = Clock::now();
   observer.OnPhase("extract", pending);
   std::vector<InstanceOutcome> batch;
@@ -373,24 +372,34 @@ Result<RunSummary> Run(const RunOptions& options,
       last_flush = Clock::now();
     }
   };
+  // One executor for the whole run, fed from the journal a page at a time (memory does not grow
+  // with the sample); it delivers outcomes on this thread while it waits for room.
+  std::unique_ptr<Executor> executor;
+  if (dispatch) {
+    executor = MakeBatchExecutor(dispatch, on_outcome, stop, kChunkRows);
+  } else {
+    ExecutorOptions sized = options.executor;
+    sized.download_concurrency =
+        static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(options.executor.download_concurrency, pending)));
+    executor = MakeInProcessExecutor(sized, factories, store, options.layout, options.convert, on_outcome, stop);
+  }
   Status dispatch_status;
-  for (int64_t after_seq = -1; journal_status && dispatch_status && !outage.tripped();) {
-    auto chunk = (*journal)->PendingAfter(after_seq, kChunkRows);
-    if (!chunk) {
-      dispatch_status = Fail(chunk.error());  // Stop, but journal what did finish first.
+  for (int64_t after_seq = -1;;) {
+    auto page = (*journal)->PendingAfter(after_seq, kChunkRows);
+    if (!page) {
+      dispatch_status = Fail(page.error());  // Stop, but journal what did finish first.
       break;
     }
-    if (chunk->empty()) break;
-    after_seq = chunk->back().seq;
-    std::vector<source::InstanceRow> rows;
-    rows.reserve(chunk->size());
-    for (auto& e : *chunk) rows.push_back(std::move(e.row));
-    if (dispatch) {
-      dispatch_status = dispatch(rows, on_outcome, stop);
-    } else {
-      RunInProcess(rows, options.executor, factories, store, options.layout, options.convert, on_outcome, stop);
+    if (page->empty()) break;
+    after_seq = page->back().seq;
+    bool taken = true;
+    for (auto& e : *page) {
+      if (!(taken = executor->Submit(std::move(e.row)))) break;
     }
+    if (!taken) break;
   }
+  if (auto finished = executor->Finish(); !finished && dispatch_status) dispatch_status = Fail(finished.error());
+  executor.reset();
   if (journal_status) journal_status = store.Flush();
   if (journal_status) journal_status = (*journal)->Record(batch);
   if (!journal_status) return Fail(journal_status.error());

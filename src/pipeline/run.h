@@ -94,18 +94,10 @@ class RunObserver {
   virtual void OnOutcome(const InstanceOutcome& outcome, size_t done, size_t total) = 0;
 };
 
-/// Runs the per-instance job for every row somewhere else (`eden run --broker`: Celery workers)
-/// and reports each outcome on the calling thread. Once `stop` (asked on the calling thread)
-/// says true, it starts no further row, reports the ones started and returns. Empty: the
-/// in-process executor.
-using Dispatcher =
-    std::function<Status(const std::vector<source::InstanceRow>& rows,
-                         const std::function<void(InstanceOutcome&&)>& on_outcome, const std::function<bool()>& stop)>;
-
 /// The run: select (or resume the frozen sample), fetch -> convert -> store every pending
-/// instance, then write the CSV and README-dataset.md (last, so a reader never sees a CSV
-/// naming missing objects). `connect` is called only if the journal has no frozen sample.
-/// Errors: kUnavailable (database or destination unreachable, or the DICOM server stopped
+/// instance (in process, or through `dispatch` when given: the broker, see executor.h), then write the CSV and
+/// README-dataset.md (last, so a reader never sees a CSV naming missing objects). `connect` is called only if the
+/// journal has no frozen sample. Errors: kUnavailable (database or destination unreachable, or the DICOM server stopped
 /// answering: see OutageDetector; exit 3), kInvalidArgument, kIo. After an error the journal
 /// keeps every outcome that finished, and a rerun resumes.
 Result<RunSummary> Run(const RunOptions& options,

@@ -370,6 +370,133 @@ class SilentObserver final : public RunObserver {
   void OnOutcome(const InstanceOutcome&, size_t, size_t) override {}
 };
 
+/// Counts fetches in flight and answers 404 quickly (no decode: the stages, not the codecs, are
+/// under test).
+class CountingFetcher final : public fetch::Fetcher {
+ public:
+  CountingFetcher(std::atomic<int>& started, std::atomic<int>& in_flight, std::atomic<int>& peak)
+      : started_(started), in_flight_(in_flight), peak_(peak) {}
+  Result<Bytes> Fetch(const std::string&) override {
+    ++started_;
+    const int now = ++in_flight_;
+    int seen = peak_.load();
+    while (now > seen && !peak_.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    --in_flight_;
+    return Fail(ErrorCode::kNotFound, "HTTP 404");
+  }
+
+ private:
+  std::atomic<int>&started_, &in_flight_, &peak_;
+};
+
+struct StreamRig {
+  std::atomic<int> started{0}, in_flight{0}, peak{0};
+  const dicom::DcmtkDecoder decoder;
+  StageFactories factories;
+  StreamRig() {
+    factories.make_fetcher = [this] { return std::make_unique<CountingFetcher>(started, in_flight, peak); };
+    factories.make_converter = [this] {
+      return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder());
+    };
+  }
+};
+
+TEST(StreamingExecutor, OutcomesFlowWhileRowsAreStillGoingInAndTheQueuesStayBounded) {
+  StreamRig rig;
+  const auto dir = TempDir("stream");
+  storage::LocalObjectStore store(dir);
+  size_t delivered = 0, delivered_during_submit = 0;
+  bool submitting = true;
+  auto executor = MakeInProcessExecutor({3, 2, 2}, rig.factories, store, DatasetLayout{}, {}, [&](InstanceOutcome&& o) {
+    EXPECT_EQ(o.ErrorCodeText(), "not_found");
+    ++delivered;
+    if (submitting) ++delivered_during_submit;
+  });
+  const size_t n = 500;
+  size_t max_unreported = 0;
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(executor->Submit(Row(fmt::format("r{}", i), "mem://x")));
+    max_unreported = std::max(max_unreported, i + 1 - delivered);
+  }
+  submitting = false;
+  ASSERT_TRUE(executor->Finish().has_value());
+  EXPECT_EQ(delivered, n);
+  EXPECT_EQ(rig.started.load(), static_cast<int>(n));
+  // One executor for all 500 rows: outcomes came back while rows were still being submitted, and
+  // rows in the system never exceeded the bounds of its queues: input 2x3, downloads 3, fetched
+  // 2x2, converting 2, converted 2, storing 2, outcomes 2x2+2.
+  EXPECT_GT(delivered_during_submit, n / 2);
+  EXPECT_LE(max_unreported, 6u + 3 + 4 + 2 + 2 + 2 + 6 + 1);
+  EXPECT_LE(rig.peak.load(), 3);
+}
+
+TEST(StreamingExecutor, AStopDropsQueuedRowsAndReportsEveryStartedOne) {
+  StreamRig rig;
+  const auto dir = TempDir("stream-stop");
+  storage::LocalObjectStore store(dir);
+  std::set<std::string> seen;
+  auto executor = MakeInProcessExecutor(
+      {2, 1, 1}, rig.factories, store, DatasetLayout{}, {},
+      [&](InstanceOutcome&& o) { EXPECT_TRUE(seen.insert(o.instance_id).second) << o.instance_id; },
+      [&] { return seen.size() >= 5; });
+  size_t submitted = 0;
+  for (size_t i = 0; i < 1000; ++i, ++submitted) {
+    if (!executor->Submit(Row(fmt::format("r{}", i), "mem://x"))) break;
+  }
+  ASSERT_TRUE(executor->Finish().has_value());
+  EXPECT_LT(submitted, 1000u);  // Submit said "stopped".
+  EXPECT_GE(seen.size(), 5u);
+  // Every row a downloader took was reported; none that was only queued.
+  EXPECT_EQ(seen.size(), static_cast<size_t>(rig.started.load()));
+  EXPECT_LT(seen.size(), 30u);
+}
+
+TEST(StreamingExecutor, DroppedWithoutFinishItStopsItsThreads) {
+  StreamRig rig;
+  const auto dir = TempDir("stream-drop");
+  storage::LocalObjectStore store(dir);
+  {
+    auto executor =
+        MakeInProcessExecutor({2, 1, 1}, rig.factories, store, DatasetLayout{}, {}, [](InstanceOutcome&&) {});
+    for (int i = 0; i < 20; ++i) (void)executor->Submit(Row(fmt::format("r{}", i), "mem://x"));
+  }  // Must return (threads joined), not hang.
+  SUCCEED();
+}
+
+TEST(BatchExecutor, SendsBatchesAndStopsBetweenThem) {
+  std::vector<size_t> batches;
+  size_t outcomes = 0;
+  auto dispatch = [&](const std::vector<source::InstanceRow>& rows, const OutcomeSink& sink, const StopCheck& stop) {
+    batches.push_back(rows.size());
+    for (const auto& row : rows) {
+      InstanceOutcome o;
+      o.instance_id = row.instance_id;
+      sink(std::move(o));
+      if (stop()) break;
+    }
+    return Status{};
+  };
+  auto all = MakeBatchExecutor(
+      dispatch, [&](InstanceOutcome&&) { ++outcomes; }, {}, 4);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(all->Submit(Row(fmt::format("r{}", i), "mem://x")));
+  ASSERT_TRUE(all->Finish().has_value());
+  EXPECT_EQ(batches, (std::vector<size_t>{4, 4, 2}));
+  EXPECT_EQ(outcomes, 10u);
+
+  batches.clear();
+  outcomes = 0;
+  auto stopping = MakeBatchExecutor(
+      dispatch, [&](InstanceOutcome&&) { ++outcomes; }, [&] { return outcomes >= 6; }, 4);
+  int taken = 0;
+  for (int i = 0; i < 10 && stopping->Submit(Row(fmt::format("r{}", i), "mem://x")); ++i) ++taken;
+  ASSERT_TRUE(stopping->Finish().has_value());
+  EXPECT_EQ(outcomes, 6u);
+  EXPECT_EQ(batches, (std::vector<size_t>{4, 4}));
+  EXPECT_EQ(taken, 7);  // The 8th row filled the second batch, which stopped: Submit said false.
+}
+
 TEST(Run, ListsTheFirstFailuresAndCountsThemAll) {
   // More failing rows than the summary lists: it keeps the first kListedFailures (in CSV
   // order), counts every one, and the CSV has a row for each.
