@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "dicom/dcmtk_allocation.h"
+#include "dicom/frames.h"
 #include "dicom/jpeg_lossless_codec.h"
 #include "dicom/jpeg_markers.h"
 #include "dicom/openjpeg_codec.h"
@@ -218,33 +219,11 @@ class DcmtkObject final : public DicomObject {
   Result<DecodedFrame> DecodeFrame(uint32_t index) override {
     auto frame = DecodeFrameUnchecked(index);
     if (!frame) return frame;
-    if (auto ok = CheckFrame(*frame, index); !ok) return Fail(ok.error());
+    if (auto ok = CheckDecodedFrame(*frame, index, DcmXfer(xfer_).isEncapsulated()); !ok) return Fail(ok.error());
     return frame;
   }
 
  private:
-  Status CheckFrame(const DecodedFrame& frame, uint32_t index) const {
-    const imaging::PixelFormat& f = frame.format;
-    const bool encapsulated = DcmXfer(xfer_).isEncapsulated();
-    const ErrorCode short_code = encapsulated ? ErrorCode::kCorruptPixelData : ErrorCode::kTruncated;
-    if (f.rows == 0 || f.cols == 0 || (f.samples_per_pixel != 1 && f.samples_per_pixel != 3) ||
-        (f.bits_allocated != 8 && f.bits_allocated != 16 && f.bits_allocated != 32) || f.bits_stored == 0 ||
-        f.bits_stored > f.bits_allocated || f.high_bit >= f.bits_allocated || f.high_bit + 1 < f.bits_stored) {
-      return Fail(
-          ErrorCode::kCorruptPixelData,
-          fmt::format("frame {} decoded to an impossible layout: {}x{}, {} samples, {} bits allocated, {} "
-                      "stored, high bit {}",
-                      index + 1, f.cols, f.rows, f.samples_per_pixel, f.bits_allocated, f.bits_stored, f.high_bit));
-    }
-    const size_t need = imaging::ExpectedFrameBytes(f, frame.photometric);
-    if (frame.bytes.size() < need) {
-      return Fail(short_code,
-                  fmt::format("frame {} has {} bytes, its {}x{} {} layout needs {}", index + 1, frame.bytes.size(),
-                              f.cols, f.rows, imaging::PhotometricName(frame.photometric), need));
-    }
-    return {};
-  }
-
   Result<DecodedFrame> DecodeFrameUnchecked(uint32_t index) {
     if (index >= info_.number_of_frames) {
       return Fail(ErrorCode::kInvalidArgument,
@@ -272,33 +251,10 @@ class DcmtkObject final : public DicomObject {
 
   /// Frames of our own codecs, from fragments in the input buffer (no DCMTK copy).
   Result<DecodedFrame> DecodeOwnCodecFrame(const NativePixels& native, uint32_t index) const {
-    std::vector<uint32_t> offsets;
-    std::vector<std::span<const uint8_t>> fragments;
-    for (size_t i = 0; i < native.items.size(); ++i) {
-      if (i == 0) {
-        for (size_t k = 0; k + 4 <= native.items[0].size(); k += 4) {
-          uint32_t off;
-          std::memcpy(&off, native.items[0].data() + k, 4);
-          offsets.push_back(off);
-        }
-      } else {
-        fragments.push_back(native.items[i]);
-      }
-    }
-    // One fragment for the frame: decode in place; otherwise concatenate.
-    std::vector<uint8_t> joined;
-    std::span<const uint8_t> codestream;
-    if (info_.number_of_frames == 1 && fragments.size() == 1) {
-      codestream = fragments[0];
-    } else if (fragments.size() == info_.number_of_frames && index < fragments.size()) {
-      codestream = fragments[index];
-    } else {
-      auto assembled = AssembleFrame(fragments, offsets, index, info_.number_of_frames);
-      if (!assembled) return Fail(assembled.error());
-      joined = std::move(*assembled);
-      codestream = joined;
-    }
-    return DecodeCodestream(codestream, index);
+    std::vector<uint8_t> scratch;
+    auto codestream = LocateFrame(SplitItems(native.items), index, info_.number_of_frames, scratch);
+    if (!codestream) return Fail(codestream.error());
+    return DecodeCodestream(*codestream, index);
   }
 
   /// JPEG baseline greyscale frames asked for at half their size or less: libjpeg-turbo decodes
@@ -360,35 +316,9 @@ class DcmtkObject final : public DicomObject {
     return {};
   }
 
-  /// Uncompressed pixel data read straight from the input: a view for little endian, a
-  /// byte-swapped copy for big endian (16-bit words for OW, then 32-bit halves).
+  /// Uncompressed pixel data read straight from the input (frames.h: a view, or swapped).
   Result<DecodedFrame> DecodeNativeFrame(const NativePixels& native, uint32_t index) const {
-    const imaging::PixelFormat& f = info_.format;
-    if (f.bits_allocated == 1) return UnpackBitFrame(native.bytes, index);
-    const size_t expected = imaging::ExpectedFrameBytes(f, info_.display.photometric);
-    const uint64_t begin = uint64_t{index} * expected;
-    if (begin + expected > native.bytes.size()) {
-      return Fail(ErrorCode::kTruncated, fmt::format("pixel data has {} bytes, frame {} needs {}", native.bytes.size(),
-                                                     index + 1, begin + expected));
-    }
-    DecodedFrame out;
-    out.format = f;
-    out.photometric = info_.display.photometric;
-    const auto slice = native.bytes.subspan(static_cast<size_t>(begin), expected);
-    if (!native.big_endian || !native.vr_ow) {
-      out.bytes = slice;
-      return out;
-    }
-    std::vector<uint8_t> swapped(slice.begin(), slice.end());
-    for (size_t i = 0; i + 1 < swapped.size(); i += 2) std::swap(swapped[i], swapped[i + 1]);
-    if (f.bits_allocated == 32) {
-      for (size_t i = 0; i + 4 <= swapped.size(); i += 4) {
-        std::swap(swapped[i], swapped[i + 2]);
-        std::swap(swapped[i + 1], swapped[i + 3]);
-      }
-    }
-    out.Own(std::move(swapped));
-    return out;
+    return NativeFrame(native.bytes, info_.format, info_.display.photometric, native.big_endian && native.vr_ow, index);
   }
 
   Result<DecodedFrame> DecodeWithDcmtk(DcmDataset& ds, DcmPixelData& pixel, uint32_t index) {
@@ -430,7 +360,8 @@ class DcmtkObject final : public DicomObject {
     if (IsDcmtkJpeg(xfer_)) {
       // Lossless JPEG gets here only when our decoder declined it (ParseFully) or the header
       // and the data disagreed; DCMTK decodes it.
-      auto compressed = FrameBytes(pixel, index);
+      std::vector<uint8_t> scratch;
+      auto compressed = FrameBytes(pixel, index, scratch);
       if (!compressed) return Fail(compressed.error());
       if (auto ok = CheckJpegMarkers(*compressed); !ok) {
         return Fail(ok.error().WithContext(fmt::format("frame {}", index + 1)));
@@ -470,53 +401,30 @@ class DcmtkObject final : public DicomObject {
     if (DcmXfer(xfer_).isEncapsulated() || pixel.getUint8Array(data).bad() || data == nullptr) {
       return Fail(ErrorCode::kUnsupported, "1-bit pixel data must be uncompressed");
     }
-    return UnpackBitFrame(std::span<const uint8_t>(data, pixel.getLength()), index);
+    return UnpackBitFrame(std::span<const uint8_t>(data, pixel.getLength()), info_.format, info_.display.photometric,
+                          index);
   }
 
-  /// 1-bit frames are packed end to end, least significant bit first (PS3.5 8.1.1); unpack one
-  /// to a byte per pixel (0 or 1).
-  Result<DecodedFrame> UnpackBitFrame(std::span<const uint8_t> data, uint32_t index) const {
-    const imaging::PixelFormat& f = info_.format;
-    const size_t pixels = size_t{f.rows} * f.cols;
-    const uint64_t first_bit = uint64_t{index} * pixels;
-    if ((first_bit + pixels + 7) / 8 > data.size()) {
-      return Fail(ErrorCode::kTruncated, "1-bit pixel data shorter than its frames");
-    }
-    DecodedFrame out;
-    out.format = f;
-    out.format.bits_allocated = 8;
-    out.format.bits_stored = 1;
-    out.format.high_bit = 0;
-    out.format.is_signed = false;
-    out.photometric = info_.display.photometric;
-    std::vector<uint8_t> samples(pixels);
-    for (size_t i = 0; i < pixels; ++i) {
-      const uint64_t bit = first_bit + i;
-      samples[i] = (data[bit / 8] >> (bit % 8)) & 1u;
-    }
-    out.Own(std::move(samples));
-    return out;
-  }
-
-  /// Frames whose codec is ours (RLE) or OpenJPEG (JPEG 2000): gather the frame's fragments,
-  /// then decode them.
+  /// Frames whose codec is ours (RLE) or OpenJPEG (JPEG 2000), from DCMTK's copy of the data
+  /// set (the fallback when the input could not be read in place): locate, then decode.
   Result<DecodedFrame> DecodeFragmentsFrame(DcmPixelData& pixel, uint32_t index) {
-    auto codestream = FrameBytes(pixel, index);
+    std::vector<uint8_t> scratch;
+    auto codestream = FrameBytes(pixel, index, scratch);
     if (!codestream) return Fail(codestream.error());
     return DecodeCodestream(*codestream, index);
   }
 
-  /// The compressed bytes of frame `index`: its fragments, concatenated.
-  Result<std::vector<uint8_t>> FrameBytes(DcmPixelData& pixel, uint32_t index) {
+  /// The compressed bytes of frame `index` in DCMTK's pixel sequence (LocateFrame: a view into
+  /// DCMTK's item, or the fragments joined in `scratch`).
+  Result<std::span<const uint8_t>> FrameBytes(DcmPixelData& pixel, uint32_t index, std::vector<uint8_t>& scratch) {
     DcmPixelSequence* seq = nullptr;
     const DcmRepresentationParameter* param = nullptr;
     if (pixel.getEncapsulatedRepresentation(xfer_, param, seq).bad() || seq == nullptr) {
       return Fail(ErrorCode::kCorruptPixelData, "compressed pixel data is not encapsulated");
     }
-    std::vector<std::span<const uint8_t>> fragments;
-    std::vector<uint32_t> offsets;
-    const unsigned long items = seq->card();
-    for (unsigned long i = 0; i < items; ++i) {
+    std::vector<std::span<const uint8_t>> items;
+    const unsigned long count = seq->card();
+    for (unsigned long i = 0; i < count; ++i) {
       DcmPixelItem* item = nullptr;
       if (seq->getItem(item, i).bad() || item == nullptr) break;
       Uint8* bytes = nullptr;
@@ -524,48 +432,9 @@ class DcmtkObject final : public DicomObject {
       if (length > 0 && (item->getUint8Array(bytes).bad() || bytes == nullptr)) {
         return Fail(ErrorCode::kCorruptPixelData, "unreadable pixel data fragment");
       }
-      if (i == 0) {  // Basic Offset Table.
-        for (Uint32 k = 0; k + 4 <= length; k += 4) {
-          uint32_t off;
-          std::memcpy(&off, bytes + k, 4);
-          offsets.push_back(off);
-        }
-        continue;
-      }
-      fragments.emplace_back(bytes, length);
+      items.emplace_back(bytes, length);
     }
-    return AssembleFrame(fragments, offsets, index, info_.number_of_frames);
-  }
-
-  /// The bytes of frame `index` from an encapsulated sequence (PS3.5 A.4): one frame = all
-  /// fragments; one fragment per frame; or split by the Basic Offset Table.
-  static Result<std::vector<uint8_t>> AssembleFrame(const std::vector<std::span<const uint8_t>>& fragments,
-                                                    const std::vector<uint32_t>& offsets, uint32_t index,
-                                                    uint32_t frames) {
-    std::vector<uint8_t> out;
-    auto append = [&out](std::span<const uint8_t> s) { out.insert(out.end(), s.begin(), s.end()); };
-    if (fragments.empty()) return Fail(ErrorCode::kCorruptPixelData, "no pixel data fragments");
-    if (frames == 1) {
-      for (const auto& f : fragments) append(f);
-      return out;
-    }
-    if (fragments.size() == frames) {
-      append(fragments[index]);
-      return out;
-    }
-    if (offsets.size() == frames) {
-      // Offsets count bytes from the first fragment's item tag: 8 bytes of header per item.
-      uint64_t position = 0;
-      const uint64_t begin = offsets[index];
-      const uint64_t end = index + 1 < frames ? offsets[index + 1] : UINT64_MAX;
-      for (const auto& f : fragments) {
-        if (position >= begin && position < end) append(f);
-        position += f.size() + 8;
-      }
-      if (!out.empty()) return out;
-    }
-    return Fail(ErrorCode::kCorruptPixelData,
-                fmt::format("cannot locate frame {} among {} fragments", index + 1, fragments.size()));
+    return LocateFrame(SplitItems(items), index, info_.number_of_frames, scratch);
   }
 
   std::shared_ptr<const std::vector<uint8_t>> owned_;  ///< The bytes `input_` views, when they are ours.
