@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs dependencies, checks the C++ format, builds with -Werror, runs every test; then the unit tests under
+# Installs dependencies, checks the C++ format, builds with -Werror, runs clang-tidy, runs every test; then the unit tests under
 # ASan+UBSan and under ThreadSanitizer, and the fuzz step (every kept crash input replayed, each
 # fuzz target run for a fixed number of inputs with a fixed seed). What CI runs (.ci/run).
 # Last, the container image is built and smoke-tested inside its root (scripts/build-image.sh:
@@ -21,6 +21,9 @@ echo "== npm packages for the tests (Google's official GCS client; playwright-co
 echo "== build (ci preset: RelWithDebInfo, -Werror)"
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j"$JOBS"
+
+echo "== clang-tidy (.clang-tidy: bugprone and performance checks, as errors)"
+scripts/check-tidy.sh build/ci
 
 echo "== tests"
 ctest --preset ci -j"$JOBS"

@@ -287,7 +287,7 @@ Status Worker::Run(const std::atomic<bool>& stop) {
   // Bindings as kombu declares them, then restore what dead workers left reserved.
   std::vector<std::string> keys;
   for (const auto& q : w.opt.queues) {
-    (void)(*conn)->Command({"SADD", "_kombu.binding." + q, q + kSep + kSep + q});
+    (void)(*conn)->Command({"SADD", "_kombu.binding." + q, fmt::format("{0}{1}{1}{0}", q, kSep)});
   }
   for (int band : {0, 3, 6, 9}) {
     for (const auto& q : w.opt.queues) keys.push_back(PriorityQueueKey(q, band));

@@ -155,6 +155,7 @@ std::string ConfigFileText(const CLI::App& command) {
       continue;
     }
     std::vector<std::string> quoted;
+    quoted.reserve(values.size());
     for (const auto& v : values) quoted.push_back(Quote(v));
     if (opt->get_expected_max() > 1 || values.size() > 1) {
       out += fmt::format("{} = [{}]\n", name, fmt::join(quoted, ", "));

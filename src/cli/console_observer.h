@@ -17,7 +17,7 @@ class ConsoleObserver final : public pipeline::RunObserver {
   /// `level`: LOGGING_LEVEL. DEBUG adds a line per stored instance (id, sizes, stage times);
   /// WARNING and above keep only failures; `quiet` (--progress none) hides progress lines.
   /// `now`: the clock for rates and pacing (tests inject one).
-  ConsoleObserver(std::FILE* out, bool bar, bool quiet, std::string level = "INFO", Progress::Now now = {})
+  ConsoleObserver(std::FILE* out, bool bar, bool quiet, const std::string& level = "INFO", Progress::Now now = {})
       : out_(out),
         quiet_(quiet || level == "WARNING" || level == "ERROR" || level == "CRITICAL"),
         debug_(level == "DEBUG"),

@@ -11,7 +11,9 @@
 #include "cli/config_file.h"
 #include "config/settings.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   // Frames and downloads are 5-30 MB buffers, allocated and freed per image. glibc's defaults
   // hand each back to the kernel and fault it in again next image (7.7 M page faults and 25 s
   // of system time per 1,000 radiographs). Keep them in the process. One arena: in `eden run` a
@@ -41,4 +43,19 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;  // Usage errors exit 2, as configuration errors do.
   }
   return eden::cli::RunCommand(app, commands);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Failures are values everywhere below; an exception reaching here is a bug (or memory running
+  // out): say so plainly instead of aborting. The journal keeps what finished; a rerun resumes.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "eden: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "eden: internal error: unknown exception\n");
+  }
+  return 70;  // EX_SOFTWARE
 }

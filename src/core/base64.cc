@@ -59,8 +59,8 @@ std::optional<std::string> Base64Decode(std::string_view text) {
         ++pad;
         continue;
       }
-      if (pad > 0) return std::nullopt;  // Data after padding.
-      v[k] = kTable[static_cast<uint8_t>(c)];
+      if (pad > 0) return std::nullopt;        // Data after padding.
+      v[k] = kTable[static_cast<uint8_t>(c)];  // NOLINT(bugprone-signed-char-misuse): -1 marks a non-alphabet byte.
       if (v[k] < 0) return std::nullopt;
     }
     const uint32_t n = (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) | uint32_t(v[3]);

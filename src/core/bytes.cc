@@ -51,8 +51,10 @@ void* MapAligned(size_t size) {
   const uintptr_t aligned = (start + kUnit - 1) / kUnit * kUnit;
   if (aligned > start) ::munmap(raw, aligned - start);
   const uintptr_t end = start + size + kUnit;
+  // NOLINTBEGIN(performance-no-int-to-ptr): aligning an address of our own mapping is arithmetic on it.
   if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - (aligned + size));
   void* block = reinterpret_cast<void*>(aligned);
+  // NOLINTEND(performance-no-int-to-ptr)
   ::madvise(block, size, MADV_HUGEPAGE);  // Advice only: without THP the block still works.
   return block;
 }

@@ -106,7 +106,7 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
-std::shared_ptr<Credentials> MetadataServerCredentials(std::shared_ptr<http::Transport> http) {
+std::shared_ptr<Credentials> MetadataServerCredentials(const std::shared_ptr<http::Transport>& http) {
   std::string host = Env("GCE_METADATA_HOST");
   if (host.empty()) host = "metadata.google.internal";
   const std::string url = "http://" + host + "/computeMetadata/v1/instance/service-accounts/default/token";
@@ -166,7 +166,7 @@ Result<std::string> MakeJwtAssertion(const std::string& client_email, const std:
 }
 
 Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path,
-                                                         std::shared_ptr<http::Transport> http) {
+                                                         const std::shared_ptr<http::Transport>& http) {
   std::ifstream in(path);
   if (!in) return Fail(ErrorCode::kInvalidArgument, fmt::format("cannot read the credentials file {}", path));
   json j = json::parse(std::string(std::istreambuf_iterator<char>(in), {}), nullptr, false);
@@ -223,7 +223,7 @@ Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path
 }
 
 Result<std::shared_ptr<Credentials>> DefaultCredentials(const std::string& explicit_path,
-                                                        std::shared_ptr<http::Transport> http) {
+                                                        const std::shared_ptr<http::Transport>& http) {
   if (!explicit_path.empty()) return LoadCredentialsFile(explicit_path, http);
   if (auto p = Env("GOOGLE_APPLICATION_CREDENTIALS"); !p.empty()) return LoadCredentialsFile(p, http);
   std::filesystem::path well_known;
@@ -234,7 +234,7 @@ Result<std::shared_ptr<Credentials>> DefaultCredentials(const std::string& expli
   }
   std::error_code ec;
   if (!well_known.empty() && std::filesystem::exists(well_known, ec)) return LoadCredentialsFile(well_known, http);
-  return MetadataServerCredentials(std::move(http));
+  return MetadataServerCredentials(http);
 }
 
 }  // namespace eden::gcs

@@ -52,13 +52,13 @@ Result<std::string> MakeJwtAssertion(const std::string& client_email, const std:
 /// "authorized_user" (refresh token exchanged at token_uri, default Google's), what
 /// `gcloud auth application-default login` writes.
 Result<std::shared_ptr<Credentials>> LoadCredentialsFile(const std::string& path,
-                                                         std::shared_ptr<http::Transport> http);
+                                                         const std::shared_ptr<http::Transport>& http);
 
 /// Application Default Credentials, in Google's order: `explicit_path` (GCS_CREDENTIALS_PATH),
 /// GOOGLE_APPLICATION_CREDENTIALS, gcloud's well-known file
 /// ($CLOUDSDK_CONFIG or ~/.config/gcloud/application_default_credentials.json), then the GCE/GKE
 /// metadata server (GCE_METADATA_HOST, default metadata.google.internal).
 Result<std::shared_ptr<Credentials>> DefaultCredentials(const std::string& explicit_path,
-                                                        std::shared_ptr<http::Transport> http);
+                                                        const std::shared_ptr<http::Transport>& http);
 
 }  // namespace eden::gcs

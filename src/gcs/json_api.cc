@@ -79,7 +79,7 @@ Error ErrorFromResponse(const http::HttpResponse& response, const std::string& w
   } else {
     message = std::string(response.Text().substr(0, 200));
   }
-  const Error e = http::ErrorForStatus(response.status, what, message);
+  Error e = http::ErrorForStatus(response.status, what, message);
   if (e.code() == ErrorCode::kUnauthenticated) {
     return Error(e.code(), e.message() + " (the credentials were refused; check GCS_CREDENTIALS_PATH)");
   }

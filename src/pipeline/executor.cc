@@ -27,10 +27,10 @@ class InProcessExecutor final : public Executor {
         cpu_(options.cpu_workers ? options.cpu_workers : std::max(1u, std::thread::hardware_concurrency())),
         downloaders_(std::max(1u, options.download_concurrency)),
         storers_(std::max(1u, options.store_concurrency)),
-        input_capacity_(2 * downloaders_),
-        outcome_capacity_(2 * storers_ + cpu_),
+        input_capacity_(size_t{2} * downloaders_),
+        outcome_capacity_(size_t{2} * storers_ + cpu_),
         storers_left_(storers_),
-        fetched_(cpu_ * 2),
+        fetched_(size_t{2} * cpu_),
         converted_(storers_),
         downloaders_left_(downloaders_),
         converters_left_(cpu_) {

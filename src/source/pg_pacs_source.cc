@@ -74,6 +74,7 @@ class PgPacsSource final : public PacsSource {
                   {Opt(s.modality), Opt(s.body_part), s.seed.c_str(), s.studies ? limit.c_str() : nullptr});
     if (!r) return Fail(r.error());
     std::vector<std::string> ids;
+    ids.reserve(static_cast<size_t>(PQntuples(r->get())));
     for (int i = 0; i < PQntuples(r->get()); ++i) ids.emplace_back(PQgetvalue(r->get(), i, 0));
     return ids;
   }
