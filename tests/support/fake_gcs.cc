@@ -44,17 +44,7 @@ std::map<std::string, std::string> Query(const std::string& url) {
   return q;
 }
 
-std::string HeaderOf(const http::HttpRequest& r, const std::string& name) {
-  for (const std::string& line : r.headers) {
-    if (line.size() > name.size() && line[name.size()] == ':' &&
-        strncasecmp(line.c_str(), name.c_str(), name.size()) == 0) {
-      std::string v = line.substr(name.size() + 1);
-      v.erase(0, v.find_first_not_of(' '));
-      return v;
-    }
-  }
-  return {};
-}
+std::string HeaderOf(const http::HttpRequest& r, const std::string& name) { return HeaderValue(r.headers, name); }
 
 http::HttpResponse JsonError(long status, const std::string& message) {
   return Response(status, {"Content-Type: application/json"},
@@ -131,16 +121,18 @@ http::HttpResponse FakeGcs::Store(const std::string& name, const std::string& re
   o.bytes = std::move(bytes);
   o.generation = ++next_generation_;
   objects_[name] = o;
-  return Response(200, {"Content-Type: application/json"},
-                  json{{"kind", "storage#object"},
-                       {"bucket", bucket_},
-                       {"name", name},
-                       {"contentType", o.content_type},
-                       {"size", std::to_string(o.bytes.size())},
-                       {"generation", std::to_string(o.generation)},
-                       {"crc32c", o.crc32c},
-                       {"md5Hash", o.md5}}
-                      .dump());
+  return Response(200, {"Content-Type: application/json"}, Resource(name, o).dump());
+}
+
+nlohmann::json FakeGcs::Resource(const std::string& name, const Object& o) const {
+  return json{{"kind", "storage#object"},
+              {"bucket", bucket_},
+              {"name", name},
+              {"contentType", o.content_type},
+              {"size", std::to_string(o.bytes.size())},
+              {"generation", std::to_string(o.generation)},
+              {"crc32c", o.crc32c},
+              {"md5Hash", o.md5}};
 }
 
 http::HttpResponse FakeGcs::Serve(const http::HttpRequest& r) {
@@ -149,16 +141,6 @@ http::HttpResponse FakeGcs::Serve(const http::HttpRequest& r) {
   const std::string path = rest.substr(0, rest.find('?'));
   auto query = Query(rest);
   const std::string body(reinterpret_cast<const char*>(r.body.data()), r.body.size());
-  auto metadata = [&](const std::string& name, const Object& o) {
-    return json{{"kind", "storage#object"},
-                {"bucket", bucket_},
-                {"name", name},
-                {"contentType", o.content_type},
-                {"size", std::to_string(o.bytes.size())},
-                {"generation", std::to_string(o.generation)},
-                {"crc32c", o.crc32c},
-                {"md5Hash", o.md5}};
-  };
   const std::string bucket_path = "/storage/v1/b/" + bucket_;
   const std::string upload_path = "/upload/storage/v1/b/" + bucket_ + "/o";
 
@@ -246,7 +228,7 @@ http::HttpResponse FakeGcs::Serve(const http::HttpRequest& r) {
         next = it->first;
         break;
       }
-      items.push_back(metadata(it->first, it->second));
+      items.push_back(Resource(it->first, it->second));
     }
     json page{{"kind", "storage#objects"}, {"items", items}};
     if (!next.empty()) page["nextPageToken"] = next;
@@ -267,7 +249,7 @@ http::HttpResponse FakeGcs::Serve(const http::HttpRequest& r) {
       ++counts_[media ? "GET media" : "GET metadata"];
       if (it == objects_.end()) return JsonError(404, "No such object: " + bucket_ + "/" + name);
       if (media) return Response(200, {"Content-Type: " + it->second.content_type}, it->second.bytes);
-      return Response(200, {"Content-Type: application/json"}, metadata(name, it->second).dump());
+      return Response(200, {"Content-Type: application/json"}, Resource(name, it->second).dump());
     }
   }
   return JsonError(400, "the fake does not know " + r.method + " " + path);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "http/transport.h"
 
 namespace eden::testing {
@@ -47,6 +49,8 @@ class FakeGcs final : public http::Transport {
 
  private:
   http::HttpResponse Serve(const http::HttpRequest& request);
+  /// The object resource the JSON API answers with.
+  nlohmann::json Resource(const std::string& name, const Object& o) const;
   http::HttpResponse Store(const std::string& name, const std::string& resource_json, std::string bytes,
                            int64_t if_generation_match);
 

@@ -23,7 +23,7 @@ http::HttpResponse Response(long status, std::vector<std::string> headers, const
   return r;
 }
 
-std::string ScriptedTransport::Sent::Header(const std::string& name) const {
+std::string HeaderValue(const std::vector<std::string>& headers, const std::string& name) {
   for (const std::string& line : headers) {
     if (line.size() > name.size() && line[name.size()] == ':' &&
         strncasecmp(line.c_str(), name.c_str(), name.size()) == 0) {
@@ -34,6 +34,8 @@ std::string ScriptedTransport::Sent::Header(const std::string& name) const {
   }
   return {};
 }
+
+std::string ScriptedTransport::Sent::Header(const std::string& name) const { return HeaderValue(headers, name); }
 
 ScriptedTransport& ScriptedTransport::Reply(long status, std::vector<std::string> headers, const std::string& body) {
   std::lock_guard lock(mu_);

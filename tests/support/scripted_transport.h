@@ -39,6 +39,9 @@ class ScriptedTransport final : public http::Transport {
   std::vector<Sent> sent_;
 };
 
+/// The value of header `name` (case-insensitive) among "Name: value" lines, or "" if absent.
+std::string HeaderValue(const std::vector<std::string>& headers, const std::string& name);
+
 /// A response as a transport would return it (for tests of the pure pieces).
 http::HttpResponse Response(long status, std::vector<std::string> headers = {}, const std::string& body = {});
 
