@@ -18,6 +18,7 @@
 #include "dataset/tar.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
+#include "dicom/htj2k_process.h"
 #include "dicom/jpeg_lossless_codec.h"
 #include "dicom/jpeg_markers.h"
 #include "dicom/openjpeg_codec.h"
@@ -140,6 +141,19 @@ void Jpeg2000(std::span<const uint8_t> data) {
   }
 }
 
+/// The HTJ2K decoder process's answer (dicom/htj2k_process.h), untrusted like any input: that
+/// process runs OpenJPH on hostile codestreams and may write anything before it dies.
+void Htj2kAnswer(std::span<const uint8_t> data) {
+  CodecInput in;
+  if (!SplitCodecInput(data, in)) return;
+  auto frame = dicom::ReadHtj2kAnswer(in.stream, in.format);
+  if (frame) {
+    Check(frame->bytes.size() >= frame->format.FrameBytes(), "HTJ2K answer shorter than its layout");
+    Check(frame->format.rows <= in.format.rows && frame->format.cols <= in.format.cols,
+          "an HTJ2K answer larger than the image");
+  }
+}
+
 void CeleryMessage(std::span<const uint8_t> data) {
   const std::string envelope = Text(data);
   auto message = celery::DecodeTaskMessage(envelope, 1u << 20);
@@ -246,6 +260,7 @@ const std::vector<NamedTarget>& AllTargets() {
       {"jpeg_lossless", JpegLossless},
       {"rle", Rle},
       {"jpeg2000", Jpeg2000},
+      {"htj2k_answer", Htj2kAnswer},
       {"celery_message", CeleryMessage},
       {"gcs_json", GcsJson},
       {"config", Config},

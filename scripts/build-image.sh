@@ -52,6 +52,14 @@ $SUDO chroot --userspec=10001:10001 "$root" /usr/local/bin/eden convert /tmp/smo
 jpg=$(find "$root/tmp/smoke/out" -name '*.jpg' | head -1)
 [ -n "$jpg" ] && [ "$(head -c 2 "$jpg" | od -An -tx1 | tr -d ' ')" = "ffd8" ] || { echo "no JPEG from eden convert"; exit 1; }
 echo "   eden convert: $(basename "$jpg") ($(stat -c %s "$jpg") bytes, a JPEG)"
+# The HTJ2K decoder process (OpenJPH) beside eden: a 128x128 12-bit codestream decoded into its
+# 32-byte answer header + 128*128 16-bit samples.
+$SUDO cp tests/data/htj2k/ct_small_12bit.j2c "$root/tmp/smoke/"
+$SUDO chroot --userspec=10001:10001 "$root" /bin/sh -c \
+  '/usr/local/bin/eden-htj2k 128 128 1 16 0 0 1000000 3</tmp/smoke/ct_small_12bit.j2c 4>/tmp/smoke/htj2k.out'
+answer=$($SUDO stat -c %s "$root/tmp/smoke/htj2k.out")
+[ "$answer" -eq $((32 + 128 * 128 * 2)) ] || { echo "eden-htj2k answered $answer bytes"; exit 1; }
+echo "   eden-htj2k: a 128x128 HTJ2K frame decoded ($answer bytes)"
 user=$($SUDO podman image inspect "$TAG" --format '{{.Config.User}} {{.Config.Entrypoint}}')
 echo "   user and entrypoint: $user"
 [ "${user%% *}" = "eden" ] || { echo "the image does not run as the eden user"; exit 1; }

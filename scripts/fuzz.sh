@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
-TARGETS=(convert jpeg_lossless rle jpeg2000 celery_message gcs_json config pacs_row deid report)
+TARGETS=(convert jpeg_lossless rle jpeg2000 htj2k_answer celery_message gcs_json config pacs_row deid report)
 COMMON=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=300000)
 
 cmake --preset fuzz >/dev/null

@@ -7,7 +7,7 @@ PACKAGES=(
   # Toolchain
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format clang-tidy git ca-certificates
   # Libraries (each confined to one adapter module)
-  libdcmtk-dev dcmtk libopenjp2-7-dev libturbojpeg0-dev libfmt-dev libexpected-dev
+  libdcmtk-dev dcmtk libopenjp2-7-dev libopenjph-dev libturbojpeg0-dev libfmt-dev libexpected-dev
   libcli11-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libhiredis-dev uuid-dev
   libcpp-httplib-dev
   # Real services for the demo and the integration tests

@@ -38,6 +38,17 @@ def header(ds):
     return struct.pack("<HHBB", rows % 1024, cols % 1024, flags, stored)
 
 
+def htj2k_answer_seeds(out):
+    """Answers of the HTJ2K decoder process (dicom/htj2k_protocol.h): geometry header, then the
+    32-byte answer header and the samples, for a few layouts."""
+    for rows, cols, spp, bits, stored in ((4, 3, 1, 16, 12), (8, 8, 3, 8, 8), (5, 7, 1, 8, 8)):
+        flags = (1 if spp == 3 else 0) | (2 if bits > 8 else 0)
+        geometry = struct.pack("<HHBB", rows - 1, cols - 1, flags, stored - 1)
+        size = rows * cols * spp * bits // 8
+        answer = b"EDHTJ2K1" + struct.pack("<IIIIQ", rows, cols, stored, 0, size) + bytes(range(256)) * (size // 256 + 1)
+        put(out, "htj2k_answer", geometry + answer[:32 + size])
+
+
 def main(out):
     shutil.rmtree(out, ignore_errors=True)
     for path in sorted(glob.glob(os.path.join(CORPUS, "**", "*.dcm"), recursive=True)):
@@ -56,6 +67,7 @@ def main(out):
                 put(out, target, header(ds) + frame)
         except Exception:
             continue  # A broken corpus file is still a convert seed.
+    htj2k_answer_seeds(out)
     for path in sorted(glob.glob(os.path.join(REPO, "tests/data/celery/*.txt"))):
         for line in open(path, encoding="utf-8"):
             if "{" in line:

@@ -1,5 +1,8 @@
 #include "dicom/jpeg_markers.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 namespace eden::dicom {
@@ -65,6 +68,37 @@ Status CheckJpegMarkers(std::span<const uint8_t> data) {
     offset += 2 + length;
   }
   return {};  // The header continues past this fragment; the codec reports what it finds.
+}
+
+namespace {
+
+uint32_t Be32(const uint8_t* p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
+}
+
+}  // namespace
+
+Status CheckJpeg2000Siz(std::span<const uint8_t> codestream, uint32_t rows, uint32_t cols) {
+  static constexpr uint8_t kSiz[] = {0xFF, 0x4F, 0xFF, 0x51};
+  auto at = std::search(codestream.begin(), codestream.end(), std::begin(kSiz), std::end(kSiz));
+  if (at == codestream.end()) return {};                                // OpenJPEG will say what is wrong.
+  const size_t siz = static_cast<size_t>(at - codestream.begin()) + 4;  // Lsiz follows.
+  if (codestream.size() < siz + 2 + 2 + 32) return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 SIZ marker cut short");
+  const uint8_t* p = codestream.data() + siz + 4;  // Past Lsiz and Rsiz.
+  const uint64_t xsiz = Be32(p), ysiz = Be32(p + 4), xosiz = Be32(p + 8), yosiz = Be32(p + 12);
+  const uint64_t xtsiz = Be32(p + 16), ytsiz = Be32(p + 20), xtosiz = Be32(p + 24), ytosiz = Be32(p + 28);
+  const bool valid = xtsiz > 0 && ytsiz > 0 && xosiz < xsiz && yosiz < ysiz && xtosiz <= xosiz && ytosiz <= yosiz &&
+                     xtsiz + xtosiz > xosiz && ytsiz + ytosiz > yosiz;
+  if (!valid) return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 SIZ marker with an impossible tile grid");
+  if (xsiz - xosiz != cols || ysiz - yosiz != rows) {
+    return Fail(ErrorCode::kCorruptPixelData, fmt::format("JPEG 2000 image is {}x{}, the DICOM header says {}x{}",
+                                                          xsiz - xosiz, ysiz - yosiz, cols, rows));
+  }
+  const uint64_t tiles = ((xsiz - xtosiz + xtsiz - 1) / xtsiz) * ((ysiz - ytosiz + ytsiz - 1) / ytsiz);
+  if (tiles > 65535) {
+    return Fail(ErrorCode::kCorruptPixelData, fmt::format("JPEG 2000 codestream declares {} tiles", tiles));
+  }
+  return {};
 }
 
 }  // namespace eden::dicom

@@ -1,5 +1,7 @@
 #include "dicom/openjpeg_codec.h"
 
+#include "dicom/jpeg_markers.h"
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -54,43 +56,6 @@ struct ImageDeleter {
 
 }  // namespace
 
-namespace {
-
-uint32_t Be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
-}
-
-/// Checks the SIZ marker before OpenJPEG sees it: the image size the DICOM header declares, and
-/// a tile grid ISO/IEC 15444-1 A.5.1 allows (its origin at or before the image's, the first tile
-/// reaching into the image, at most 65,535 tiles: a tile index is 16 bits). OpenJPEG allocates a
-/// structure per tile while it reads the header: a 251-byte codestream declaring a 4,194,404 x 100
-/// image in 100 x 100 tiles made it allocate ~600 MB and spin for 5 s before the size check
-/// after the header could refuse it (found by the jpeg2000 fuzz target).
-Status CheckSiz(std::span<const uint8_t> codestream, const imaging::PixelFormat& expected) {
-  static constexpr uint8_t kSiz[] = {0xFF, 0x4F, 0xFF, 0x51};
-  auto at = std::search(codestream.begin(), codestream.end(), std::begin(kSiz), std::end(kSiz));
-  if (at == codestream.end()) return {};                                // OpenJPEG will say what is wrong.
-  const size_t siz = static_cast<size_t>(at - codestream.begin()) + 4;  // Lsiz follows.
-  if (codestream.size() < siz + 2 + 2 + 32) return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 SIZ marker cut short");
-  const uint8_t* p = codestream.data() + siz + 4;  // Past Lsiz and Rsiz.
-  const uint64_t xsiz = Be32(p), ysiz = Be32(p + 4), xosiz = Be32(p + 8), yosiz = Be32(p + 12);
-  const uint64_t xtsiz = Be32(p + 16), ytsiz = Be32(p + 20), xtosiz = Be32(p + 24), ytosiz = Be32(p + 28);
-  const bool valid = xtsiz > 0 && ytsiz > 0 && xosiz < xsiz && yosiz < ysiz && xtosiz <= xosiz && ytosiz <= yosiz &&
-                     xtsiz + xtosiz > xosiz && ytsiz + ytosiz > yosiz;
-  if (!valid) return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 SIZ marker with an impossible tile grid");
-  if (xsiz - xosiz != expected.cols || ysiz - yosiz != expected.rows) {
-    return Fail(ErrorCode::kCorruptPixelData, fmt::format("JPEG 2000 image is {}x{}, the DICOM header says {}x{}",
-                                                          xsiz - xosiz, ysiz - yosiz, expected.cols, expected.rows));
-  }
-  const uint64_t tiles = ((xsiz - xtosiz + xtsiz - 1) / xtsiz) * ((ysiz - ytosiz + ytsiz - 1) / ytsiz);
-  if (tiles > 65535) {
-    return Fail(ErrorCode::kCorruptPixelData, fmt::format("JPEG 2000 codestream declares {} tiles", tiles));
-  }
-  return {};
-}
-
-}  // namespace
-
 Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const imaging::PixelFormat& expected,
                                      uint64_t max_bytes, uint32_t min_longest_side) {
   static constexpr uint8_t kJp2Signature[] = {0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20};
@@ -104,7 +69,7 @@ Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const 
     return Fail(ErrorCode::kCorruptPixelData, "JPEG 2000 fragment has neither a J2K nor a JP2 signature");
   }
 
-  if (auto ok = CheckSiz(codestream, expected); !ok) return Fail(ok.error());
+  if (auto ok = CheckJpeg2000Siz(codestream, expected.rows, expected.cols); !ok) return Fail(ok.error());
 
   MemorySource source{codestream, 0};
   std::unique_ptr<opj_stream_t, StreamDeleter> stream(opj_stream_default_create(OPJ_TRUE));

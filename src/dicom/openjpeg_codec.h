@@ -2,15 +2,15 @@
 
 #include <cstdint>
 #include <span>
-#include <vector>
 
+#include "core/bytes.h"
 #include "core/result.h"
 #include "imaging/types.h"
 
 namespace eden::dicom {
 
 struct Jpeg2000Frame {
-  std::vector<uint8_t> bytes;
+  Bytes bytes;                  ///< Every sample written by the decoder: not zero-filled first.
   imaging::PixelFormat format;  ///< Precision and signedness as the codestream says.
 };
 

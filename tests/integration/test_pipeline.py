@@ -5,6 +5,7 @@ Prints one line per test and a closing 'N passed, N failed' line; exit 1 on any 
 import argparse
 import contextlib
 import csv
+import glob
 import hashlib
 import io
 import json
@@ -1014,6 +1015,96 @@ def test_htj2k_from_openjph_decodes_to_the_same_pixels_and_at_reduced_resolution
         assert x.shape == y.shape and max(x.shape) == size, (size, x.shape, y.shape)
         mse = ((x - y) ** 2).mean()
         assert 0 < mse and 10 * np.log10(255 ** 2 / mse) >= 38, (size, mse)
+
+
+def test_htj2k_colour_classic_codestream_and_damaged_frames(tmp):
+    # What OpenJPH (eden's HTJ2K decoder) does not decode must still come out right or fail cleanly:
+    # (1) colour: the corpus's 256x256 RGB image through ojph_compress (reversible colour transform)
+    #     decodes to the same pixels as the image uncompressed, and is reported as HTJ2K;
+    # (2) a classic JPEG 2000 codestream (Part 1 code blocks) labelled HTJ2K decodes (OpenJPEG);
+    # (3) the HTJ2K codestream cut short or with bytes overwritten: exit 1 with an error code, or
+    #     pixels; never a crash.
+    import numpy as np
+    import pydicom
+    from PIL import Image
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import UID
+    corpus = "/usr/lib/python3/dist-packages/pydicom/data/test_files"
+    ds = pydicom.dcmread(os.path.join(corpus, "SC_rgb_jpeg_dcmd.dcm"))
+    rgb = ds.pixel_array
+    assert rgb.shape == (256, 256, 3), rgb.shape
+    ppm, j2c = os.path.join(tmp, "in.ppm"), os.path.join(tmp, "rgb.j2c")
+    with open(ppm, "wb") as f:
+        f.write(b"P6\n256 256\n255\n" + rgb.astype(np.uint8).tobytes())
+    sh(["ojph_compress", "-i", ppm, "-o", j2c, "-reversible", "true", "-colour_trans", "true"])
+    codestream = open(j2c, "rb").read()
+
+    def wrap(frame, name, photometric="YBR_RCT", uid="1.2.840.10008.1.2.4.201"):
+        ds.PixelData = encapsulate([frame])
+        ds["PixelData"].VR = "OB"
+        ds.PhotometricInterpretation = photometric
+        ds.PlanarConfiguration = 0
+        ds.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.4.90")
+        ds.is_implicit_VR, ds.is_little_endian = False, True  # The corpus file is implicit VR.
+        labelled = os.path.join(tmp, name + "-j2k.dcm")
+        ds.save_as(labelled, write_like_original=False)
+        path = os.path.join(tmp, name + ".dcm")
+        relabel_transfer_syntax(labelled, path, uid)
+        return path
+
+    def convert(path):
+        r = eden("convert", path, "-o", os.path.join(tmp, "out"), "--json", "-q", "100")
+        assert r.returncode in (0, 1), (path, r.returncode, r.stderr)  # a signal is a crash
+        return r, json.loads(r.stdout.splitlines()[0])
+
+    r, result = convert(wrap(codestream, "colour"))
+    assert r.returncode == 0, result
+    assert result["transfer_syntax"]["uid"] == "1.2.840.10008.1.2.4.201", result
+    assert "High-Throughput" in result["transfer_syntax"]["name"], result
+    plain = os.path.join(tmp, "plain.dcm")
+    ds2 = pydicom.dcmread(os.path.join(corpus, "SC_rgb_jpeg_dcmd.dcm"))
+    ds2.save_as(plain, write_like_original=False)
+    r2, _ = convert(plain)
+    assert r2.returncode == 0, r2.stdout
+    a = np.asarray(Image.open(os.path.join(tmp, "out", "colour.jpg"))).astype(np.float64)
+    b = np.asarray(Image.open(os.path.join(tmp, "out", "plain.jpg"))).astype(np.float64)
+    assert a.shape == b.shape == (256, 256, 3) and np.array_equal(a, b), "HTJ2K colour decoded to other pixels"
+
+    # (2) A Part 1 codestream of the same pixels (gdcmconv), relabelled HTJ2K.
+    classic_src = os.path.join(tmp, "classic-src.dcm")
+    sh(["gdcmconv", "--j2k", plain, classic_src])
+    classic = pydicom.dcmread(classic_src)
+    frame = next(pydicom.encaps.generate_pixel_data_frame(classic.PixelData))
+    assert frame[:4] == b"\xff\x4f\xff\x51" and b"\xff\x50" not in frame[:200], "not a Part 1 codestream"
+    r, result = convert(wrap(frame, "classic", photometric=classic.PhotometricInterpretation))
+    assert r.returncode == 0, result
+    c = np.asarray(Image.open(os.path.join(tmp, "out", "classic.jpg"))).astype(np.float64)
+    assert np.array_equal(c, b), "a classic codestream labelled HTJ2K decoded to other pixels"
+
+    # (3) Damaged HTJ2K frames.
+    cut = codestream[:len(codestream) * 3 // 5]
+    scribbled = bytearray(codestream)
+    for at in range(len(codestream) // 3, len(codestream) // 3 + 64, 3):
+        scribbled[at] = 0xFF
+    header_only = codestream[:codestream.index(b"\xff\x90")]  # up to the first tile-part
+    for name, frame in (("cut", cut), ("scribbled", bytes(scribbled)), ("header-only", header_only)):
+        r, result = convert(wrap(frame, name))
+        if r.returncode == 1:
+            assert result["error"]["code"] in ("corrupt_pixel_data", "truncated"), (name, result)
+            assert result["error"]["message"], (name, result)
+
+    # (4) The codestreams that crash OpenJPH 0.9.0 (tests/data/htj2k/README.md), as RGB frames of
+    # the size their fuzz geometry header gives: eden (OpenJPH in its helper process) lives on.
+    crashes = sorted(glob.glob(os.path.join(ARGS.repo, "tests/data/htj2k/openjph-crashes/*")))
+    assert len(crashes) == 8, crashes
+    for i, path in enumerate(crashes):
+        data = open(path, "rb").read()
+        assert data[4] & 3 == 1, path  # RGB, 8 bits: the geometry `wrap` keeps.
+        ds.Rows = 1 + (data[0] | data[1] << 8) % 1024
+        ds.Columns = 1 + (data[2] | data[3] << 8) % 1024
+        r, result = convert(wrap(data[6:], f"openjph-crash-{i}"))
+        if r.returncode == 1:
+            assert result["error"]["code"] in ("corrupt_pixel_data", "truncated", "unsupported"), (path, result)
 
 
 @contextlib.contextmanager
