@@ -1,10 +1,13 @@
 #include "digest/digest.h"
 
+#include <algorithm>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "core/base64.h"
+#include "core/crc32c.h"
 
 namespace eden::digest {
 namespace {
@@ -34,6 +37,19 @@ std::string Hex(std::span<const uint8_t> bytes) {
 }
 
 std::string Sha256Hex(std::span<const uint8_t> bytes) { return Hex(Sha256(bytes)); }
+
+ContentDigests DigestContent(std::span<const uint8_t> bytes) {
+  constexpr size_t kPiece = size_t{256} << 10;
+  Sha256Stream sha;
+  ContentDigests out;
+  for (size_t at = 0; at < bytes.size(); at += kPiece) {
+    const auto piece = bytes.subspan(at, std::min(kPiece, bytes.size() - at));
+    sha.Update(piece);
+    out.crc32c = Crc32c(piece, out.crc32c);
+  }
+  out.sha256_hex = sha.FinishHex();
+  return out;
+}
 
 std::array<uint8_t, 32> HmacSha256(std::span<const uint8_t> key, std::string_view message) {
   std::array<uint8_t, 32> out{};

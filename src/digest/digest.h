@@ -14,6 +14,15 @@ std::array<uint8_t, 32> Sha256(std::span<const uint8_t> bytes);
 std::string Sha256Hex(std::span<const uint8_t> bytes);
 std::string Sha256Hex(std::string_view text);
 
+/// The digests eden records for every object it stores: SHA-256 (the CSV, the journal) and
+/// CRC-32C (what GCS checks and lists), computed in one pass over the bytes, 256 KiB at a time,
+/// so that each piece is read from memory once and hashed twice while it is in cache.
+struct ContentDigests {
+  std::string sha256_hex;
+  uint32_t crc32c = 0;
+};
+ContentDigests DigestContent(std::span<const uint8_t> bytes);
+
 /// HMAC-SHA256 of `message` under `key` (the 32 raw bytes).
 std::array<uint8_t, 32> HmacSha256(std::span<const uint8_t> key, std::string_view message);
 

@@ -24,16 +24,19 @@ std::string ObjectPath(const std::string& bucket, const std::string& name) {
   return "/storage/v1/b/" + UrlEncode(bucket) + "/o/" + UrlEncode(name);
 }
 
-/// The JSON resource sent with an upload: the server checks both hashes against the bytes.
+/// The JSON resource sent with an upload: the server checks the hashes given against the bytes.
 std::string UploadResource(const std::string& name, const std::string& content_type, const ObjectHashes& hashes) {
-  return json{{"name", name}, {"contentType", content_type}, {"crc32c", hashes.crc32c}, {"md5Hash", hashes.md5}}.dump();
+  json resource{{"name", name}, {"contentType", content_type}, {"crc32c", hashes.crc32c}};
+  if (!hashes.md5.empty()) resource["md5Hash"] = hashes.md5;
+  return resource.dump();
 }
 
 /// The server must echo the hashes we computed; anything else means it stored other bytes.
 Result<ObjectMetadata> CheckStored(Result<ObjectMetadata> meta, const ObjectHashes& hashes, uint64_t size,
                                    const std::string& name) {
   if (!meta) return meta;
-  if (meta->crc32c != hashes.crc32c || (!meta->md5.empty() && meta->md5 != hashes.md5) || meta->size != size) {
+  if (meta->crc32c != hashes.crc32c || (!hashes.md5.empty() && !meta->md5.empty() && meta->md5 != hashes.md5) ||
+      meta->size != size) {
     return Fail(ErrorCode::kIo, fmt::format("GCS stored {} with size {} crc32c {} md5 {}, expected {} {} {}", name,
                                             meta->size, meta->crc32c, meta->md5, size, hashes.crc32c, hashes.md5));
   }

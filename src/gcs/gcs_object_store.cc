@@ -66,7 +66,12 @@ Status GcsObjectStore::Store(const std::string& key, uint64_t size, const Object
 }
 
 Status GcsObjectStore::Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) {
-  const ObjectHashes hashes = HashObject(bytes);
+  return PutWithCrc32c(key, bytes, content_type, HashObject(bytes).crc32c);
+}
+
+Status GcsObjectStore::PutWithCrc32c(const std::string& key, std::span<const uint8_t> bytes,
+                                     const std::string& content_type, const std::string& crc32c) {
+  const ObjectHashes hashes{crc32c, ""};
   return Store(key, bytes.size(), hashes, [&](int64_t generation) {
     return client_->InsertObject(bucket_, key, bytes, content_type, hashes, generation);
   });

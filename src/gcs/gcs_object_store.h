@@ -22,7 +22,7 @@ struct GcsUrl {
 };
 Result<GcsUrl> ParseGcsUrl(const std::string& url);
 
-/// ObjectStore over a GCS bucket. Put uploads with ifGenerationMatch=0 and both hashes; if the
+/// ObjectStore over a GCS bucket. Put uploads with ifGenerationMatch=0 and the CRC-32C; if the
 /// object already exists with the same CRC32C and size it is left alone (a retried or rerun
 /// upload stores nothing twice), otherwise it is replaced with ifGenerationMatch=<its
 /// generation>. Objects seen by ForEach() are remembered (about 60 bytes each), so a rerun does not
@@ -32,6 +32,8 @@ class GcsObjectStore final : public storage::ObjectStore {
   GcsObjectStore(std::shared_ptr<GcsClient> client, std::string bucket);
 
   Status Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) override;
+  Status PutWithCrc32c(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type,
+                       const std::string& crc32c) override;
   Result<std::optional<storage::ObjectInfo>> Stat(const std::string& key) override;
   Result<std::vector<uint8_t>> Get(const std::string& key) override;
   Status PutFile(const std::string& key, const std::filesystem::path& path, const std::string& content_type) override;

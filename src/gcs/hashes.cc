@@ -11,12 +11,11 @@ namespace eden::gcs {
 
 std::string Md5Base64(std::span<const uint8_t> bytes) { return digest::Md5Base64(bytes); }
 
-ObjectHashes HashObject(std::span<const uint8_t> bytes) { return {Crc32cBase64(Crc32c(bytes)), Md5Base64(bytes)}; }
+ObjectHashes HashObject(std::span<const uint8_t> bytes) { return {Crc32cBase64(Crc32c(bytes)), ""}; }
 
 Result<FileHashes> HashFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Fail(ErrorCode::kIo, fmt::format("cannot read {}", path.string()));
-  digest::Md5 md5;
   std::vector<char> buffer(size_t{4} << 20);
   uint32_t crc = 0;
   FileHashes out;
@@ -25,11 +24,10 @@ Result<FileHashes> HashFile(const std::filesystem::path& path) {
     const auto n = static_cast<size_t>(in.gcount());
     const std::span<const uint8_t> piece(reinterpret_cast<const uint8_t*>(buffer.data()), n);
     crc = Crc32c(piece, crc);
-    md5.Update(piece);
     out.size += n;
   }
   if (in.bad()) return Fail(ErrorCode::kIo, fmt::format("cannot read {}", path.string()));
-  out.hashes = {Crc32cBase64(crc), md5.FinishBase64()};
+  out.hashes = {Crc32cBase64(crc), ""};
   return out;
 }
 

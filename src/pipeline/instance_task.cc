@@ -159,8 +159,9 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, deid:
     fetched.bytes = std::move(clean->dicom);
   }
   o.dicom_key = layout.DicomKey(id);
-  o.dicom_sha256 = digest::Sha256Hex(fetched.bytes);
-  o.dicom_crc32c = Crc32cBase64(Crc32c(fetched.bytes));
+  auto dicom_digests = digest::DigestContent(fetched.bytes);
+  o.dicom_sha256 = std::move(dicom_digests.sha256_hex);
+  o.dicom_crc32c = Crc32cBase64(dicom_digests.crc32c);
   o.dicom_bytes = fetched.bytes.size();
   const auto t0 = Clock::now();
   convert::ConvertOptions first_frame = options;
@@ -188,8 +189,9 @@ Converted ConvertUnguarded(Fetched fetched, convert::Converter& converter, deid:
   if (!info.patient_group.empty())
     o.patient_hash = digest::Sha256Hex("eden-patient:" + info.patient_group).substr(0, 32);
   o.jpg_key = layout.JpegKey(id);
-  o.jpg_sha256 = digest::Sha256Hex(frame.jpeg);
-  o.jpg_crc32c = Crc32cBase64(Crc32c(frame.jpeg));
+  auto jpg_digests = digest::DigestContent(frame.jpeg);
+  o.jpg_sha256 = std::move(jpg_digests.sha256_hex);
+  o.jpg_crc32c = Crc32cBase64(jpg_digests.crc32c);
   o.jpg_bytes = frame.jpeg.size();
   c.jpeg = std::move(frame.jpeg);
   return c;
@@ -199,7 +201,8 @@ InstanceOutcome StoreUnguarded(Converted c, storage::ObjectStore& store) {
   InstanceOutcome o = std::move(c.outcome);
   if (o.dicom_key.empty()) return o;  // Nothing was downloaded.
   auto t0 = Clock::now();
-  if (auto ok = store.Put(o.dicom_key, c.dicom, "application/dicom"); !ok) {
+  // The CRC-32C computed in Convert goes with the bytes: the store does not hash them again.
+  if (auto ok = store.PutWithCrc32c(o.dicom_key, c.dicom, "application/dicom", o.dicom_crc32c); !ok) {
     InstanceOutcome f = Failed(o.instance_id, Step::kStoreDicom, ok.error());
     f.fetch_ms = o.fetch_ms;
     return f;
@@ -210,7 +213,7 @@ InstanceOutcome StoreUnguarded(Converted c, storage::ObjectStore& store) {
     o.store_ms = MsSince(t0);
     return o;
   }
-  if (auto ok = store.Put(o.jpg_key, c.jpeg, "image/jpeg"); !ok) {
+  if (auto ok = store.PutWithCrc32c(o.jpg_key, c.jpeg, "image/jpeg", o.jpg_crc32c); !ok) {
     o.Fail(Step::kStoreJpeg, ok.error());
     o.store_ms = MsSince(t0);
     return o;

@@ -49,6 +49,15 @@ class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
   virtual Status Put(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type) = 0;
+  /// Put, given the bytes' CRC-32C (base64, Crc32cBase64) that the caller computed when it made
+  /// them, so that the store does not read them again to hash them. A store that checks uploads
+  /// (GCS) sends it for the server to check: a wrong one fails the upload, never stores other
+  /// bytes. The default ignores it.
+  virtual Status PutWithCrc32c(const std::string& key, std::span<const uint8_t> bytes, const std::string& content_type,
+                               const std::string& crc32c) {
+    (void)crc32c;
+    return Put(key, bytes, content_type);
+  }
   /// nullopt if the object does not exist.
   virtual Result<std::optional<ObjectInfo>> Stat(const std::string& key) = 0;
   virtual Result<std::vector<uint8_t>> Get(const std::string& key) = 0;

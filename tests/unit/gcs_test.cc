@@ -10,6 +10,7 @@
 
 #include "core/base64.h"
 #include "core/crc32c.h"
+#include "digest/digest.h"
 #include "gcs/client.h"
 #include "gcs/credentials.h"
 #include "gcs/gcs_object_store.h"
@@ -57,7 +58,19 @@ TEST(Hashes, GcsTextForms) {
   EXPECT_EQ(Md5Base64(Bytes("")), "1B2M2Y8AsgTpgAmY7PhCfg==");
   const auto h = HashObject(Bytes("123456789"));
   EXPECT_EQ(h.crc32c, "4waSgw==");
-  EXPECT_EQ(h.md5, "JfnnlDI7RTiF9RgfG2JNCw==");
+  EXPECT_EQ(h.md5, "");  // Not computed: uploads carry the CRC-32C only.
+  EXPECT_EQ(Md5Base64(Bytes("123456789")), "JfnnlDI7RTiF9RgfG2JNCw==");
+}
+
+TEST(Hashes, DigestContentIsSha256AndCrc32cInOnePass) {
+  std::vector<uint8_t> data((size_t{1} << 20) + 77);  // Across the 256 KiB pieces.
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+  const auto d = digest::DigestContent(data);
+  EXPECT_EQ(d.sha256_hex, digest::Sha256Hex(data));
+  EXPECT_EQ(d.crc32c, Crc32c(data));
+  const auto empty = digest::DigestContent({});
+  EXPECT_EQ(empty.sha256_hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(empty.crc32c, 0u);
 }
 
 TEST(Hashes, FileHashesEqualTheWholeObjectsAcrossReadBoundaries) {
@@ -71,7 +84,6 @@ TEST(Hashes, FileHashesEqualTheWholeObjectsAcrossReadBoundaries) {
   const auto whole = HashObject(data);
   EXPECT_EQ(file->size, data.size());
   EXPECT_EQ(file->hashes.crc32c, whole.crc32c);
-  EXPECT_EQ(file->hashes.md5, whole.md5);
   std::filesystem::remove(path);
   EXPECT_FALSE(HashFile(path).has_value());
 }

@@ -545,4 +545,36 @@ TEST(GcsObjectStoreOverTransport, AnUploadWhoseAnswerWasLostIsNotDoneTwice) {
 }
 
 }  // namespace
+TEST(GcsObjectStoreOverTransport, UploadsCarryTheCallersCrc32cAndNoMd5AndAWrongOneStoresNothing) {
+  // Hash once: PutWithCrc32c sends the CRC-32C the pipeline computed with the bytes, the server
+  // checks it; no MD5 is computed or sent (the server computes its own). A CRC that does not
+  // match the bytes fails the upload and leaves no object.
+  auto fake = std::make_shared<testing::FakeGcs>("b", "http://gcs");
+  std::vector<std::string> resources;
+  fake->set_fault([&](const http::HttpRequest& r) {
+    if (r.method == "POST") resources.emplace_back(reinterpret_cast<const char*>(r.body.data()), r.body.size());
+    return testing::FakeGcs::Fault{};
+  });
+  gcs::ClientOptions o;
+  o.endpoint = "http://gcs";
+  o.max_attempts = 1;
+  auto client = std::make_shared<gcs::GcsClient>(
+      o, gcs::MakeAnonymousCredentials(), [](long) {}, fake);
+  gcs::GcsObjectStore store(client, "b");
+  const std::string body = "123456789";
+  const auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+  ASSERT_TRUE(store.PutWithCrc32c("p/a.jpg", bytes, "image/jpeg", "4waSgw==").has_value());
+  ASSERT_EQ(resources.size(), 1u);
+  EXPECT_NE(resources[0].find(R"("crc32c":"4waSgw==")"), std::string::npos) << resources[0];
+  EXPECT_EQ(resources[0].find("md5Hash"), std::string::npos) << resources[0];
+  EXPECT_EQ(fake->Get("p/a.jpg")->bytes, body);
+
+  auto wrong = store.PutWithCrc32c("p/b.jpg", bytes, "image/jpeg", "AAAAAA==");
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_FALSE(fake->Get("p/b.jpg").has_value());
+  // Put without a CRC computes it: the same as the caller's.
+  ASSERT_TRUE(store.Put("p/c.jpg", bytes, "image/jpeg").has_value());
+  EXPECT_EQ(fake->Get("p/c.jpg")->crc32c, "4waSgw==");
+}
+
 }  // namespace eden
