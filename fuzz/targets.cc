@@ -26,6 +26,7 @@
 #include "fetch/url_policy.h"
 #include "gcs/client.h"
 #include "imaging/render.h"
+#include "imaging/resize.h"
 #include "jpeg/turbojpeg_encoder.h"
 #include "pipeline/dataset_writer.h"
 #include "pipeline/layout.h"
@@ -65,6 +66,13 @@ void Convert(std::span<const uint8_t> data) {
     imaging::DisplayAttributes display = (*object)->info().display;
     display.photometric = frame->photometric;
     (void)imaging::RenderFrame(frame->View(), display, imaging::RenderOptions{});
+    // What --max-size does to large frames decoded whole, here on frames of any size.
+    if (imaging::CanBoxReduce(frame->format) && frame->format.rows > 1) {
+      const auto reduced = imaging::BoxReduce(frame->View(), 1);
+      Check(reduced.bytes.size() == reduced.format.FrameBytes() && reduced.format.rows == (frame->format.rows + 1) / 2,
+            "a box-reduced frame has another layout");
+      (void)imaging::RenderFrame({reduced.bytes, reduced.format}, display, imaging::RenderOptions{});
+    }
   }
   thread_local convert::Converter converter(Decoder(), jpeg::MakeTurboJpegEncoder());
   convert::ConvertOptions options;

@@ -32,6 +32,7 @@
 #include "dicom/rle_codec.h"
 #include "dicom/turbojpeg_codec.h"
 #include "imaging/render.h"
+#include "imaging/resize.h"
 
 namespace eden::dicom {
 namespace {
@@ -229,7 +230,7 @@ class DcmtkObject final : public DicomObject {
     auto frame = DecodeFrameUnchecked(index);
     if (!frame) return frame;
     if (auto ok = CheckDecodedFrame(*frame, index, DcmXfer(xfer_).isEncapsulated()); !ok) return Fail(ok.error());
-    return frame;
+    return ReduceWholeFrame(std::move(*frame));
   }
 
  private:
@@ -256,6 +257,29 @@ class DcmtkObject final : public DicomObject {
     if (info_.format.bits_allocated == 1) return DecodeBitFrame(*pixel, index);
     if (IsJpeg2000(xfer_) || xfer_ == EXS_RLELossless || ScaledJpeg()) return DecodeFragmentsFrame(*pixel, index);
     return DecodeWithDcmtk(ds, *pixel, index);
+  }
+
+  /// A greyscale frame decoded whole (uncompressed, RLE, lossless JPEG...) asked for at a fraction
+  /// of its size (PreferReducedFrames): halved by box averaging before it is windowed, as far as
+  /// the size asked for allows, like a JPEG 2000 reduced-resolution decode (imaging::BoxReduce).
+  /// Not for frames a codec already reduced, small frames (the reduce_from_pixels rule), colour or
+  /// palette frames, or frames with a Pixel Padding Value (averaging padding into the image would
+  /// move the automatic window).
+  DecodedFrame ReduceWholeFrame(DecodedFrame frame) const {
+    const imaging::PixelFormat& f = frame.format;
+    if (reduced_to_ == 0 || f.rows != info_.format.rows || f.cols != info_.format.cols ||
+        uint64_t{f.rows} * f.cols < limits_.reduce_from_pixels || !imaging::CanBoxReduce(f) ||
+        !imaging::IsMonochrome(frame.photometric) || info_.display.padding_value.has_value()) {
+      return frame;
+    }
+    const uint32_t levels = imaging::ReductionLevels(f.rows, f.cols, reduced_to_);
+    if (levels == 0) return frame;
+    auto reduced = imaging::BoxReduce(frame.View(), levels);
+    DecodedFrame out;
+    out.format = reduced.format;
+    out.photometric = frame.photometric;
+    out.Own(std::move(reduced.bytes));
+    return out;
   }
 
   /// Frames of our own codecs, from fragments in the input buffer (no DCMTK copy).

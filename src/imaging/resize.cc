@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numbers>
 #include <vector>
 
@@ -97,6 +98,77 @@ Image8 DownscaleToFit(const Image8& image, uint32_t max_side) {
     }
     uint8_t* dst = out.pixels.data() + size_t{y} * row_len;
     for (size_t i = 0; i < row_len; ++i) dst[i] = Clamp8(acc[i]);
+  }
+  return out;
+}
+
+uint32_t ReductionLevels(uint32_t rows, uint32_t cols, uint32_t min_longest_side, uint32_t max_levels) {
+  if (min_longest_side == 0) return 0;
+  const uint32_t longest = std::max(rows, cols);
+  uint32_t levels = 0;
+  while (levels < max_levels && levels + 1 < 31 &&
+         ((longest + (1u << (levels + 1)) - 1) >> (levels + 1)) >= min_longest_side) {
+    ++levels;
+  }
+  return levels;
+}
+
+bool CanBoxReduce(const PixelFormat& f) {
+  return f.samples_per_pixel == 1 && (f.bits_allocated == 8 || f.bits_allocated == 16) && f.bits_stored >= 1 &&
+         f.bits_stored <= f.bits_allocated && f.high_bit + 1 == f.bits_stored && !f.planar;
+}
+
+namespace {
+
+/// BoxReduce for one cell type: sums each output row's block of input rows into one accumulator
+/// a column, then divides by the block's size.
+template <typename Cell>
+void BoxReduceCells(const FrameView& frame, uint32_t levels, uint32_t out_rows, uint32_t out_cols, Cell* out) {
+  const PixelFormat& f = frame.format;
+  const uint32_t block = 1u << levels;
+  const uint32_t mask = (1u << f.bits_stored) - 1;
+  // Sign extension without a branch: (v ^ s) - s with s the sign bit (0 for unsigned values).
+  const int32_t flip = f.is_signed ? static_cast<int32_t>(1u << (f.bits_stored - 1)) : 0;
+  const uint8_t* in = frame.bytes.data();
+  std::vector<int64_t> sums(out_cols);
+  for (uint32_t oy = 0; oy < out_rows; ++oy) {
+    std::fill(sums.begin(), sums.end(), 0);
+    const uint32_t y0 = oy << levels;
+    const uint32_t y1 = std::min(f.rows, y0 + block);
+    for (uint32_t y = y0; y < y1; ++y) {
+      const uint8_t* row = in + size_t{y} * f.cols * sizeof(Cell);
+      for (uint32_t x = 0; x < f.cols; ++x) {
+        Cell cell;
+        std::memcpy(&cell, row + size_t{x} * sizeof(Cell), sizeof cell);  // The view may be unaligned.
+        const auto raw = static_cast<int32_t>(static_cast<uint32_t>(cell) & mask);
+        sums[x >> levels] += (raw ^ flip) - flip;
+      }
+    }
+    for (uint32_t ox = 0; ox < out_cols; ++ox) {
+      const uint32_t x0 = ox << levels;
+      const int64_t count = int64_t{std::min(f.cols, x0 + block) - x0} * (y1 - y0);
+      const int64_t s = sums[ox];
+      // Round half away from zero, so signed values are symmetric about zero.
+      const int64_t mean = s >= 0 ? (s + count / 2) / count : -((-s + count / 2) / count);
+      out[size_t{oy} * out_cols + ox] = static_cast<Cell>(mean);
+    }
+  }
+}
+
+}  // namespace
+
+ReducedFrame BoxReduce(const FrameView& frame, uint32_t levels) {
+  const PixelFormat& f = frame.format;
+  ReducedFrame out;
+  out.format = f;
+  out.format.rows = (f.rows + (1u << levels) - 1) >> levels;
+  out.format.cols = (f.cols + (1u << levels) - 1) >> levels;
+  out.bytes.resize(out.format.FrameBytes());  // Bytes: every cell written below.
+  if (f.bits_allocated == 8) {
+    BoxReduceCells<uint8_t>(frame, levels, out.format.rows, out.format.cols, out.bytes.data());
+  } else {
+    BoxReduceCells<uint16_t>(frame, levels, out.format.rows, out.format.cols,
+                             reinterpret_cast<uint16_t*>(out.bytes.data()));
   }
   return out;
 }
