@@ -33,6 +33,17 @@ TEST(Resize, AveragesAFineCheckerboardToGrey) {
     for (uint32_t x = 4; x < 60; ++x) ASSERT_NEAR(out.pixels[y * 64 + x], 128, 3);
 }
 
+PixelFormat Grey(uint32_t rows, uint32_t cols, uint16_t bits_allocated, uint16_t bits_stored, bool is_signed) {
+  PixelFormat f;
+  f.rows = rows;
+  f.cols = cols;
+  f.bits_allocated = bits_allocated;
+  f.bits_stored = bits_stored;
+  f.high_bit = static_cast<uint16_t>(bits_stored - 1);
+  f.is_signed = is_signed;
+  return f;
+}
+
 TEST(BoxReduce, LevelsStopWhereTheLongerSideWouldFallBelowTheTarget) {
   EXPECT_EQ(ReductionLevels(2500, 3000, 1024), 1u);  // 1500 >= 1024 > 750
   EXPECT_EQ(ReductionLevels(2500, 3000, 512), 2u);   // 750 >= 512 > 375
@@ -43,10 +54,7 @@ TEST(BoxReduce, LevelsStopWhereTheLongerSideWouldFallBelowTheTarget) {
 }
 
 TEST(BoxReduce, OnlyGreyscaleCellsWithValuesInTheLowBits) {
-  PixelFormat f;
-  f.bits_allocated = 16;
-  f.bits_stored = 12;
-  f.high_bit = 11;
+  PixelFormat f = Grey(2, 2, 16, 12, false);
   EXPECT_TRUE(CanBoxReduce(f));
   f.high_bit = 15;  // Values in the top bits.
   EXPECT_FALSE(CanBoxReduce(f));
@@ -63,13 +71,7 @@ TEST(BoxReduce, OnlyGreyscaleCellsWithValuesInTheLowBits) {
 TEST(BoxReduce, AveragesStoredValuesMaskedAndSignExtendedWithEdgeBlocks) {
   // 3 x 5, 16-bit cells, 12 bits stored, signed; the top 4 bits carry garbage (an overlay) that
   // must not reach the average. One level: 2 x 3 out; the last column and row are half blocks.
-  PixelFormat f;
-  f.rows = 3;
-  f.cols = 5;
-  f.bits_allocated = 16;
-  f.bits_stored = 12;
-  f.high_bit = 11;
-  f.is_signed = true;
+  const PixelFormat f = Grey(3, 5, 16, 12, true);
   const int values[3][5] = {{-2048, 2047, 10, 11, -5}, {0, 1, 12, 13, -6}, {100, 101, -1, -2, 7}};
   std::vector<uint8_t> cells(f.FrameBytes());
   for (int y = 0; y < 3; ++y) {
@@ -97,12 +99,7 @@ TEST(BoxReduce, AveragesStoredValuesMaskedAndSignExtendedWithEdgeBlocks) {
 }
 
 TEST(BoxReduce, EightBitUnsignedTwoLevels) {
-  PixelFormat f;
-  f.rows = 4;
-  f.cols = 4;
-  f.bits_allocated = 8;
-  f.bits_stored = 8;
-  f.high_bit = 7;
+  const PixelFormat f = Grey(4, 4, 8, 8, false);
   std::vector<uint8_t> cells(16);
   for (size_t i = 0; i < 16; ++i) cells[i] = static_cast<uint8_t>(i * 16);  // 0..240
   const ReducedFrame r = BoxReduce({cells, f}, 2);
