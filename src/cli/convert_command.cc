@@ -16,6 +16,7 @@
 #include "core/thread_group.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
+#include "dicom/htj2k_process.h"
 #include "jpeg/turbojpeg_encoder.h"
 #include "storage/mapped_file.h"
 
@@ -225,6 +226,9 @@ int RunConvert(const ConvertArgs& args) {
     return 2;
   }
   const dicom::DcmtkDecoder decoder;
+  if (const std::string w = dicom::MissingHtj2kHelperWarning(); !w.empty()) {
+    fmt::print(stderr, "eden convert: WARNING: {}\n", w);
+  }
   const unsigned threads =
       std::max(1u, std::min<unsigned>(args.threads ? args.threads : std::thread::hardware_concurrency(),
                                       static_cast<unsigned>(jobs->size())));

@@ -28,6 +28,7 @@
 #include "dataset/split.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
+#include "dicom/htj2k_process.h"
 #include "fetch/http_fetcher.h"
 #include "http/curl_transport.h"
 #include "http/url.h"
@@ -197,6 +198,9 @@ int RunOnce(const config::RunSettings& s) {
   // 3. The adapters.
   http::InitialiseCurlOnce();
   const dicom::DcmtkDecoder decoder;
+  if (const std::string w = dicom::MissingHtj2kHelperWarning(); !w.empty()) {
+    fmt::print(stderr, "eden run: WARNING: {}\n", w);
+  }
   pipeline::StageFactories factories;
   factories.make_fetcher = [&] { return fetch::MakeCurlFetcher(*fetch_options); };
   factories.make_converter = [&] {

@@ -17,6 +17,7 @@
 #include "convert/converter.h"
 #include "deid/dcmtk_deidentifier.h"
 #include "dicom/dcmtk_decoder.h"
+#include "dicom/htj2k_process.h"
 #include "fetch/http_fetcher.h"
 #include "http/curl_transport.h"
 #include "http/url.h"
@@ -123,6 +124,9 @@ int RunWorker(WorkerArgs& a) {
   }
   // The tasks over the real adapters: DCMTK + libjpeg-turbo, libcurl, the local or GCS store.
   static const dicom::DcmtkDecoder decoder;
+  if (const std::string w = dicom::MissingHtj2kHelperWarning(); !w.empty()) {
+    fmt::print(stderr, "eden worker: WARNING: {}\n", w);
+  }
   tasks::WorkerAdapters adapters;
   adapters.make_converter = [] { return std::make_unique<convert::Converter>(decoder, jpeg::MakeTurboJpegEncoder()); };
   adapters.make_fetcher = [options = *fetch_options] { return fetch::MakeCurlFetcher(options); };

@@ -124,6 +124,15 @@ const std::string& Htj2kHelperPath() {
   return path;
 }
 
+std::string MissingHtj2kHelperWarning() {
+  if (!Htj2kHelperPath().empty()) return {};
+  const char* env = std::getenv("EDEN_HTJ2K_HELPER");
+  return fmt::format("{} not found ({}): HTJ2K frames will be decoded by OpenJPEG in-process, ~2.5x slower",
+                     htj2k::kHelperName,
+                     env != nullptr && *env != '\0' ? fmt::format("EDEN_HTJ2K_HELPER={} is not executable", env)
+                                                    : "it belongs beside the eden executable");
+}
+
 Result<imaging::PixelFormat> CheckHtj2kAnswer(const htj2k::AnswerHeader& header, size_t answer_size,
                                               const imaging::PixelFormat& expected) {
   if (std::memcmp(header.magic, htj2k::kMagic, sizeof header.magic) != 0) {

@@ -16,6 +16,10 @@ namespace eden::dicom {
 /// (then HTJ2K frames are decoded by OpenJPEG in-process, ~2.5x slower). Looked up once.
 const std::string& Htj2kHelperPath();
 
+/// For people, when Htj2kHelperPath() is "" (a broken install: `eden` copied without
+/// `eden-htj2k`): what is missing and what it costs; "" when the helper is there.
+std::string MissingHtj2kHelperWarning();
+
 /// Decodes one HTJ2K frame with OpenJPH in a process of its own (`helper`), for the same result
 /// as DecodeJpeg2000 would give. Any failure of the helper — refused, corrupt, killed by a
 /// signal or a limit, an answer that does not fit what was asked — is an error here, and the

@@ -1009,6 +1009,13 @@ def test_htj2k_from_openjph_decodes_to_the_same_pixels_and_at_reduced_resolution
         return np.asarray(Image.open(os.path.join(tmp, out, name))).astype(np.float64)
 
     assert np.array_equal(converted(htj2k, "full"), converted(plain, "plain")), "HTJ2K decoded to other pixels"
+    # Without its helper process (an install that copied `eden` alone): a warning, and OpenJPEG
+    # decodes the same pixels in-process.
+    r = eden("convert", htj2k, "-o", os.path.join(tmp, "no-helper"), env={"EDEN_HTJ2K_HELPER": "/nonexistent/eden-htj2k"})
+    assert r.returncode == 0 and "eden-htj2k not found" in r.stderr, (r.returncode, r.stderr)
+    no_helper = np.asarray(Image.open(os.path.join(tmp, "no-helper", "htj2k.jpg"))).astype(np.float64)
+    assert np.array_equal(no_helper, converted(plain, "plain")), "OpenJPEG decoded other pixels"
+    assert "eden-htj2k" not in eden("convert", htj2k, "-o", os.path.join(tmp, "again")).stderr
     for size in (1024, 512):
         x = converted(htj2k, f"r{size}", "--max-size", str(size))
         y = converted(htj2k, f"f{size}", "--max-size", str(size), "--full-decode")
