@@ -35,12 +35,14 @@ Taps ComputeTaps(uint32_t in_size, uint32_t out_size) {
   t.count.resize(out_size);
   t.weights.assign(size_t{out_size} * t.stride, 0.0f);
   const double filter_scale = 1.0 / std::max(1.0, scale);
+  std::vector<double> w;
+  w.reserve(t.stride);
   for (uint32_t o = 0; o < out_size; ++o) {
     const double centre = (o + 0.5) * scale;
     const int64_t lo = std::max<int64_t>(0, static_cast<int64_t>(centre - support + 0.5));
     const int64_t hi = std::min<int64_t>(in_size, static_cast<int64_t>(centre + support + 0.5));
     double total = 0.0;
-    std::vector<double> w;
+    w.clear();
     for (int64_t i = lo; i < hi && w.size() < t.stride; ++i) {
       w.push_back(Lanczos3((i - centre + 0.5) * filter_scale));
       total += w.back();
@@ -71,16 +73,40 @@ Image8 DownscaleToFit(const Image8& image, uint32_t max_side) {
   const uint32_t ch = image.channels;
 
   // Horizontal pass into float rows, then vertical pass into bytes.
+  // Each input row is converted to float once (not once a tap), and greyscale rows take a loop
+  // without the channel stride; the sums are the same, in the same order: the same output.
   const Taps tx = ComputeTaps(image.width, out_w);
   std::vector<float> mid(size_t{out_w} * image.height * ch);
+  std::vector<float> in_row(size_t{image.width} * ch + tx.stride, 0.0f);  // + zero padding (greyscale taps)
+  std::vector<float> weights_by_tap;
+  if (ch == 1) {
+    weights_by_tap.assign(size_t{tx.stride} * out_w, 0.0f);
+    for (uint32_t x = 0; x < out_w; ++x) {
+      for (uint32_t k = 0; k < tx.count[x]; ++k) {
+        weights_by_tap[size_t{k} * out_w + x] = tx.weights[size_t{x} * tx.stride + k];
+      }
+    }
+  }
   for (uint32_t y = 0; y < image.height; ++y) {
     const uint8_t* row = image.pixels.data() + size_t{y} * image.width * ch;
+    for (size_t i = 0; i < size_t{image.width} * ch; ++i) in_row[i] = row[i];
     float* out_row = mid.data() + size_t{y} * out_w * ch;
+    if (ch == 1) {
+      // Tap by tap across the whole output row: every output's sum is an independent chain the
+      // CPU overlaps, where one output at a time waited on each multiply-add in turn. Taps past
+      // an output's count have weight 0 and read the zero padding: the same sums, same order.
+      std::fill(out_row, out_row + out_w, 0.0f);
+      for (uint32_t k = 0; k < tx.stride; ++k) {
+        const float* w = weights_by_tap.data() + size_t{k} * out_w;
+        for (uint32_t x = 0; x < out_w; ++x) out_row[x] += w[x] * in_row[tx.first[x] + k];
+      }
+      continue;
+    }
     for (uint32_t x = 0; x < out_w; ++x) {
       const float* w = tx.weights.data() + size_t{x} * tx.stride;
       for (uint32_t c = 0; c < ch; ++c) {
         float acc = 0.0f;
-        for (uint32_t k = 0; k < tx.count[x]; ++k) acc += w[k] * row[(size_t{tx.first[x]} + k) * ch + c];
+        for (uint32_t k = 0; k < tx.count[x]; ++k) acc += w[k] * in_row[(size_t{tx.first[x]} + k) * ch + c];
         out_row[size_t{x} * ch + c] = acc;
       }
     }

@@ -33,6 +33,26 @@ TEST(Resize, AveragesAFineCheckerboardToGrey) {
     for (uint32_t x = 4; x < 60; ++x) ASSERT_NEAR(out.pixels[y * 64 + x], 128, 3);
 }
 
+TEST(Resize, GreyscaleFastPathSumsExactlyAsTheGeneralPath) {
+  // The greyscale pass runs tap by tap across the row; the colour pass one output at a time.
+  // The same grey image as 1 channel and as 3 equal channels must give the same bytes.
+  const uint32_t w = 1501, h = 1249;
+  Image8 grey{w, h, 1, std::vector<uint8_t>(size_t{w} * h)};
+  for (size_t i = 0; i < grey.pixels.size(); ++i) grey.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
+  Image8 rgb{w, h, 3, std::vector<uint8_t>(grey.pixels.size() * 3)};
+  for (size_t i = 0; i < grey.pixels.size(); ++i) {
+    for (int c = 0; c < 3; ++c) rgb.pixels[i * 3 + c] = grey.pixels[i];
+  }
+  for (uint32_t side : {1024u, 512u, 97u}) {
+    const Image8 a = DownscaleToFit(grey, side);
+    const Image8 b = DownscaleToFit(rgb, side);
+    ASSERT_EQ(a.width, b.width);
+    ASSERT_EQ(a.height, b.height);
+    for (size_t i = 0; i < a.pixels.size(); ++i)
+      ASSERT_EQ(a.pixels[i], b.pixels[i * 3]) << "side " << side << " at " << i;
+  }
+}
+
 PixelFormat Grey(uint32_t rows, uint32_t cols, uint16_t bits_allocated, uint16_t bits_stored, bool is_signed) {
   PixelFormat f;
   f.rows = rows;
