@@ -2,11 +2,10 @@
 
 #include <fcntl.h>
 #include <spawn.h>
-#include <sys/mman.h>
+#include <sys/mman.h>  // memfd_create
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>

@@ -1,6 +1,7 @@
 #include "dicom/openjpeg_codec.h"
 
 #include "dicom/jpeg_markers.h"
+#include "imaging/resize.h"
 
 #include <algorithm>
 #include <cstring>
@@ -119,11 +120,8 @@ Result<Jpeg2000Frame> DecodeJpeg2000(std::span<const uint8_t> codestream, const 
       }
     }
     opj_destroy_cstr_info(&cinfo);
-    const uint32_t longest = std::max(width, height);
-    while (reduce + 1 < levels && reduce + 1 < 31 &&
-           ((longest + (1u << (reduce + 1)) - 1) >> (reduce + 1)) >= min_longest_side) {
-      ++reduce;
-    }
+    // numresolutions counts the full resolution too: levels - 1 can be skipped at most.
+    reduce = imaging::ReductionLevels(height, width, min_longest_side, levels == 0 ? 0 : levels - 1);
     if (reduce > 0 && !opj_set_decoded_resolution_factor(codec.get(), reduce)) reduce = 0;
   }
   if (!opj_decode(codec.get(), stream.get(), image.get()) || !opj_end_decompress(codec.get(), stream.get())) {

@@ -19,6 +19,7 @@
 #include <openjph/ojph_params.h>
 
 #include "dicom/jpeg_markers.h"
+#include "imaging/resize.h"
 
 namespace eden::htj2k {
 namespace {
@@ -106,18 +107,6 @@ Status CheckHeader(ojph::codestream& cs, const imaging::PixelFormat& expected, u
   return {};
 }
 
-/// The number of levels to skip: the most whose result keeps the longer side >= the target.
-uint32_t LevelsToSkip(const Header& h, uint32_t min_longest_side) {
-  if (min_longest_side == 0) return 0;
-  const uint32_t longest = std::max(h.width, h.height);
-  uint32_t reduce = 0;
-  while (reduce < h.levels && reduce + 1 < 31 &&
-         ((longest + (1u << (reduce + 1)) - 1) >> (reduce + 1)) >= min_longest_side) {
-    ++reduce;
-  }
-  return reduce;
-}
-
 template <typename Cell>
 void StoreLine(const ojph::si32* src, uint32_t width, uint32_t component, uint32_t components, Cell* row) {
   Cell* dst = row + component;
@@ -147,7 +136,8 @@ Result<imaging::PixelFormat> DecodeHtj2k(std::span<const uint8_t> codestream, co
   try {
     cs.read_headers(&file);
     if (auto ok = CheckHeader(cs, expected, max_bytes, header); !ok) return Fail(ok.error());
-    const uint32_t reduce = LevelsToSkip(header, min_longest_side);
+    // The same rule as every reduced decode: the most levels that keep the longer side >= the target.
+    const uint32_t reduce = imaging::ReductionLevels(header.height, header.width, min_longest_side, header.levels);
     if (reduce > 0) cs.restrict_input_resolution(reduce, reduce);
     cs.set_planar(false);
     cs.create();
