@@ -184,7 +184,7 @@ Image8 RenderMimic(const FrameView& frame, const DisplayAttributes& attrs, Rende
     lo = std::min(lo, values[i]);
     hi = std::max(hi, values[i]);
   }
-  Image8 out{f.cols, f.rows, 1, std::vector<uint8_t>(n)};
+  Image8 out{f.cols, f.rows, 1, Bytes(n)};
   const bool invert = attrs.photometric == Photometric::kMonochrome1;
   const double scale = hi > lo ? 255.0 / static_cast<double>(hi - lo) : 0.0;
   std::array<size_t, 256> histogram{};
@@ -236,7 +236,7 @@ Result<Image8> RenderGrey(const FrameView& frame, const DisplayAttributes& attrs
   if (!chosen) return Fail(chosen.error());
   Voi voi = *chosen;
 
-  Image8 out{f.cols, f.rows, 1, std::vector<uint8_t>(n)};
+  Image8 out{f.cols, f.rows, 1, Bytes(n)};
   const bool use_table = f.bits_stored <= 16;
 
   if (use_table) {
@@ -324,7 +324,7 @@ Result<Image8> RenderColour(const FrameView& frame, const DisplayAttributes& att
     const uint32_t idx = dec.Index(ReadCell(src, i, bps));
     return f.bits_stored == 8 ? static_cast<double>(idx) : idx * scale;
   };
-  Image8 out{f.cols, f.rows, 3, std::vector<uint8_t>(n * 3)};
+  Image8 out{f.cols, f.rows, 3, Bytes(n * 3)};
   uint8_t* dst = out.pixels.data();
 
   if (attrs.photometric == Photometric::kPaletteColor) {

@@ -112,7 +112,7 @@ Image8 DownscaleToFit(const Image8& image, uint32_t max_side) {
     }
   }
   const Taps ty = ComputeTaps(image.height, out_h);
-  Image8 out{out_w, out_h, image.channels, std::vector<uint8_t>(size_t{out_w} * out_h * ch)};
+  Image8 out{out_w, out_h, image.channels, Bytes(size_t{out_w} * out_h * ch)};
   const size_t row_len = size_t{out_w} * ch;
   std::vector<float> acc(row_len);
   for (uint32_t y = 0; y < out_h; ++y) {

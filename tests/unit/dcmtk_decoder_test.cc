@@ -212,7 +212,7 @@ namespace eden::dicom {
 namespace {
 
 std::vector<uint8_t> GreyJpeg(uint32_t width, uint32_t height, uint8_t channels = 1) {
-  imaging::Image8 image{width, height, channels, std::vector<uint8_t>(size_t{width} * height * channels)};
+  imaging::Image8 image{width, height, channels, eden::Bytes(size_t{width} * height * channels)};
   for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>((i * 7 / 5) % 251);
   auto encoded = jpeg::MakeTurboJpegEncoder()->Encode(image, {90});
   return encoded ? *encoded : std::vector<uint8_t>{};

@@ -43,19 +43,19 @@ TEST(Render, MimicIgnoresWindowsAndRescaleMasksBitsStoredAndEqualises) {
   o.mode = RenderMode::kMimic;
   RenderInfo info;
   Image8 img = MustRender(f.View(), a, o, &info);
-  EXPECT_EQ(img.pixels, (std::vector<uint8_t>{0, 85, 170, 255}));
+  EXPECT_EQ(img.pixels, (Bytes{0, 85, 170, 255}));
   EXPECT_EQ(info.source, VoiSource::kMimic);
   // Skewed histogram: three pixels at the bottom, one at the top -> equalised to 0 and 255, and
   // MONOCHROME1 inverts before equalising.
   Grey16 g({10, 10, 10, 20});
-  EXPECT_EQ(MustRender(g.View(), {}, o).pixels, (std::vector<uint8_t>{0, 0, 0, 255}));
+  EXPECT_EQ(MustRender(g.View(), {}, o).pixels, (Bytes{0, 0, 0, 255}));
   a = {};
   a.photometric = Photometric::kMonochrome1;
   Grey16 h({10, 20, 20, 20});
-  EXPECT_EQ(MustRender(h.View(), a, o).pixels, (std::vector<uint8_t>{255, 0, 0, 0}));
+  EXPECT_EQ(MustRender(h.View(), a, o).pixels, (Bytes{255, 0, 0, 0}));
   // One grey level: left as it is, no division by zero.
   Grey16 flat({7, 7});
-  EXPECT_EQ(MustRender(flat.View(), {}, o).pixels, (std::vector<uint8_t>{0, 0}));
+  EXPECT_EQ(MustRender(flat.View(), {}, o).pixels, (Bytes{0, 0}));
 }
 
 TEST(Render, FileWindowWinsAndIsReported) {
@@ -249,7 +249,7 @@ TEST(Render, YbrFull422UncompressedLayout) {
   DisplayAttributes a;
   a.photometric = Photometric::kYbrFull422;
   Image8 img = MustRender({bytes, f}, a);
-  EXPECT_EQ(img.pixels, (std::vector<uint8_t>{10, 10, 10, 200, 200, 200}));
+  EXPECT_EQ(img.pixels, (Bytes{10, 10, 10, 200, 200, 200}));
 }
 
 TEST(Render, PlanarRgbIsInterleaved) {
@@ -258,7 +258,7 @@ TEST(Render, PlanarRgbIsInterleaved) {
   DisplayAttributes a;
   a.photometric = Photometric::kRgb;
   Image8 img = MustRender({bytes, f}, a);
-  EXPECT_EQ(img.pixels, (std::vector<uint8_t>{1, 10, 100, 2, 20, 200}));
+  EXPECT_EQ(img.pixels, (Bytes{1, 10, 100, 2, 20, 200}));
 }
 
 TEST(Render, SixteenBitRgbScalesToEightBits) {
@@ -267,7 +267,7 @@ TEST(Render, SixteenBitRgbScalesToEightBits) {
   DisplayAttributes a;
   a.photometric = Photometric::kRgb;
   Image8 img = MustRender({bytes, f}, a);
-  EXPECT_EQ(img.pixels, (std::vector<uint8_t>{255, 0, 128}));
+  EXPECT_EQ(img.pixels, (Bytes{255, 0, 128}));
 }
 
 TEST(Render, PaletteColourLooksUpEachChannel) {
@@ -280,7 +280,7 @@ TEST(Render, PaletteColourLooksUpEachChannel) {
   a.palette_green = g;
   a.palette_blue = b;
   Image8 img = MustRender({bytes, f}, a);
-  EXPECT_EQ(img.pixels, (std::vector<uint8_t>{255, 0, 0, 0, 255, 128}));
+  EXPECT_EQ(img.pixels, (Bytes{255, 0, 0, 0, 255, 128}));
 }
 
 TEST(Render, PaletteWithoutTablesIsMalformed) {

@@ -9,7 +9,7 @@ namespace eden::imaging {
 namespace {
 
 TEST(Resize, KeepsAspectAndLongestSide) {
-  Image8 img{3000, 2500, 1, std::vector<uint8_t>(3000 * 2500, 77)};
+  Image8 img{3000, 2500, 1, Bytes(3000 * 2500, 77)};
   Image8 out = DownscaleToFit(img, 1024);
   EXPECT_EQ(out.width, 1024u);
   EXPECT_EQ(out.height, 853u);
@@ -17,7 +17,7 @@ TEST(Resize, KeepsAspectAndLongestSide) {
 }
 
 TEST(Resize, SmallImagesAreUntouched) {
-  Image8 img{10, 5, 3, std::vector<uint8_t>(150, 9)};
+  Image8 img{10, 5, 3, Bytes(150, 9)};
   Image8 out = DownscaleToFit(img, 64);
   EXPECT_EQ(out.width, 10u);
   EXPECT_EQ(out.pixels, img.pixels);
@@ -25,7 +25,7 @@ TEST(Resize, SmallImagesAreUntouched) {
 
 TEST(Resize, AveragesAFineCheckerboardToGrey) {
   // A 1-pixel checkerboard has no business surviving a 4x reduction (aliasing would).
-  Image8 img{256, 256, 1, std::vector<uint8_t>(256 * 256)};
+  Image8 img{256, 256, 1, Bytes(256 * 256)};
   for (uint32_t y = 0; y < 256; ++y)
     for (uint32_t x = 0; x < 256; ++x) img.pixels[y * 256 + x] = ((x + y) % 2) ? 255 : 0;
   Image8 out = DownscaleToFit(img, 64);
@@ -37,9 +37,9 @@ TEST(Resize, GreyscaleFastPathSumsExactlyAsTheGeneralPath) {
   // The greyscale pass runs tap by tap across the row; the colour pass one output at a time.
   // The same grey image as 1 channel and as 3 equal channels must give the same bytes.
   const uint32_t w = 1501, h = 1249;
-  Image8 grey{w, h, 1, std::vector<uint8_t>(size_t{w} * h)};
+  Image8 grey{w, h, 1, Bytes(size_t{w} * h)};
   for (size_t i = 0; i < grey.pixels.size(); ++i) grey.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
-  Image8 rgb{w, h, 3, std::vector<uint8_t>(grey.pixels.size() * 3)};
+  Image8 rgb{w, h, 3, Bytes(grey.pixels.size() * 3)};
   for (size_t i = 0; i < grey.pixels.size(); ++i) {
     for (int c = 0; c < 3; ++c) rgb.pixels[i * 3 + c] = grey.pixels[i];
   }

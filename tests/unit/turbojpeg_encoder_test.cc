@@ -1,5 +1,6 @@
 // The encoder, checked by decoding its output with libjpeg-turbo's decoder.
 #include <cmath>
+#include <span>
 
 #include <gtest/gtest.h>
 #include <turbojpeg.h>
@@ -27,7 +28,7 @@ Decoded Decode(const std::vector<uint8_t>& jpeg, int channels) {
 }
 
 imaging::Image8 Gradient(uint32_t w, uint32_t h, uint8_t channels) {
-  imaging::Image8 img{w, h, channels, std::vector<uint8_t>(size_t{w} * h * channels)};
+  imaging::Image8 img{w, h, channels, Bytes(size_t{w} * h * channels)};
   for (uint32_t y = 0; y < h; ++y)
     for (uint32_t x = 0; x < w; ++x)
       for (uint8_t c = 0; c < channels; ++c)
@@ -35,7 +36,7 @@ imaging::Image8 Gradient(uint32_t w, uint32_t h, uint8_t channels) {
   return img;
 }
 
-double Psnr(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+double Psnr(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   double mse = 0;
   for (size_t i = 0; i < a.size(); ++i) mse += (a[i] - b[i]) * (a[i] - b[i]);
   mse /= static_cast<double>(a.size());
@@ -70,7 +71,7 @@ TEST(TurboJpegEncoder, RejectsBadQualityAndEmptyImages) {
   EXPECT_FALSE(enc->Encode(Gradient(8, 8, 1), {0}).has_value());
   EXPECT_FALSE(enc->Encode(Gradient(8, 8, 1), {101}).has_value());
   EXPECT_FALSE(enc->Encode(imaging::Image8{}, {90}).has_value());
-  imaging::Image8 short_buffer{8, 8, 1, std::vector<uint8_t>(10)};
+  imaging::Image8 short_buffer{8, 8, 1, Bytes(10)};
   EXPECT_FALSE(enc->Encode(short_buffer, {90}).has_value());
 }
 
