@@ -68,7 +68,10 @@ uint8_t Clamp8(float v) {
 // each output is the same sum in the same order, the same bytes, on every CPU. (The horizontal
 // pass is not: its AVX2 variant's gathers made it slower, 29% -> 31% of a --max-size 1024 JPEG
 // baseline conversion on this AMD CPU.)
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Not under a sanitizer: the variant is picked by an ifunc resolver that runs while the program
+// is relocated, before ThreadSanitizer's runtime is up (its instrumented resolver crashed there).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__) && \
+    !defined(__SANITIZE_ADDRESS__)
 #define EDEN_ALSO_FOR_AVX2 __attribute__((target_clones("avx2", "default")))
 #else
 #define EDEN_ALSO_FOR_AVX2
