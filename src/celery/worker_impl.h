@@ -22,6 +22,7 @@
 #include "celery/protocol.h"
 #include "celery/redis.h"
 #include "celery/worker.h"
+#include "core/host.h"
 
 namespace eden::celery {
 
@@ -39,12 +40,6 @@ inline double Now() {
 }
 
 inline std::string QueueOfKey(const std::string& key) { return key.substr(0, key.find(kSep)); }
-
-inline std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
 
 /// One reserved message.
 struct Delivery {

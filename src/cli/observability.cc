@@ -1,23 +1,16 @@
 #include "cli/observability.h"
 
-#include <unistd.h>
-
 #include <cstdlib>
 #include <span>
 
 #include <fmt/format.h>
 
 #include "cli/version.h"
+#include "core/host.h"
 #include "http/curl_transport.h"
 
 namespace eden::cli {
 namespace {
-
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
 
 /// Sentry's envelopes over the libcurl client (certificates verified; no retries: events are
 /// best effort, and the reporter backs off on 429).

@@ -227,14 +227,19 @@ std::unique_ptr<Executor> MakeBatchExecutor(Dispatcher dispatch, OutcomeSink on_
   return std::make_unique<BatchExecutor>(std::move(dispatch), std::move(on_outcome), std::move(stop), batch_rows);
 }
 
+ExecutorOptions ExecutorOptions::SizedFor(size_t rows) const {
+  ExecutorOptions sized = *this;
+  sized.download_concurrency = static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(download_concurrency, rows)));
+  return sized;
+}
+
 void RunInProcess(const std::vector<source::InstanceRow>& rows, const ExecutorOptions& options,
                   const StageFactories& factories, storage::ObjectStore& store, const DatasetLayout& layout,
                   const convert::ConvertOptions& convert_options, const OutcomeSink& on_outcome,
                   const StopCheck& stop) {
   if (rows.empty()) return;
-  ExecutorOptions sized = options;
-  sized.download_concurrency = std::max(1u, std::min<unsigned>(options.download_concurrency, rows.size()));
-  auto executor = MakeInProcessExecutor(sized, factories, store, layout, convert_options, on_outcome, stop);
+  auto executor =
+      MakeInProcessExecutor(options.SizedFor(rows.size()), factories, store, layout, convert_options, on_outcome, stop);
   for (const auto& row : rows) {
     if (!executor->Submit(row)) break;
   }

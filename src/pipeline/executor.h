@@ -14,6 +14,9 @@ struct ExecutorOptions {
   unsigned download_concurrency = 8;  ///< Downloads in flight (I/O bound).
   unsigned cpu_workers = 0;           ///< Convert threads; 0 = one per core.
   unsigned store_concurrency = 4;     ///< Writes in flight (I/O bound: fsync must not stall the CPU pool).
+
+  /// These options for `rows` rows: no more download threads than rows (at least one).
+  ExecutorOptions SizedFor(size_t rows) const;
 };
 
 /// Makes the per-thread tools (each thread owns its fetcher and converter).

@@ -262,6 +262,21 @@ Result<bool> Journal::IsFrozen() {
 
 Status Journal::Reset() { return Exec("BEGIN; DELETE FROM instances; DELETE FROM meta; COMMIT;"); }
 
+Result<bool> Journal::InsertCounted(sqlite3_stmt* insert, const source::InstanceRow& row, int64_t seq,
+                                    FreezeReport& report) {
+  BindRow(insert, row, seq);
+  if (sqlite3_step(insert) != SQLITE_DONE) {
+    return Fail(ErrorCode::kIo, fmt::format("journal insert: {}", sqlite3_errmsg(db_)));
+  }
+  if (sqlite3_changes(db_) == 0) {
+    ++report.duplicates;
+    if (report.duplicate_examples.size() < kDuplicateExamples) report.duplicate_examples.push_back(row.instance_id);
+    return false;
+  }
+  ++report.rows;
+  return true;
+}
+
 Result<Journal::FreezeReport> Journal::Freeze(const PageSource& next_page,
                                               const std::map<std::string, std::string>& meta) {
   if (auto ok = Exec("BEGIN IMMEDIATE; DELETE FROM instances; DELETE FROM meta;"); !ok) return Fail(ok.error());
@@ -279,18 +294,11 @@ Result<Journal::FreezeReport> Journal::Freeze(const PageSource& next_page,
     if (!page) return fail(page.error());
     if (page->empty()) break;
     for (const auto& r : *page) {
-      BindRow(q, r, seq++);
-      if (sqlite3_step(q) != SQLITE_DONE) {
-        return fail(Error(ErrorCode::kIo, fmt::format("journal insert: {}", sqlite3_errmsg(db_))));
-      }
-      if (sqlite3_changes(db_) == 0) {
-        // The same instance id twice in the selection: the first row is kept, the others are
-        // reported (a query joining reports to instances can repeat rows).
-        ++report.duplicates;
-        if (report.duplicate_examples.size() < kDuplicateExamples) report.duplicate_examples.push_back(r.instance_id);
-      } else {
-        ++report.rows;
-      }
+      // The same instance id twice in the selection: the first row is kept, the others are
+      // reported (a query joining reports to instances can repeat rows).
+      auto inserted = InsertCounted(q, r, seq, report);
+      if (!inserted) return fail(inserted.error());
+      if (*inserted) ++seq;
     }
   }
   auto put = Prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
@@ -340,17 +348,10 @@ Result<Journal::FreezeReport> Journal::Append(const PageSource& next_page) {
       const int rc = sqlite3_step(known->get());
       if (rc == SQLITE_ROW) continue;  // In the dataset already.
       if (rc != SQLITE_DONE) return fail(Error(ErrorCode::kIo, fmt::format("journal: {}", sqlite3_errmsg(db_))));
-      sqlite3_stmt* q = insert->get();
-      BindRow(q, r, seq);
-      if (sqlite3_step(q) != SQLITE_DONE) {
-        return fail(Error(ErrorCode::kIo, fmt::format("journal insert: {}", sqlite3_errmsg(db_))));
-      }
-      if (sqlite3_changes(db_) == 0) {
-        ++report.duplicates;
-        if (report.duplicate_examples.size() < kDuplicateExamples) report.duplicate_examples.push_back(r.instance_id);
-      } else {
+      auto inserted = InsertCounted(insert->get(), r, seq, report);
+      if (!inserted) return fail(inserted.error());
+      if (*inserted) {
         ++seq;
-        ++report.rows;
         added_studies.insert(r.study_id);
       }
     }

@@ -121,6 +121,9 @@ class Journal {
   Status Exec(const char* sql);
   /// A prepared statement, or kIo with SQLite's message.
   Result<Statement> Prepare(const char* sql);
+  /// Inserts `row` at `seq` with `insert` (kInsertRow); an instance id the journal holds already
+  /// is not inserted but counted in `report` as a duplicate. Returns whether it was inserted.
+  Result<bool> InsertCounted(sqlite3_stmt* insert, const source::InstanceRow& row, int64_t seq, FreezeReport& report);
   /// Runs `sql_tail` ("WHERE ... ORDER BY ...", with ?1.. bound by `bind`) over the entry
   /// columns and calls `visit` for each row.
   Status Select(const std::string& sql_tail, const std::function<void(sqlite3_stmt*)>& bind,

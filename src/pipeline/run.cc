@@ -378,10 +378,8 @@ Result<RunSummary> Run(const RunOptions& options,
   if (dispatch) {
     executor = MakeBatchExecutor(dispatch, on_outcome, stop, kChunkRows);
   } else {
-    ExecutorOptions sized = options.executor;
-    sized.download_concurrency =
-        static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(options.executor.download_concurrency, pending)));
-    executor = MakeInProcessExecutor(sized, factories, store, options.layout, options.convert, on_outcome, stop);
+    executor = MakeInProcessExecutor(options.executor.SizedFor(pending), factories, store, options.layout,
+                                     options.convert, on_outcome, stop);
   }
   Status dispatch_status;
   for (int64_t after_seq = -1;;) {
