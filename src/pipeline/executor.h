@@ -50,7 +50,7 @@ class Executor {
 /// One long-lived streaming executor for a whole run: download threads (FetchInstance), CPU
 /// threads (ConvertInstance), store threads (StoreInstance), started once, with bounded queues
 /// on every edge, the input and the outcomes included: at most 2 x download_concurrency rows
-/// queued, download_concurrency + 2 x cpu_workers + 2 x store_concurrency DICOM files in memory,
+/// queued, download_concurrency + 3 x cpu_workers + 2 x store_concurrency DICOM files in memory,
 /// and 2 x store_concurrency + cpu_workers outcomes waiting for the caller (a slow journal holds
 /// the stages back instead of piling outcomes up). Once `stop` says true, rows queued but not
 /// started are dropped (they stay pending in the journal), rows started finish and are reported.
